@@ -1,0 +1,228 @@
+// Emits a recorded graph as ONNX ModelProto bytes (opset 17): weights as initializers for
+// inference or as inputs for training; deterministic bytes for the same graph.
+import type { Dim } from '../dims.ts';
+import { dimAtoms, monomialOf } from '../dims.ts';
+import type { DType, TypedArray } from '../dtype.ts';
+import { allocTyped, ONNX_DTYPE } from '../dtype.ts';
+import type { Attrs, EmitContext, Node, Tensor } from '../tensor.ts';
+import { opDef } from '../tensor.ts';
+import { ProtoWriter } from './proto.ts';
+
+export interface EmitOptions {
+  /** Named outputs of the model. */
+  outputs: Record<string, Tensor>;
+  /** Parameters become graph inputs (training) instead of initializers (inference). */
+  paramsAsInputs?: boolean;
+  opset?: number;
+}
+
+export interface OnnxModel {
+  bytes: Uint8Array;
+  inputNames: string[];
+  /** Parameters emitted as inputs, in order (only with paramsAsInputs). */
+  paramNames: string[];
+  outputNames: string[];
+}
+
+interface OnnxNode { opType: string; inputs: string[]; outputs: string[]; attrs: Attrs; domain: string; }
+interface Initializer { name: string; dtype: DType; dims: number[]; data: TypedArray }
+
+const parseDim = (s: string): Dim => (/^\d+$/.test(s) ? Number(s) : s);
+
+const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 };
+
+function rawBytes(a: TypedArray): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function writeTensor(w: ProtoWriter, t: Initializer): void {
+  for (const d of t.dims) w.int(1, d);
+  w.int(2, ONNX_DTYPE[t.dtype]);
+  w.string(8, t.name);
+  w.bytes(9, rawBytes(t.data));
+}
+
+function writeAttr(w: ProtoWriter, name: string, v: unknown): void {
+  w.string(1, name);
+  if (typeof v === 'boolean') { w.int(3, v ? 1 : 0); w.int(20, ATTR.INT); return; }
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new Error(`attribute ${name}=${v}: wrap float attributes as {f: value}`);
+    w.int(3, v); w.int(20, ATTR.INT); return;
+  }
+  if (typeof v === 'string') { w.string(4, v); w.int(20, ATTR.STRING); return; }
+  if (Array.isArray(v)) { w.packedInts(8, v as number[]); w.int(20, ATTR.INTS); return; }
+  const o = v as Record<string, unknown>;
+  if ('f' in o) { w.float(2, o.f as number); w.int(20, ATTR.FLOAT); return; }
+  if ('fs' in o) { w.packedFloats(7, o.fs as number[]); w.int(20, ATTR.FLOATS); return; }
+  if ('dtype' in o) { w.int(3, ONNX_DTYPE[o.dtype as DType]); w.int(20, ATTR.INT); return; }
+  if ('zeroOf' in o) {
+    const dt = o.zeroOf as DType;
+    w.message(5, (t) => writeTensor(t, { name: '', dtype: dt, dims: [1], data: allocTyped(dt, 1) }));
+    w.int(20, ATTR.TENSOR);
+    return;
+  }
+  throw new Error(`attribute ${name}: unsupported value ${JSON.stringify(v)}`);
+}
+
+function writeValueInfo(w: ProtoWriter, name: string, dtype: DType, shape: readonly Dim[] | null): void {
+  w.string(1, name);
+  w.message(2, (tp) => tp.message(1, (tt) => {
+    tt.int(1, ONNX_DTYPE[dtype]);
+    if (shape) {
+      tt.message(2, (sh) => {
+        for (const d of shape) sh.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
+      });
+    }
+  }));
+}
+
+/** Nodes needed to compute `targets`, in creation (= topological) order. */
+function liveNodes(targets: Tensor[]): Node[] {
+  const seen = new Set<Node>();
+  const stack = targets.map((t) => t.node).filter((n): n is Node => !!n);
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const t of n.inputs) if (t.node && !seen.has(t.node)) stack.push(t.node);
+  }
+  return [...seen].sort((a, b) => a.id - b.id);
+}
+
+export function emitOnnx(opts: EmitOptions): OnnxModel {
+  const outputs = Object.entries(opts.outputs);
+  if (outputs.length === 0) throw new Error('emitOnnx: no outputs');
+  const graph = outputs[0][1].graph;
+  const nodes: OnnxNode[] = [];
+  const inits: Initializer[] = [];
+  const names = new Map<Tensor, string>();
+  const constCache = new Map<string, string>();
+  let fresh = 0;
+  const usedInputs = new Set<Tensor>();
+  const usedParams = new Set<Tensor>();
+  const dimCache = new Map<string, string>();
+
+  const ctx: EmitContext = {
+    name(t) {
+      let n = names.get(t);
+      if (n) return n;
+      if (t.kind === 'input') { usedInputs.add(t); n = t.name!; }
+      else if (t.kind === 'param') { usedParams.add(t); n = t.name!; }
+      else if (t.kind === 'const') {
+        n = `const_${t.id}`;
+        inits.push({ name: n, dtype: t.dtype, dims: t.shape as number[], data: t.value! });
+      } else n = `t${t.id}`;
+      names.set(t, n);
+      return n;
+    },
+    node(opType, inputs, outs, attrs = {}, domain = '') {
+      nodes.push({ opType, inputs, outputs: outs, attrs, domain });
+    },
+    constInt64(values) {
+      const key = `i64:${values.join(',')}`;
+      let n = constCache.get(key);
+      if (!n) {
+        n = `i64_${constCache.size}`;
+        constCache.set(key, n);
+        inits.push({ name: n, dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map((v) => BigInt(v))) });
+      }
+      return n;
+    },
+    constScalar(value, dtype) {
+      return this.constTensor(value, dtype, []);
+    },
+    constScalar1d(value, dtype) {
+      return this.constTensor(value, dtype, [1]);
+    },
+    constTensor(value: number, dtype: DType, dims: number[]) {
+      const key = `${dtype}:${dims.length}:${value}`;
+      let n = constCache.get(key);
+      if (!n) {
+        n = `c_${constCache.size}`;
+        constCache.set(key, n);
+        const data = allocTyped(dtype, 1);
+        if (data instanceof BigInt64Array) data[0] = BigInt(value);
+        else if (data instanceof Uint16Array) throw new Error(`constant of ${dtype}: cast a float32 constant`);
+        else data[0] = value;
+        inits.push({ name: n, dtype, dims, data });
+      }
+      return n;
+    },
+    fresh(prefix) { return `${prefix}_${fresh++}`; },
+    dimValue(d) {
+      if (typeof d === 'number') return this.constInt64([d]);
+      const cached = dimCache.get(String(d));
+      if (cached) return cached;
+      let out: string | undefined;
+      // A graph input that carries this exact dim.
+      for (const t of graph.inputs) {
+        const axis = t.shape.indexOf(d);
+        if (axis >= 0) {
+          out = this.fresh('dim');
+          this.node('Shape', [this.name(t)], [out], { start: axis, end: axis + 1 });
+          break;
+        }
+      }
+      const sum = typeof d === 'string' ? /^\((.+)([+-])([^+-]+)\)$/.exec(d) : null;
+      if (!out && sum) {
+        out = this.fresh('dim');
+        this.node(sum[2] === '+' ? 'Add' : 'Sub', [this.dimValue(parseDim(sum[1])), this.dimValue(parseDim(sum[3]))], [out]);
+      }
+      if (!out && typeof d === 'string') {
+        const { coef, syms } = monomialOf(d);
+        if (syms.length > 1 || coef !== 1) {
+          let acc = this.constInt64([coef]);
+          for (const s of syms) {
+            const next = this.fresh('dim');
+            this.node('Mul', [acc, this.dimValue(s)], [next]);
+            acc = next;
+          }
+          out = acc;
+        }
+      }
+      if (!out) throw new Error(`no graph input carries the symbolic dim "${d}" (atoms: ${dimAtoms(d)})`);
+      dimCache.set(String(d), out);
+      return out;
+    },
+  } as EmitContext & { constTensor(v: number, d: DType, dims: number[]): string };
+
+  const live = liveNodes(outputs.map(([, t]) => t));
+  for (const n of live) opDef(n.op).emit(ctx, n);
+  for (const [name, t] of outputs) ctx.node('Identity', [ctx.name(t)], [name]);
+
+  const inputs = graph.inputs.filter((t) => usedInputs.has(t));
+  const params = graph.params.filter((t) => usedParams.has(t));
+  if (!opts.paramsAsInputs) {
+    for (const p of params) inits.push({ name: p.name!, dtype: p.dtype, dims: p.shape as number[], data: p.value! });
+  }
+  const graphInputs = opts.paramsAsInputs ? [...inputs, ...params] : inputs;
+
+  const w = new ProtoWriter();
+  w.int(1, 8); // ir_version
+  w.string(2, 'hart-js');
+  w.message(7, (g) => {
+    for (const n of nodes) {
+      g.message(1, (nw) => {
+        for (const i of n.inputs) nw.string(1, i);
+        for (const o of n.outputs) nw.string(2, o);
+        nw.string(3, `${n.opType}_${n.outputs[0]}`);
+        nw.string(4, n.opType);
+        for (const [k, v] of Object.entries(n.attrs)) nw.message(5, (aw) => writeAttr(aw, k, v));
+        if (n.domain) nw.string(7, n.domain);
+      });
+    }
+    g.string(2, 'hart');
+    for (const t of inits) g.message(5, (tw) => writeTensor(tw, t));
+    for (const t of graphInputs) g.message(11, (vw) => writeValueInfo(vw, t.name!, t.dtype, t.shape));
+    for (const [name, t] of outputs) g.message(12, (vw) => writeValueInfo(vw, name, t.dtype, null));
+  });
+  w.message(8, (o) => { o.string(1, ''); o.int(2, opts.opset ?? 17); });
+  if (nodes.some((n) => n.domain === 'com.microsoft')) w.message(8, (o) => { o.string(1, 'com.microsoft'); o.int(2, 1); });
+
+  return {
+    bytes: w.finish(),
+    inputNames: inputs.map((t) => t.name!),
+    paramNames: opts.paramsAsInputs ? params.map((t) => t.name!) : [],
+    outputNames: outputs.map(([n]) => n),
+  };
+}

@@ -1,0 +1,84 @@
+// 2-D convolution (ONNX Conv: stride, padding, dilation, groups) and its VJP
+// (input gradient by ConvTranspose, weight gradient by a convolution of x with the output gradient).
+import type { Dim } from '../dims.ts';
+import { exprDim, fmtShape } from '../dims.ts';
+import { defineOp } from '../tensor.ts';
+
+export interface ConvAttrs { strides: number[]; pads: number[]; dilations: number[]; group: number }
+
+function outDim(d: Dim, k: number, s: number, p0: number, p1: number, dil: number): Dim {
+  return exprDim((v) => Math.floor((v + p0 + p1 - dil * (k - 1) - 1) / s) + 1, `conv${k}s${s}p${p0}_${p1}d${dil}`, d);
+}
+
+defineOp({
+  name: 'Conv',
+  infer: ([x, w, b], attrs) => {
+    const { strides, pads, dilations, group } = attrs as unknown as ConvAttrs;
+    if (x.rank !== 4 || w.rank !== 4) throw new Error(`conv2d needs x [N,C,H,W] and w [O,C/g,kh,kw], got ${fmtShape(x.shape)}, ${fmtShape(w.shape)}`);
+    if (x.dtype !== w.dtype) throw new Error(`dtype mismatch ${x.dtype} vs ${w.dtype}`);
+    const [O, Cg, kh, kw] = w.shape as number[];
+    const C = x.shape[1];
+    if (typeof C !== 'number' || C !== Cg * group) throw new Error(`input channels ${C} != ${Cg}×groups ${group}`);
+    if (O % group !== 0) throw new Error(`output channels ${O} not divisible by groups ${group}`);
+    if (b && (b.rank !== 1 || b.shape[0] !== O)) throw new Error(`bias ${fmtShape(b.shape)} should be [${O}]`);
+    const H = outDim(x.shape[2], kh, strides[0], pads[0], pads[2], dilations[0]);
+    const W = outDim(x.shape[3], kw, strides[1], pads[1], pads[3], dilations[1]);
+    if ((typeof H === 'number' && H <= 0) || (typeof W === 'number' && W <= 0)) {
+      throw new Error(`output would be empty (${H}×${W})`);
+    }
+    return [{ dtype: x.dtype, shape: [x.shape[0], O, H, W] }];
+  },
+  emit: (ctx, node) => {
+    const { strides, pads, dilations, group } = node.attrs as unknown as ConvAttrs;
+    ctx.node('Conv', node.inputs.map((t) => ctx.name(t)), [ctx.name(node.outputs[0])], { strides, pads, dilations, group });
+  },
+  vjp: (node, [g]) => {
+    if (!g) return node.inputs.map(() => null);
+    const [x, w, b] = node.inputs;
+    const a = node.attrs as unknown as ConvAttrs;
+    const [, , kh, kw] = w.shape as number[];
+    const H = x.shape[2], W = x.shape[3];
+    if (typeof H !== 'number' || typeof W !== 'number') throw new Error('conv gradient needs static spatial dims');
+    const k = [kh, kw], hw = [H, W];
+    const outPad = [0, 1].map((i) => (hw[i] + a.pads[i] + a.pads[i + 2] - a.dilations[i] * (k[i] - 1) - 1) % a.strides[i]);
+    const gx = g.graph.apply1('ConvTranspose', [g, w], { ...a, output_padding: outPad });
+    let gw = null;
+    if (a.group === 1) {
+      // dw[o,c,i,j] = sum_n,h,w g[n,o,h,w] x_pad[n,c,h*s+i*d,w*s+j*d]: a conv with x as input (channels↔batch).
+      const xt = x.transpose([1, 0, 2, 3]);
+      const gt = g.transpose([1, 0, 2, 3]);
+      const full = g.graph.apply1('Conv', [xt, gt], { strides: a.dilations, pads: a.pads, dilations: a.strides, group: 1 });
+      gw = full.slice([2, 3], [0, 0], [kh, kw]).transpose([1, 0, 2, 3]);
+    } else if (a.group === x.shape[1] && w.shape[1] === 1) {
+      // Depthwise: per channel, the same trick with channels as the group axis.
+      const xt = x.transpose([1, 0, 2, 3]); // [C, N, H, W]
+      const gt = g.transpose([1, 0, 2, 3]); // [O, N, Ho, Wo]
+      const C = x.shape[1] as number;
+      const xr = xt.reshape([1, -1, H, W]); // [1, C*N, H, W]
+      const full = g.graph.apply1('Conv', [xr, gt], { strides: a.dilations, pads: a.pads, dilations: a.strides, group: C });
+      gw = full.slice([2, 3], [0, 0], [kh, kw]).transpose([1, 0, 2, 3]);
+    } else {
+      throw new Error(`conv weight gradient for groups=${a.group} is not implemented`);
+    }
+    const gb = b ? g.sum([0, 2, 3]) : null;
+    return b ? [gx, gw, gb] : [gx, gw];
+  },
+});
+
+defineOp({
+  name: 'ConvTranspose',
+  infer: ([x, w], attrs) => {
+    const a = attrs as unknown as ConvAttrs & { output_padding: number[] };
+    const [, Og, kh, kw] = w.shape as number[];
+    const k = [kh, kw];
+    const out = [2, 3].map((ax, i) =>
+      exprDim((v) => a.strides[i] * (v - 1) + a.output_padding[i] + ((k[i] - 1) * a.dilations[i] + 1) - a.pads[i] - a.pads[i + 2],
+        `convT${k[i]}`, x.shape[ax]));
+    return [{ dtype: x.dtype, shape: [x.shape[0], Og * a.group, ...out] }];
+  },
+  emit: (ctx, node) => {
+    const { strides, pads, dilations, group, output_padding } = node.attrs as unknown as ConvAttrs & { output_padding: number[] };
+    ctx.node('ConvTranspose', node.inputs.map((t) => ctx.name(t)), [ctx.name(node.outputs[0])],
+      { strides, pads, dilations, group, output_padding });
+  },
+});

@@ -1,0 +1,91 @@
+// Runs emitted ONNX graphs on an ONNX Runtime module (onnxruntime-node or onnxruntime-web, passed
+// in: no global backend). Sessions are cached by the SHA-256 of the model bytes.
+import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import type { OnnxModel } from '../graph/onnx/emit.ts';
+import type { HostTensor } from './host-tensor.ts';
+import type { DType } from '../graph/dtype.ts';
+
+/** The subset of the onnxruntime-{node,web} module this runtime uses. */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: OrtSession.SessionOptions): Promise<OrtSession> };
+  Tensor: new (type: never, data: never, dims: readonly number[]) => OrtTensor;
+}
+
+export interface RuntimeOptions {
+  /** Execution providers in order of preference, e.g. ['cpu'], ['cuda', 'cpu'], ['webgpu'], ['wasm']. */
+  executionProviders?: string[];
+  /** Intra-op threads (0 = ONNX Runtime's default). */
+  threads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = await globalThis.crypto.subtle.digest('SHA-256', bytes as unknown as ArrayBuffer);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const ORT_TYPE: Partial<Record<DType, string>> = {
+  float32: 'float32', float16: 'float16', float64: 'float64', int64: 'int64', int32: 'int32',
+  bool: 'bool', uint8: 'uint8', int8: 'int8',
+};
+
+export class CompiledModel {
+  constructor(
+    readonly session: OrtSession,
+    readonly model: OnnxModel,
+    private ort: OrtModule,
+  ) {}
+
+  get inputNames(): readonly string[] { return this.session.inputNames; }
+
+  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const name of this.session.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new Error(`missing feed "${name}" (model inputs: ${this.session.inputNames.join(', ')})`);
+      const type = ORT_TYPE[t.dtype];
+      if (!type) throw new Error(`feed "${name}": dtype ${t.dtype} cannot cross into ONNX Runtime`);
+      ortFeeds[name] = new this.ort.Tensor(type as never, t.data as never, t.shape);
+    }
+    const extra = Object.keys(feeds).filter((k) => !this.session.inputNames.includes(k));
+    if (extra.length) throw new Error(`unknown feeds: ${extra.join(', ')}`);
+    const out = await this.session.run(ortFeeds);
+    const result: Record<string, HostTensor> = {};
+    for (const [name, t] of Object.entries(out)) {
+      const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;
+      result[name] = { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+    }
+    return result;
+  }
+
+  release(): Promise<void> { return this.session.release(); }
+}
+
+export class Runtime {
+  private cache = new Map<string, Promise<CompiledModel>>();
+  constructor(readonly ort: OrtModule, readonly options: RuntimeOptions = {}) {}
+
+  /** Creates (or reuses) a session for the model. */
+  async load(model: OnnxModel): Promise<CompiledModel> {
+    const key = await sha256Hex(model.bytes);
+    let p = this.cache.get(key);
+    if (!p) {
+      const opts: OrtSession.SessionOptions = {
+        executionProviders: this.options.executionProviders ?? ['cpu'],
+        graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
+      };
+      if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
+      p = this.ort.InferenceSession.create(model.bytes, opts).then((s) => new CompiledModel(s, model, this.ort));
+      this.cache.set(key, p);
+      p.catch(() => this.cache.delete(key));
+    }
+    return p;
+  }
+
+  /** Releases every cached session. */
+  async dispose(): Promise<void> {
+    const all = [...this.cache.values()];
+    this.cache.clear();
+    for (const p of all) await (await p).release().catch(() => {});
+  }
+}
