@@ -95,9 +95,8 @@ export function diffusionTables(betasIn: ArrayLike<number>): DiffusionTables {
   const n = betas.length;
   for (const b of betas) if (!(b > 0 && b <= 1)) throw new RangeError(`betas must lie in (0, 1], got ${b}`);
   const alphas = map(betas, (b) => 1.0 - b);
-  const ac = new Float64Array(n);
-  let p = 1;
-  for (let i = 0; i < n; i++) ac[i] = i === 0 ? alphas[0] : (p = p * alphas[i]), i === 0 && (p = alphas[0]);
+  const ac = new Float64Array(n); // np.cumprod: sequential products
+  for (let i = 0; i < n; i++) ac[i] = i === 0 ? alphas[0] : ac[i - 1] * alphas[i];
   const prev = map(ac, (_, i) => (i === 0 ? 1.0 : ac[i - 1]));
   const next = map(ac, (_, i) => (i === n - 1 ? 0.0 : ac[i + 1]));
   const posterior_variance = map(betas, (b, i) => (b * (1.0 - prev[i])) / (1.0 - ac[i]));

@@ -1,0 +1,4 @@
+// Neural-network building blocks shared by the HART models.
+export * from './params.ts';
+export * from './layers.ts';
+export * from './attention.ts';

@@ -1,0 +1,78 @@
+// Basic layers over the graph API, named and laid out like PyTorch's (weights [out, in]):
+// Linear, RMSNorm, LayerNorm, GroupNorm, Conv2d, SwiGLU MLP, nearest ×2 upsampling.
+import type { Tensor } from '../graph/index.ts';
+import type { Params } from './params.ts';
+
+function lastDim(x: Tensor): number {
+  const c = x.shape[x.rank - 1];
+  if (typeof c !== 'number') throw new Error(`${x}: the feature (last) dim must be static`);
+  return c;
+}
+
+/** y = x Wᵀ + b with W [out, in] (torch.nn.Linear). */
+export function linear(p: Params, x: Tensor, outFeatures: number, bias = true): Tensor {
+  const inF = lastDim(x);
+  const y = x.matmul(p.get('weight', [outFeatures, inF]).mT());
+  return bias ? y.add(p.get('bias', [outFeatures])) : y;
+}
+
+/** RMSNorm over the last dim: x · rsqrt(mean(x²) + eps) · weight. */
+export function rmsNorm(p: Params | null, x: Tensor, eps: number): Tensor {
+  const n = x.mul(x.mul(x).mean([-1], true).add(eps).rsqrt());
+  return p ? n.mul(p.get('weight', [lastDim(x)])) : n;
+}
+
+/** LayerNorm over the last dim (biased variance), optionally affine. */
+export function layerNorm(p: Params | null, x: Tensor, eps: number): Tensor {
+  const mu = x.mean([-1], true);
+  const xc = x.sub(mu);
+  const n = xc.mul(xc.mul(xc).mean([-1], true).add(eps).rsqrt());
+  if (!p) return n;
+  const c = lastDim(x);
+  return n.mul(p.get('weight', [c])).add(p.get('bias', [c]));
+}
+
+/** GroupNorm on [N, C, H, W] (torch.nn.GroupNorm, affine). */
+export function groupNorm(p: Params, x: Tensor, groups: number, eps: number): Tensor {
+  const C = x.shape[1];
+  if (typeof C !== 'number' || C % groups !== 0) throw new Error(`GroupNorm: ${C} channels not divisible by ${groups}`);
+  const g = x.reshape([0, groups, -1]);
+  const mu = g.mean([2], true);
+  const gc = g.sub(mu);
+  const n = gc.mul(gc.mul(gc).mean([2], true).add(eps).rsqrt()).reshapeAs(x);
+  const w = p.get('weight', [C]).reshape([C, 1, 1]);
+  const b = p.get('bias', [C]).reshape([C, 1, 1]);
+  return n.mul(w).add(b);
+}
+
+export interface Conv2dOptions { stride?: number; padding?: number | [number, number, number, number]; bias?: boolean }
+
+/** torch.nn.Conv2d with a square kernel; weight [out, in, k, k]. */
+export function conv2d(p: Params, x: Tensor, outCh: number, k: number, opts: Conv2dOptions = {}): Tensor {
+  const inCh = x.shape[1];
+  if (typeof inCh !== 'number') throw new Error(`conv2d: ${x} needs static channels`);
+  const pad = opts.padding ?? 0;
+  const pads = typeof pad === 'number' ? [pad, pad, pad, pad] : pad;
+  const w = p.get('weight', [outCh, inCh, k, k]);
+  const b = opts.bias === false ? undefined : p.get('bias', [outCh]);
+  const s = opts.stride ?? 1;
+  return x.conv2d(w, b, { strides: [s, s], pads });
+}
+
+/** Llama MLP: down(silu(gate(x)) · up(x)), no biases. */
+export function swiglu(p: Params, x: Tensor, hidden: number): Tensor {
+  const c = lastDim(x);
+  const gate = linear(p.scope('gate_proj'), x, hidden, false);
+  const up = linear(p.scope('up_proj'), x, hidden, false);
+  return linear(p.scope('down_proj'), gate.silu().mul(up), c, false);
+}
+
+/** Nearest-neighbour ×2 upsampling of [N, C, H, W] (F.interpolate(scale_factor=2, mode='nearest')). */
+export function upsampleNearest2x(x: Tensor): Tensor {
+  const [N, C, H, W] = x.shape;
+  return x.unsqueeze([3, 5]).expand([N, C, H, 2, W, 2]).reshape([0, 0, mul2(H), mul2(W)]);
+}
+
+function mul2(d: number | string): number | string {
+  return typeof d === 'number' ? 2 * d : `2*${d}`;
+}
