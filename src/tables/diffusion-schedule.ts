@@ -4,9 +4,56 @@
 // timesteps {0,143,285,428,571,714,856,999}), and the float64 tables GaussianDiffusion.__init__
 // derives from the betas, computed in the official operation order (numpy float64).
 
+// Double-double helpers for a correctly rounded cosine: V8's Math.cos (fdlibm) is off by one ulp
+// for 38 of the 1001 cosine-schedule arguments, which moves the respaced float64 tables; the
+// official Python math.cos (glibc) is correctly rounded on all of them but one (t = 0.732).
+type DD = [number, number];
+function twoSum(a: number, b: number): DD {
+  const s = a + b, bb = s - a;
+  return [s, a - (s - bb) + (b - bb)];
+}
+function split(a: number): DD {
+  const c = 134217729 * a, hi = c - (c - a);
+  return [hi, a - hi];
+}
+function twoProd(a: number, b: number): DD {
+  const p = a * b, [ah, al] = split(a), [bh, bl] = split(b);
+  return [p, ah * bh - p + ah * bl + al * bh + al * bl];
+}
+function ddAdd(a: DD, b: DD): DD {
+  const [s, e] = twoSum(a[0], b[0]);
+  return twoSum(s, e + a[1] + b[1]);
+}
+function ddMul(a: DD, b: DD): DD {
+  const [p, e] = twoProd(a[0], b[0]);
+  return twoSum(p, e + a[0] * b[1] + a[1] * b[0]);
+}
+function ddDiv(a: DD, n: number): DD {
+  const q1 = a[0] / n, [p, pe] = twoProd(q1, n);
+  const r = ddAdd(a, [-p, -pe]);
+  return twoSum(q1, r[0] / n);
+}
+const PIO2: DD = [1.5707963267948966, 6.123233995736766e-17];
+
+/** cos(x) correctly rounded (up to double-double accuracy) for x ∈ [0, π/2]. */
+function cosRounded(x: number): number {
+  if (!(x >= 0 && x <= 1.5707963267948966)) return Math.cos(x);
+  const useSin = x > Math.PI / 4; // cos x = sin(π/2 − x): no cancellation near π/2
+  const y: DD = useSin ? twoSum(PIO2[0] - x, PIO2[1]) : [x, 0];
+  const y2 = ddMul(y, y);
+  let term: DD = useSin ? y : [1, 0];
+  let sum: DD = term;
+  for (let k = 1; k < 40 && Math.abs(term[0]) > 1e-40; k++) {
+    const n = useSin ? 2 * k * (2 * k + 1) : (2 * k - 1) * (2 * k);
+    term = ddDiv(ddMul(term, y2), -n);
+    sum = ddAdd(sum, term);
+  }
+  return sum[0] + sum[1];
+}
+
 /** ᾱ(t) of the IDDPM cosine schedule: cos((t + 0.008) / 1.008 · π / 2)². */
 export function cosineAlphaBar(t: number): number {
-  const c = Math.cos((((t + 0.008) / 1.008) * Math.PI) / 2);
+  const c = cosRounded((((t + 0.008) / 1.008) * Math.PI) / 2);
   return c * c;
 }
 
@@ -137,7 +184,10 @@ export function respacedBetas(baseBetas: ArrayLike<number>, useTimesteps: readon
 export interface DiffusionSchedule extends DiffusionTables {
   /** respaced step index → original timestep fed to the network (_WrappedModel). */
   timestep_map: number[];
-  /** The 1000-step cosine betas used by the training loss (train_diffusion, no respacing). */
+  /**
+   * Betas of DiffLoss.train_diffusion (timestep_respacing=""): a SpacedDiffusion keeping all steps,
+   * so the cosine betas pass once through cumprod and back (differs from cosineBetas by ≤ 1 ulp).
+   */
   train_betas: Float64Array;
 }
 
@@ -146,8 +196,9 @@ export interface DiffusionSchedule extends DiffusionTables {
  * gen_diffusion: the respaced tables plus the timestep map.
  */
 export function diffusionSchedule(numSamplingSteps: string | number[] = '8', diffusionSteps = 1000): DiffusionSchedule {
-  const train_betas = cosineBetas(diffusionSteps);
+  const base = cosineBetas(diffusionSteps);
   const spec = numSamplingSteps === '' ? [diffusionSteps] : numSamplingSteps;
   const timestep_map = spaceTimesteps(diffusionSteps, spec);
-  return { ...diffusionTables(respacedBetas(train_betas, timestep_map)), timestep_map, train_betas };
+  const train_betas = respacedBetas(base, spaceTimesteps(diffusionSteps, [diffusionSteps]));
+  return { ...diffusionTables(respacedBetas(base, timestep_map)), timestep_map, train_betas };
 }

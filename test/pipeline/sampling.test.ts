@@ -1,0 +1,59 @@
+// Token sampling against the official fixture's CFG-mixed logits and against hand-made cases.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cfgMix, topKFilter, topPFilter, sampleTokens, argmax, gumbelSmoothMix } from '../../src/pipeline/sampling.ts';
+import { float32, tensor } from '../tables/reference.ts';
+
+test('cfgMix reproduces the official (1+t)·cond − t·uncond in float32, every scale', () => {
+  const numScales = 7, cfg = 4.5, B = 2;
+  for (let si = 0; si < numScales; si++) {
+    const raw = float32(`infer.s${si}.logits_raw`);
+    const want = float32(`infer.s${si}.logits_cfg`);
+    // the last scale reuses the stale ratio (N−2)/(N−1)
+    const t = cfg * Math.min(si, numScales - 2) / (numScales - 1);
+    let got = cfgMix(raw, B, t);
+    if (si === 0) {
+      // only the last context position predicts the 1×1 token
+      const [, l, V] = tensor(`infer.s0.logits_raw`).shape;
+      got = Float32Array.from({ length: B * V }, (_, i) => got[(Math.floor(i / V) * l + l - 1) * V + (i % V)]);
+    }
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `si=${si} i=${i}: ${got[i]} vs ${want[i]}`);
+    // the fixture forced top-k = 1: arg-max of the mixed logits is the recorded index
+    const idx = tensor(`infer.s${si}.idx`).data;
+    const V = 64;
+    for (let r = 0; r < idx.length; r++) assert.equal(argmax(want.subarray(r * V, (r + 1) * V)), idx[r]);
+  }
+});
+
+test('top-k keeps ties with the k-th value; top-p keeps the nucleus and always the best token', () => {
+  const row = Float32Array.from([1, 5, 3, 3, 0]);
+  topKFilter(row, 2);
+  assert.deepEqual(Array.from(row), [-Infinity, 5, 3, 3, -Infinity]);
+  const r2 = Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.15), Math.log(0.05)]);
+  topPFilter(r2, 0.7); // ascending mass 0.05, 0.20 (≤0.3 removed), 0.50 (kept)
+  assert.deepEqual(Array.from(r2).map(Number.isFinite), [true, true, false, false]);
+  const r3 = Float32Array.from([0, 10, 0]);
+  topPFilter(r3, 0.01);
+  assert.ok(Number.isFinite(r3[1]));
+});
+
+test('sampleTokens draws by inverse CDF from explicit uniforms; temperature 0 is arg-max', () => {
+  const logits = Float32Array.from([0, Math.log(3), -Infinity, 0]); // probs 1/5, 3/5, 0, 1/5
+  const draw = (u: number) => sampleTokens(Float32Array.from(logits), 1, 1, 4, { topK: 0, topP: 0, temperature: 1 }, () => u)[0];
+  assert.equal(draw(0.1), 0);
+  assert.equal(draw(0.5), 1);
+  assert.equal(draw(0.85), 3);
+  assert.equal(sampleTokens(Float32Array.from(logits), 1, 1, 4, { topK: 0, topP: 0, temperature: 0 }, () => 0.99)[0], 1);
+  // top-k 1 leaves only the arg-max whatever the uniform
+  assert.equal(sampleTokens(Float32Array.from(logits), 1, 1, 4, { topK: 1, topP: 0, temperature: 1 }, () => 0.99)[0], 1);
+});
+
+test('gumbelSmoothMix: a dominant logit selects its codebook row; weights follow softmax((l·(1+r)+g)/tau)', () => {
+  const V = 3, C = 2;
+  const codebook = Float32Array.from([1, 0, 0, 1, 5, 5]);
+  const logits = Float32Array.from([0, 0, -Infinity]);
+  const h = gumbelSmoothMix(logits, 1, 1, V, 0, codebook, C, () => Float32Array.from([0, Math.log(3) * 0.27, 0]));
+  // tau = 0.27 at ratio 0: weights ∝ exp(0), exp(ln 3) → 1/4, 3/4; the −∞ row gets none
+  assert.ok(Math.abs(h[0] - 0.25) < 1e-6 && Math.abs(h[1] - 0.75) < 1e-6, `${h}`);
+});
