@@ -59,16 +59,55 @@ export function prodDims(shape: Shape): Dim {
   return shape.reduce<Dim>((p, d) => mulDims(p, d), 1);
 }
 
+/**
+ * Splits a sum/difference atom "(a+b)" / "(a-b)" at its top-level operator (the last one, so
+ * "((L+P)+3)" gives ["(L+P)", "+", "3"]), or returns undefined for any other dim.
+ */
+export function splitSum(d: Dim): [Dim, '+' | '-', Dim] | undefined {
+  if (typeof d !== 'string' || d[0] !== '(' || d[d.length - 1] !== ')') return undefined;
+  let depth = 0, at = -1;
+  for (let i = 0; i < d.length; i++) {
+    const c = d[i];
+    if (c === '(') depth++;
+    else if (c === ')') {
+      depth--;
+      if (depth === 0 && i !== d.length - 1) return undefined; // "(a)*(b)": the outer parens do not enclose all
+    } else if ((c === '+' || c === '-') && depth === 1) at = i;
+  }
+  if (at < 0) return undefined;
+  const parse = (s: string): Dim => (/^\d+$/.test(s) ? Number(s) : s);
+  return [parse(d.slice(1, at)), d[at] as '+' | '-', parse(d.slice(at + 1, -1))];
+}
+
+/** d as base + constant offset: "(H+2)" -> ["H", 2], "(H-1)" -> ["H", -1], "H" -> ["H", 0]. */
+function offsetOf(d: Dim): [Dim, number] {
+  const s = splitSum(d);
+  if (s && typeof s[2] === 'number') return [s[0], s[1] === '+' ? s[2] : -s[2]];
+  return [d, 0];
+}
+
+function withOffset(base: Dim, k: number): Dim {
+  if (typeof base === 'number') return base + k;
+  if (k === 0) return base;
+  return k > 0 ? `(${base}+${k})` : `(${base}-${-k})`;
+}
+
+/** a + b; constant offsets fold, so ("(H+2)", -2) gives "H" again. */
 export function addDims(a: Dim, b: Dim): Dim {
   if (typeof a === 'number' && typeof b === 'number') return a + b;
   if (a === 0) return b;
   if (b === 0) return a;
+  if (typeof b === 'number') { const [base, k] = offsetOf(a); return withOffset(base, k + b); }
+  if (typeof a === 'number') { const [base, k] = offsetOf(b); return withOffset(base, k + a); }
   return `(${a}+${b})`;
 }
 
+/** a − b, folding constant offsets like addDims. */
 export function subDims(a: Dim, b: Dim): Dim {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (b === 0) return a;
+  if (a === b) return 0;
+  if (typeof b === 'number') { const [base, k] = offsetOf(a); return withOffset(base, k - b); }
   return `(${a}-${b})`;
 }
 

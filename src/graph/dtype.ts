@@ -1,5 +1,5 @@
 // Data types of symbolic tensors and their typed-array storage; ONNX TensorProto.DataType codes.
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8';
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'bool' | 'uint8' | 'int8';
 
 export type TypedArray =
   | Float32Array
@@ -7,6 +7,7 @@ export type TypedArray =
   | Uint16Array
   | BigInt64Array
   | Int32Array
+  | Int16Array
   | Uint8Array
   | Int8Array;
 
@@ -15,6 +16,7 @@ export const ONNX_DTYPE: Record<DType, number> = {
   float32: 1,
   uint8: 2,
   int8: 3,
+  int16: 5,
   int32: 6,
   int64: 7,
   bool: 9,
@@ -30,6 +32,7 @@ export const DTYPE_BYTES: Record<DType, number> = {
   float64: 8,
   int64: 8,
   int32: 4,
+  int16: 2,
   bool: 1,
   uint8: 1,
   int8: 1,
@@ -48,6 +51,7 @@ export function allocTyped(dtype: DType, n: number): TypedArray {
     case 'bfloat16': return new Uint16Array(n);
     case 'int64': return new BigInt64Array(n);
     case 'int32': return new Int32Array(n);
+    case 'int16': return new Int16Array(n);
     case 'bool':
     case 'uint8': return new Uint8Array(n);
     case 'int8': return new Int8Array(n);
@@ -60,6 +64,7 @@ export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof Float64Array) return 'float64';
   if (a instanceof BigInt64Array) return 'int64';
   if (a instanceof Int32Array) return 'int32';
+  if (a instanceof Int16Array) return 'int16';
   if (a instanceof Uint8Array) return 'uint8';
   if (a instanceof Int8Array) return 'int8';
   return 'float16';

@@ -65,21 +65,51 @@ export class Runtime {
   private cache = new Map<string, Promise<CompiledModel>>();
   constructor(readonly ort: OrtModule, readonly options: RuntimeOptions = {}) {}
 
+  private sessionOptions(): OrtSession.SessionOptions {
+    const opts: OrtSession.SessionOptions = {
+      executionProviders: this.options.executionProviders ?? ['cpu'],
+      graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
+    };
+    if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
+    return opts;
+  }
+
+  /**
+   * ORT's fusions do not check that the fused kernel exists for the graph's dtype (x·sigmoid(x)
+   * becomes com.microsoft.QuickGelu, which is float32-only), so a valid float64 graph can fail to
+   * load at the 'all' level; such a failure is retried with the basic, kernel-preserving level.
+   */
+  private async createSession(bytes: Uint8Array): Promise<OrtSession> {
+    const opts = this.sessionOptions();
+    try {
+      return await this.ort.InferenceSession.create(bytes, opts);
+    } catch (e) {
+      const level = opts.graphOptimizationLevel;
+      if (!/Fusion/.test(String(e)) || level === 'basic' || level === 'disabled') throw e;
+      return this.ort.InferenceSession.create(bytes, { ...opts, graphOptimizationLevel: 'basic' });
+    }
+  }
+
   /** Creates (or reuses) a session for the model. */
   async load(model: OnnxModel): Promise<CompiledModel> {
     const key = await sha256Hex(model.bytes);
     let p = this.cache.get(key);
     if (!p) {
-      const opts: OrtSession.SessionOptions = {
-        executionProviders: this.options.executionProviders ?? ['cpu'],
-        graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
-      };
-      if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
-      p = this.ort.InferenceSession.create(model.bytes, opts).then((s) => new CompiledModel(s, model, this.ort));
+      p = this.createSession(model.bytes).then((s) => new CompiledModel(s, model, this.ort));
       this.cache.set(key, p);
       p.catch(() => this.cache.delete(key));
     }
     return p;
+  }
+
+  /**
+   * A session outside the cache, owned by the caller (free it with CompiledModel.release()), for
+   * large models used briefly, such as the text encoder. The model bytes are not kept once the
+   * session exists (the returned model's `bytes` is empty).
+   */
+  async loadUncached(model: OnnxModel): Promise<CompiledModel> {
+    const session = await this.createSession(model.bytes);
+    return new CompiledModel(session, { ...model, bytes: new Uint8Array(0) }, this.ort);
   }
 
   /** Releases every cached session. */

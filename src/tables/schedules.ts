@@ -6,6 +6,7 @@
 //   top-k      = 600 for si < 7, 300 after, clipped to the vocabulary
 //   more_smooth: logits·(1 + ratio), Gumbel-softmax tau = max(0.27·(1 − ratio·0.95), 0.005)
 //   φ index    = argmin |ticks − si/(N−1)| with ticks = np.linspace(1/12, 11/12, 4), float64
+import { expf, cosfVec, sinfVec } from './sleef32.ts';
 
 /** np.linspace(start, stop, num) in numpy's float64 order: k·((stop−start)/(num−1)) + start, last = stop. */
 export function linspace(start: number, stop: number, num: number): Float64Array {
@@ -68,30 +69,29 @@ export function gumbelSmoothing(ratio: number): { tau: number; logitScale: numbe
 
 /**
  * TimestepEmbedder.timestep_embedding frequencies in float32, as PyTorch computes them:
- * exp(fl32(−ln(maxPeriod)) · k / half), k = 0..half−1.
+ * exp(fl32(fl32(−ln(maxPeriod)) · k) / half), k = 0..half−1, with PyTorch's CPU expf (SLEEF).
  */
 export function timestepFrequencies(dim = 256, maxPeriod = 10000): Float32Array {
   const half = Math.floor(dim / 2);
   const c = Math.fround(-Math.log(maxPeriod));
-  return Float32Array.from({ length: half }, (_, k) => Math.exp(Math.fround(Math.fround(c * k) / half)));
+  return Float32Array.from({ length: half }, (_, k) => expf(Math.fround(Math.fround(c * k) / half)));
 }
 
 /**
- * Sinusoidal features [cos(t·f), sin(t·f)] (+ a zero column when dim is odd), float32 products:
- * returns [t.length, dim] row-major. Used for the level embedding (t = level id) and the diffusion
+ * Sinusoidal features [cos(t·f), sin(t·f)] (+ a zero column when dim is odd), float32 products and
+ * PyTorch's CPU cos/sin (SLEEF) over the [N, half] argument buffer: returns [t.length, dim] row-major. Used for the level embedding (t = level id) and the diffusion
  * time embedding (t = original timestep).
  */
 export function timestepSinusoid(t: ArrayLike<number>, dim = 256, maxPeriod = 10000): Float32Array {
   const f = timestepFrequencies(dim, maxPeriod);
   const half = f.length;
+  const args = new Float32Array(t.length * half); // [N, half], as PyTorch lays it out
+  for (let n = 0; n < t.length; n++) for (let k = 0; k < half; k++) args[n * half + k] = Math.fround(Math.fround(t[n]) * f[k]);
+  const c = cosfVec(args), s = sinfVec(args);
   const out = new Float32Array(t.length * dim);
   for (let n = 0; n < t.length; n++) {
-    const tn = Math.fround(t[n]);
-    for (let k = 0; k < half; k++) {
-      const arg = Math.fround(tn * f[k]);
-      out[n * dim + k] = Math.cos(arg);
-      out[n * dim + half + k] = Math.sin(arg);
-    }
+    out.set(c.subarray(n * half, (n + 1) * half), n * dim);
+    out.set(s.subarray(n * half, (n + 1) * half), n * dim + half);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // Emits a recorded graph as ONNX ModelProto bytes (opset 17): weights as initializers for
 // inference or as inputs for training; deterministic bytes for the same graph.
 import type { Dim } from '../dims.ts';
-import { dimAtoms, monomialOf } from '../dims.ts';
+import { dimAtoms, monomialOf, splitSum } from '../dims.ts';
 import type { DType, TypedArray } from '../dtype.ts';
 import { allocTyped, ONNX_DTYPE } from '../dtype.ts';
 import type { Attrs, EmitContext, Node, Tensor } from '../tensor.ts';
@@ -26,8 +26,6 @@ export interface OnnxModel {
 
 interface OnnxNode { opType: string; inputs: string[]; outputs: string[]; attrs: Attrs; domain: string; }
 interface Initializer { name: string; dtype: DType; dims: number[]; data: TypedArray }
-
-const parseDim = (s: string): Dim => (/^\d+$/.test(s) ? Number(s) : s);
 
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 };
 
@@ -163,10 +161,12 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
           break;
         }
       }
-      const sum = typeof d === 'string' ? /^\((.+)([+-])([^+-]+)\)$/.exec(d) : null;
+      const sum = splitSum(d);
       if (!out && sum) {
+        const [a, op, b] = sum;
+        const va = this.dimValue(a), vb = this.dimValue(b);
         out = this.fresh('dim');
-        this.node(sum[2] === '+' ? 'Add' : 'Sub', [this.dimValue(parseDim(sum[1])), this.dimValue(parseDim(sum[3]))], [out]);
+        this.node(op === '+' ? 'Add' : 'Sub', [va, vb], [out]);
       }
       if (!out && typeof d === 'string') {
         const { coef, syms } = monomialOf(d);
@@ -196,6 +196,11 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
     for (const p of params) inits.push({ name: p.name!, dtype: p.dtype, dims: p.shape as number[], data: p.value! });
   }
   const graphInputs = opts.paramsAsInputs ? [...inputs, ...params] : inputs;
+  const taken = new Set([...graphInputs.map((t) => t.name!), ...inits.map((t) => t.name)]);
+  for (const [name] of outputs) {
+    if (taken.has(name)) throw new Error(`emitOnnx: output name "${name}" is also an input or weight name; rename one`);
+    taken.add(name);
+  }
 
   const w = new ProtoWriter();
   w.int(1, 8); // ir_version

@@ -1,12 +1,14 @@
 // 2-D convolution (ONNX Conv: stride, padding, dilation, groups) and its VJP
 // (input gradient by ConvTranspose, weight gradient by a convolution of x with the output gradient).
 import type { Dim } from '../dims.ts';
-import { exprDim, fmtShape } from '../dims.ts';
+import { addDims, exprDim, fmtShape, mulDims } from '../dims.ts';
 import { defineOp } from '../tensor.ts';
 
 export interface ConvAttrs { strides: number[]; pads: number[]; dilations: number[]; group: number }
 
 function outDim(d: Dim, k: number, s: number, p0: number, p1: number, dil: number): Dim {
+  // Stride 1 keeps a symbolic size symbolic ("H" for a 3×3 conv with padding 1), so residual adds line up.
+  if (s === 1) return addDims(d, p0 + p1 - dil * (k - 1));
   return exprDim((v) => Math.floor((v + p0 + p1 - dil * (k - 1) - 1) / s) + 1, `conv${k}s${s}p${p0}_${p1}d${dil}`, d);
 }
 
@@ -42,24 +44,14 @@ defineOp({
     const k = [kh, kw], hw = [H, W];
     const outPad = [0, 1].map((i) => (hw[i] + a.pads[i] + a.pads[i + 2] - a.dilations[i] * (k[i] - 1) - 1) % a.strides[i]);
     const gx = g.graph.apply1('ConvTranspose', [g, w], { ...a, output_padding: outPad });
-    let gw = null;
-    if (a.group === 1) {
-      // dw[o,c,i,j] = sum_n,h,w g[n,o,h,w] x_pad[n,c,h*s+i*d,w*s+j*d]: a conv with x as input (channels↔batch).
-      const xt = x.transpose([1, 0, 2, 3]);
-      const gt = g.transpose([1, 0, 2, 3]);
-      const full = g.graph.apply1('Conv', [xt, gt], { strides: a.dilations, pads: a.pads, dilations: a.strides, group: 1 });
-      gw = full.slice([2, 3], [0, 0], [kh, kw]).transpose([1, 0, 2, 3]);
-    } else if (a.group === x.shape[1] && w.shape[1] === 1) {
-      // Depthwise: per channel, the same trick with channels as the group axis.
-      const xt = x.transpose([1, 0, 2, 3]); // [C, N, H, W]
-      const gt = g.transpose([1, 0, 2, 3]); // [O, N, Ho, Wo]
-      const C = x.shape[1] as number;
-      const xr = xt.reshape([1, -1, H, W]); // [1, C*N, H, W]
-      const full = g.graph.apply1('Conv', [xr, gt], { strides: a.dilations, pads: a.pads, dilations: a.strides, group: C });
-      gw = full.slice([2, 3], [0, 0], [kh, kw]).transpose([1, 0, 2, 3]);
-    } else {
-      throw new Error(`conv weight gradient for groups=${a.group} is not implemented`);
-    }
+    // dw[o,c,i,j] = Σ_{n,h,w} g[n,o,h,w] · x_pad[n, G(o)·Cg + c, h·s + i·d, w·s + j·d]: a convolution
+    // whose batch is c (channels within a group), whose channels are (group, n), with g as the
+    // weight (O/groups outputs per group, N inputs each); stride and dilation swap roles.
+    const G = a.group, Cg = w.shape[1] as number;
+    const xg = x.reshape([0, G, Cg, H, W]).transpose([2, 1, 0, 3, 4]).reshape([Cg, -1, H, W]); // [Cg, G·N, H, W]
+    const gt = g.transpose([1, 0, 2, 3]); // [O, N, Ho, Wo]
+    const full = g.graph.apply1('Conv', [xg, gt], { strides: a.dilations, pads: a.pads, dilations: a.strides, group: G });
+    const gw = full.slice([2, 3], [0, 0], [kh, kw]).transpose([1, 0, 2, 3]); // [O, Cg, kh, kw]
     const gb = b ? g.sum([0, 2, 3]) : null;
     return b ? [gx, gw, gb] : [gx, gw];
   },
@@ -71,9 +63,9 @@ defineOp({
     const a = attrs as unknown as ConvAttrs & { output_padding: number[] };
     const [, Og, kh, kw] = w.shape as number[];
     const k = [kh, kw];
-    const out = [2, 3].map((ax, i) =>
-      exprDim((v) => a.strides[i] * (v - 1) + a.output_padding[i] + ((k[i] - 1) * a.dilations[i] + 1) - a.pads[i] - a.pads[i + 2],
-        `convT${k[i]}`, x.shape[ax]));
+    // s·(v − 1) + output_padding + (k − 1)·d + 1 − p0 − p1, kept symbolic as s·v + constant.
+    const out = [2, 3].map((ax, i) => addDims(mulDims(a.strides[i], x.shape[ax]),
+      a.output_padding[i] + (k[i] - 1) * a.dilations[i] + 1 - a.pads[i] - a.pads[i + 2] - a.strides[i]));
     return [{ dtype: x.dtype, shape: [x.shape[0], Og * a.group, ...out] }];
   },
   emit: (ctx, node) => {

@@ -54,12 +54,13 @@ const arith: Record<string, BinaryVjp> = {
   Mul: (a, b, _y, g) => [g.mul(b), g.mul(a)],
   Div: (a, b, _y, g) => [g.div(b), g.mul(a).div(b.mul(b)).neg()],
   Pow: (a, b, y, g) => [g.mul(b).mul(a.pow(b.sub(1))), g.mul(y).mul(a.log())],
+  // Ties split the gradient in half, as torch.maximum / torch.minimum do.
   Max: (a, b, _y, g) => {
-    const m = a.ge(b).cast(g.dtype);
+    const m = a.gt(b).cast(g.dtype).add(a.eq(b).cast(g.dtype).mul(0.5));
     return [g.mul(m), g.mul(m.neg().add(1))];
   },
   Min: (a, b, _y, g) => {
-    const m = a.le(b).cast(g.dtype);
+    const m = a.lt(b).cast(g.dtype).add(a.eq(b).cast(g.dtype).mul(0.5));
     return [g.mul(m), g.mul(m.neg().add(1))];
   },
 };
@@ -137,4 +138,20 @@ defineOp({
     const x = node.inputs[0];
     return [g && isFloat(x.dtype) ? g.cast(x.dtype) : null];
   },
+});
+
+// StopGradient: the identity in the forward pass, no gradient (torch .detach()).
+defineOp({
+  name: 'StopGradient',
+  infer: ([x]) => [{ dtype: x.dtype, shape: [...x.shape] }],
+  emit: simpleEmit('Identity'),
+  vjp: () => [null],
+});
+
+/** Identity whose gradient is zero (PyTorch's .detach()). */
+defineOp({
+  name: 'StopGradient',
+  infer: ([x]) => [{ dtype: x.dtype, shape: [...x.shape] }],
+  emit: simpleEmit('Identity'),
+  vjp: () => [null],
 });

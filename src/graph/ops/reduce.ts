@@ -42,6 +42,8 @@ for (const name of ['ReduceSum', 'ReduceMean', 'ReduceMax']) {
       const keepdims = node.attrs.keepdims ? 1 : 0;
       const out = [ctx.name(node.outputs[0])];
       const inp = ctx.name(node.inputs[0]);
+      // No axes: nothing is reduced (as inferred); ONNX would reduce over every axis instead.
+      if (axes.length === 0) { ctx.node('Identity', [inp], out); return; }
       if (name === 'ReduceSum') ctx.node(name, [inp, ctx.constInt64(axes)], out, { keepdims });
       else ctx.node(name, [inp], out, { axes, keepdims });
     },

@@ -1,7 +1,7 @@
 // Layout ops: reshape, transpose, (un)squeeze, slice, concat, pad, expand, gather, scatter-add,
 // one-hot, zeros-like and run-time dim products, with VJPs.
 import type { Dim } from '../dims.ts';
-import { addDims, divDims, exprDim, fmtShape, prodDims, subDims } from '../dims.ts';
+import { addDims, divDims, fmtShape, prodDims, subDims } from '../dims.ts';
 import { isFloat } from '../dtype.ts';
 import { broadcastShapes, sumToShape } from '../broadcast.ts';
 import { normAxes } from './reduce.ts';
@@ -131,9 +131,12 @@ function sliceDim(d: Dim, start: number, end: number): Dim {
     const e = Math.min(Math.max(end < 0 ? end + d : end, 0), d);
     return Math.max(e - s, 0);
   }
+  // Symbolic: assume the run-time size is at least what the bounds reach (as PyTorch code does).
   if (start >= 0 && end === Infinity) return subDims(d, start);
   if (start < 0 && end === Infinity) return -start;
   if (start >= 0 && end >= start && Number.isFinite(end)) return end - start;
+  if (start >= 0 && end < 0) return subDims(d, start - end);
+  if (start < 0 && end < 0 && end >= start) return end - start;
   return `slice(${d},${start},${end})`;
 }
 
@@ -148,7 +151,7 @@ defineOp({
     return [{ dtype: x.dtype, shape: out }];
   },
   emit: (ctx, node) => {
-    const big = (v: number) => (v === Infinity ? INT64_MAX : BigInt(v));
+    const big = (v: number) => (v === Infinity ? INT64_MAX : v === -Infinity ? -INT64_MAX : BigInt(v));
     const starts = (node.attrs.starts as number[]).map(big);
     const ends = (node.attrs.ends as number[]).map(big);
     ctx.node('Slice', [
@@ -171,10 +174,11 @@ defineOp({
         const e = Math.min(Math.max(ends[k] < 0 ? ends[k] + d : ends[k], 0), d);
         before[a] = s;
         after[a] = d - Math.max(e, s);
-      } else if (starts[k] >= 0 && ends[k] === Infinity) {
+      } else if (starts[k] >= 0 && (ends[k] === Infinity || ends[k] < 0)) {
         before[a] = starts[k];
+        after[a] = ends[k] === Infinity ? 0 : -ends[k];
       } else {
-        throw new Error(`slice gradient along symbolic axis ${a} (${d}) needs start >= 0 and no end`);
+        throw new Error(`slice gradient along symbolic axis ${a} (${d}) needs start >= 0 and a negative or no end`);
       }
     });
     return [g.pad([...before, ...after])];
@@ -246,7 +250,7 @@ defineOp({
     const p = pads as number[];
     if (p.length !== 2 * x.rank) throw new Error(`pads has ${p.length} entries, need ${2 * x.rank}`);
     void value;
-    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => exprDim((v) => v + p[i] + p[i + x.rank], `pad${p[i]}_${p[i + x.rank]}`, d)) }];
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => addDims(d, p[i] + p[i + x.rank])) }];
   },
   emit: (ctx, node) => {
     const x = node.inputs[0];
@@ -343,12 +347,21 @@ defineOp({
     if (!isFloat(dtype as never)) throw new Error('one-hot output must be float');
     return [{ dtype: dtype as never, shape: [...idx.shape, depth as number] }];
   },
+  // Lowered as cast(idx[..., None] == arange(depth)) rather than ONNX OneHot, whose CPU kernel has
+  // no float64/float16 variant; negative indices count from the end, as in ONNX OneHot.
   emit: (ctx, node) => {
-    const dt = node.outputs[0].dtype;
-    const values = ctx.fresh('onehot_values');
-    ctx.node('Concat', [ctx.constScalar1d(0, dt), ctx.constScalar1d(1, dt)], [values], { axis: 0 });
-    ctx.node('OneHot', [ctx.name(node.inputs[0]), ctx.constInt64([node.attrs.depth as number]), values],
-      [ctx.name(node.outputs[0])], { axis: -1 });
+    const idx = node.inputs[0];
+    const depth = node.attrs.depth as number;
+    const it = idx.dtype;
+    const range = ctx.fresh('onehot_range'), neg = ctx.fresh('onehot_neg'), wrapped = ctx.fresh('onehot_wrapped');
+    const fixed = ctx.fresh('onehot_idx'), col = ctx.fresh('onehot_col'), hit = ctx.fresh('onehot_hit');
+    ctx.node('Range', [ctx.constScalar(0, it), ctx.constScalar(depth, it), ctx.constScalar(1, it)], [range]);
+    ctx.node('Less', [ctx.name(idx), ctx.constScalar(0, it)], [neg]);
+    ctx.node('Add', [ctx.name(idx), ctx.constScalar(depth, it)], [wrapped]);
+    ctx.node('Where', [neg, wrapped, ctx.name(idx)], [fixed]);
+    ctx.node('Unsqueeze', [fixed, ctx.constInt64([-1])], [col]);
+    ctx.node('Equal', [col, range], [hit]);
+    ctx.node('Cast', [hit], [ctx.name(node.outputs[0])], { to: { dtype: node.outputs[0].dtype } });
   },
   vjp: () => [null],
 });

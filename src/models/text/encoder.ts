@@ -1,0 +1,175 @@
+// Qwen2Encoder: runs the Qwen2 language model on token ids and returns its last hidden state after
+// the final RMSNorm (HF `hidden_states[-1]` == `last_hidden_state`; hart-spec §1.1). The token
+// embedding is gathered on the host from the stored table (float32/float16/bfloat16); the decoder
+// layers run as one or more ONNX graphs (qwen2.ts), each holding at most `maxSegmentBytes` of weights.
+// Positions are arange(L) over the whole sequence (HF's default position_ids); the attention mask
+// is HF's: causal, plus a key-padding mask from the 2-D attention_mask, added as float32-min.
+// Sessions are created outside the runtime's cache, so release() really frees the model.
+import type { WeightStore, StoredTensor } from '../../nn/index.ts';
+import type { DType as GraphDType } from '../../graph/index.ts';
+import { DTYPE_BYTES, numel, toFloat32, type Tensor as IoTensor } from '../../io/dtypes.ts';
+import type { TensorSource } from '../../io/tensor-source.ts';
+import type { CompiledModel, Runtime } from '../../runtime/runtime.ts';
+import type { HostTensor } from '../../runtime/host-tensor.ts';
+import { contextRope } from '../../tables/rope.ts';
+import type { Qwen2Config } from './config.ts';
+import { qwen2ParamShapes } from './config.ts';
+import { buildQwen2Segment, type Qwen2SegmentSpec } from './qwen2.ts';
+import { selectLanguageModelWeights } from './weights.ts';
+
+/** The most negative float32: HF's additive mask value (torch.finfo(float32).min). */
+export const MASK_MIN = -3.4028234663852886e38;
+
+export interface Qwen2EncoderOptions {
+  /**
+   * Weight bytes (as stored) per ONNX graph; consecutive layers are grouped up to this size.
+   * Default 1 GiB: protobuf limits one ONNX model to 2 GB.
+   */
+  maxSegmentBytes?: number;
+}
+
+/**
+ * HF's 4-D attention mask for one batch, flattened [B, L, L] (query i, key j): 0 where j ≤ i and
+ * attention_mask[b, j] = 1, MASK_MIN elsewhere. A query row with no visible key (only possible
+ * with left padding and no system prompt) is all MASK_MIN, which makes its softmax uniform over
+ * all L keys, as HF's eager attention does.
+ */
+export function qwen2AttentionBias(attentionMask: ArrayLike<number>, B: number, L: number): Float32Array {
+  if (attentionMask.length !== B * L) throw new Error(`attention mask has ${attentionMask.length} entries, expected ${B}×${L}`);
+  const bias = new Float32Array(B * L * L).fill(MASK_MIN);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < L; i++) {
+      const row = (b * L + i) * L;
+      for (let j = 0; j <= i; j++) if (attentionMask[b * L + j]) bias[row + j] = 0;
+    }
+  }
+  return bias;
+}
+
+/** The layer index of a canonical weight name, or null outside the layers. */
+function layerOf(name: string): number | null {
+  const m = /^layers\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+function storedOf(name: string, t: IoTensor): StoredTensor {
+  if (t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'bfloat16') {
+    return { dtype: t.dtype as GraphDType, shape: t.shape, data: t.data as StoredTensor['data'] };
+  }
+  if (t.dtype === 'float64') return { dtype: 'float32', shape: t.shape, data: toFloat32(t.dtype, t.data) };
+  throw new Error(`text encoder weight ${name} has dtype ${t.dtype}; expected a float type`);
+}
+
+export class Qwen2Encoder {
+  private released = false;
+
+  private constructor(
+    readonly config: Qwen2Config,
+    /** The embedding table as stored: [vocab, C]. */
+    private embed: IoTensor | null,
+    private segments: CompiledModel[],
+    /** Non-language-model weights that were skipped, per prefix. */
+    readonly skippedWeights: { prefix: string; count: number }[],
+  ) {}
+
+  /** Reads the language-model weights from `weights`, builds the layer graphs and opens their sessions. */
+  static async load(config: Qwen2Config, weights: TensorSource, runtime: Runtime, options: Qwen2EncoderOptions = {}): Promise<Qwen2Encoder> {
+    const lm = selectLanguageModelWeights(weights.names(), config);
+    const shapes = qwen2ParamShapes(config);
+    for (const [k, shape] of shapes) {
+      const info = weights.info(lm.names.get(k)!);
+      if (info.shape.join() !== shape.join()) {
+        throw new Error(`text encoder weight ${lm.names.get(k)} has shape [${info.shape}], the config implies [${shape}]`);
+      }
+    }
+    const embed = await weights.read(lm.names.get('embed_tokens.weight')!);
+    storedOf('embed_tokens.weight', embed); // dtype check
+
+    const maxBytes = options.maxSegmentBytes ?? 2 ** 30;
+    const layerBytes = new Array<number>(config.num_hidden_layers).fill(0);
+    for (const [k, s] of shapes) {
+      const layer = layerOf(k);
+      if (layer !== null) layerBytes[layer] += numel(s) * DTYPE_BYTES[weights.info(lm.names.get(k)!).dtype];
+    }
+    const specs: Qwen2SegmentSpec[] = [];
+    let start = 0, bytes = 0;
+    for (let i = 0; i < config.num_hidden_layers; i++) {
+      const b = layerBytes[i];
+      if (i > start && bytes + b > maxBytes) {
+        specs.push({ start, end: i, finalNorm: false });
+        start = i;
+        bytes = 0;
+      }
+      bytes += b;
+    }
+    specs.push({ start, end: config.num_hidden_layers, finalNorm: true });
+
+    const sessions: CompiledModel[] = [];
+    try {
+      for (const spec of specs) {
+        // Read only this segment's weights, so at most one segment is held twice (as weights and as ONNX bytes).
+        const map = new Map<string, StoredTensor>();
+        for (const k of shapes.keys()) {
+          const layer = layerOf(k);
+          const inSeg = layer === null ? spec.finalNorm && k === 'norm.weight' : layer >= spec.start && layer < spec.end;
+          if (inSeg) map.set(k, storedOf(k, await weights.read(lm.names.get(k)!)));
+        }
+        const store: WeightStore = { get: (name) => map.get(name) };
+        sessions.push(await runtime.loadUncached(buildQwen2Segment(store, config, spec)));
+      }
+    } catch (e) {
+      for (const s of sessions) await s.release().catch(() => {});
+      throw e;
+    }
+    return new Qwen2Encoder(config, embed, sessions, lm.skipped);
+  }
+
+  /** Number of ONNX graphs the layers were split into. */
+  get segmentCount(): number { return this.segments.length; }
+
+  /** embed_tokens(ids) as float32 [B·L·C]. */
+  private embedTokens(ids: ArrayLike<number>): Float32Array {
+    const C = this.config.hidden_size, V = this.config.vocab_size;
+    const e = this.embed!;
+    const out = new Float32Array(ids.length * C);
+    for (let n = 0; n < ids.length; n++) {
+      const id = ids[n];
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} at position ${n} is outside the vocabulary (0..${V - 1})`);
+      out.set(toFloat32(e.dtype, e.data.subarray(id * C, (id + 1) * C)), n * C);
+    }
+    return out;
+  }
+
+  /**
+   * The last hidden state (after the final norm) for `inputIds` [B, L] with a 0/1 `attentionMask`
+   * [B, L] (row-major), as float32 [B, L, C]; every position is returned, padding included.
+   */
+  async forward(inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, B: number): Promise<HostTensor> {
+    if (this.released) throw new Error('Qwen2Encoder: used after release()');
+    const cfg = this.config;
+    const L = inputIds.length / B;
+    if (!Number.isInteger(L) || L < 1) throw new Error(`${inputIds.length} token ids do not form ${B} rows`);
+    if (cfg.use_sliding_window && cfg.sliding_window !== null && L > cfg.sliding_window) {
+      throw new Error(`sequence of ${L} tokens exceeds the sliding window ${cfg.sliding_window} (sliding-window attention is not implemented)`);
+    }
+    const rope = contextRope(Array.from({ length: L }, (_, i) => i), cfg.head_dim, cfg.rope_theta);
+    const fixed: Record<string, HostTensor> = {
+      rope_cos: { dtype: 'float32', shape: [L, cfg.head_dim], data: rope.cos },
+      rope_sin: { dtype: 'float32', shape: [L, cfg.head_dim], data: rope.sin },
+      attn_bias: { dtype: 'float32', shape: [B, L, L], data: qwen2AttentionBias(attentionMask, B, L) },
+    };
+    let hidden: HostTensor = { dtype: 'float32', shape: [B, L, cfg.hidden_size], data: this.embedTokens(inputIds) };
+    for (const s of this.segments) hidden = (await s.run({ ...fixed, hidden })).hidden_out;
+    return hidden;
+  }
+
+  /** Frees the sessions and the embedding table; the encoder cannot be used afterwards. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    const sessions = this.segments;
+    this.segments = [];
+    this.embed = null;
+    for (const s of sessions) await s.release();
+  }
+}

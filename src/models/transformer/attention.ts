@@ -1,0 +1,118 @@
+// HART's LlamaAttention (basic_hart.py, spec §3.4): qkv_proj without bias plus cat(q_bias,
+// zero_k_bias, v_bias), optional l2-normalised q/k (attn_l2_norm), RoPE (rotate_half) applied to q
+// and k from precomputed cos/sin tables, K/V appended to a cache, softmax(q·kᵀ·0.25/√hd + bias)·v,
+// then proj (with bias). Heads can be processed in static groups so that the [l, P] score matrix
+// of all heads is never materialised at once (the full model's last scale: 2×4096 queries against
+// ~9750 keys per head), or lowered to ONNX Runtime's com.microsoft MultiHeadAttention.
+import { concat, defineOp, type Tensor } from '../../graph/index.ts';
+import { applyRope, linear, type Params } from '../../nn/index.ts';
+import type { HARTForT2IConfig } from './config.ts';
+
+export interface AttentionOptions {
+  /** 'graph': plain ops (default). 'mha': com.microsoft MultiHeadAttention (ONNX Runtime only, no masks). */
+  kernel?: 'graph' | 'mha';
+  /** Split the heads into this many groups, computed one after another (must divide num_heads). */
+  headGroups?: number;
+}
+
+export interface AttentionIO {
+  /** RoPE tables for this call's tokens, [B, l, hd]. */
+  cos_BlD: Tensor;
+  sin_BlD: Tensor;
+  /** Cached keys/values of earlier tokens, [B, H, P, hd] (RoPE already applied to the keys). */
+  past?: { k_BHPD: Tensor; v_BHPD: Tensor };
+  /** Additive mask broadcastable to [B, H, l, P + l] (training's block-causal level mask). */
+  bias?: Tensor;
+}
+
+export interface AttentionResult {
+  out_BlC: Tensor;
+  /** Keys/values of past + this call's tokens, [B, H, P + l, hd]. */
+  k_BHLD: Tensor;
+  v_BHLD: Tensor;
+}
+
+const MAX_SCALE_MUL = Math.log(100);
+
+/** F.normalize(x, dim=-1): x / max(‖x‖₂, 1e-12). */
+function l2Normalize(x: Tensor): Tensor {
+  return x.div(x.mul(x).sum([-1], true).sqrt().maximum(1e-12));
+}
+
+/** softmax(q·scale·kᵀ + bias)·v on [B, h, l, hd] × [B, h, S, hd]. */
+function sdpa(q: Tensor, k: Tensor, v: Tensor, scale: number, bias?: Tensor): Tensor {
+  let s = q.mul(scale).matmul(k.mT());
+  if (bias) s = s.add(bias);
+  return s.softmax(-1).matmul(v);
+}
+
+/** Self-attention of one block: p is scoped at `blocks.{i}.attn`. */
+export function llamaAttention(
+  p: Params, cfg: HARTForT2IConfig, x_BlC: Tensor, io: AttentionIO, opts: AttentionOptions = {},
+): AttentionResult {
+  const C = cfg.embed_dim, H = cfg.num_heads, hd = C / H;
+  const zeroK = p.has('zero_k_bias') ? p.get('zero_k_bias', [C]) : p.graph.constant(new Float32Array(C), [C]);
+  const bias3C = concat([p.get('q_bias', [C]), zeroK, p.get('v_bias', [C])], 0);
+  const qkv = linear(p.scope('qkv_proj'), x_BlC, 3 * C, false).add(bias3C);
+  // [B, l, 3, H, hd] → [3, B, H, l, hd]
+  const qkv_3BHlD = qkv.reshape([0, 0, 3, H, hd]).transpose([2, 0, 3, 1, 4]);
+  let [q, k, v] = qkv_3BHlD.split(0, [1, 1, 1]).map((t) => t.squeeze([0]));
+  let scale = 0.25 / Math.sqrt(hd);
+  if (cfg.attn_l2_norm) {
+    const mul_1H11 = p.get('scale_mul_1H11', [1, H, 1, 1]).minimum(MAX_SCALE_MUL).exp();
+    q = l2Normalize(q).mul(mul_1H11);
+    k = l2Normalize(k);
+    scale = 1;
+  }
+  const cos = io.cos_BlD.unsqueeze([1]), sin = io.sin_BlD.unsqueeze([1]);
+  q = applyRope(q, cos, sin);
+  k = applyRope(k, cos, sin);
+  const kAll = io.past ? concat([io.past.k_BHPD, k], 2) : k;
+  const vAll = io.past ? concat([io.past.v_BHPD, v], 2) : v;
+
+  let o_BHlD: Tensor;
+  if (opts.kernel === 'mha') {
+    if (io.bias) throw new Error('llamaAttention: the MultiHeadAttention kernel takes no mask (inference only)');
+    const o = multiHeadAttention(q, kAll, vAll, H, scale);
+    return { out_BlC: linear(p.scope('proj'), o, C), k_BHLD: kAll, v_BHLD: vAll };
+  }
+  const groups = opts.headGroups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1 || H % groups !== 0) {
+    throw new Error(`llamaAttention: headGroups ${groups} must divide num_heads ${H}`);
+  }
+  if (groups === 1) {
+    o_BHlD = sdpa(q, kAll, vAll, scale, io.bias);
+  } else {
+    const sizes = new Array(groups).fill(H / groups);
+    const qs = q.split(1, sizes), ks = kAll.split(1, sizes), vs = vAll.split(1, sizes);
+    o_BHlD = concat(qs.map((qg, g) => sdpa(qg, ks[g], vs[g], scale, io.bias)), 1);
+  }
+  const o_BlC = o_BHlD.transpose([0, 2, 1, 3]).reshape([0, 0, C]);
+  return { out_BlC: linear(p.scope('proj'), o_BlC, C), k_BHLD: kAll, v_BHLD: vAll };
+}
+
+/**
+ * com.microsoft MultiHeadAttention on RoPE'd q [B, H, l, hd] and full k/v [B, H, S, hd]:
+ * returns [B, l, H·hd]. ONNX Runtime only (CPU, CUDA, WebGPU); no autodiff.
+ */
+function multiHeadAttention(q_BHlD: Tensor, k_BHSD: Tensor, v_BHSD: Tensor, heads: number, scale: number): Tensor {
+  const C = heads * (q_BHlD.shape[3] as number);
+  const q_BlC = q_BHlD.transpose([0, 2, 1, 3]).reshape([0, 0, C]);
+  return q_BlC.graph.apply1('HartMHA', [q_BlC, k_BHSD, v_BHSD], { heads, scale });
+}
+
+defineOp({
+  name: 'HartMHA',
+  infer: ([q, k, v], attrs) => {
+    if (q.rank !== 3 || k.rank !== 4 || v.rank !== 4) throw new Error('HartMHA: q [B,l,C], k/v [B,H,S,hd]');
+    if (k.shape[1] !== attrs.heads) throw new Error(`HartMHA: k has ${k.shape[1]} heads, expected ${attrs.heads}`);
+    return [{ dtype: q.dtype, shape: [q.shape[0], q.shape[1], q.shape[2]] }];
+  },
+  // Keys/values in BNSH layout are accepted by MultiHeadAttention as "cross attention with
+  // pre-projected K/V" (no past/present), which is exactly the cached-attention case.
+  emit: (ctx, node) => {
+    const [q, k, v] = node.inputs;
+    ctx.node('MultiHeadAttention', [ctx.name(q), ctx.name(k), ctx.name(v)], [ctx.name(node.outputs[0])],
+      { num_heads: node.attrs.heads as number, scale: { f: node.attrs.scale as number } }, 'com.microsoft');
+  },
+});
