@@ -22,8 +22,6 @@ declare module './tensor.ts' {
     cast(to: DType): Tensor;
     /** Same values, no gradient (PyTorch detach). */
     detach(): Tensor;
-    /** The same values with no gradient flowing back (torch .detach()). */
-    detach(): Tensor;
     matmul(o: Tensor): Tensor; mT(): Tensor;
     sum(axes: number[], keepdims?: boolean): Tensor; mean(axes: number[], keepdims?: boolean): Tensor;
     max(axes: number[], keepdims?: boolean): Tensor; argmax(axis: number, keepdims?: boolean): Tensor;
@@ -86,7 +84,6 @@ P.where = function (a, b) {
   return this.graph.apply1('Where', [this, ta, tb]);
 };
 P.cast = function (to) { return to === this.dtype ? this : this.graph.apply1('Cast', [this], { to }); };
-P.detach = function () { return this.graph.apply1('StopGradient', [this]); };
 P.detach = function () { return this.graph.apply1('StopGradient', [this]); };
 P.matmul = function (o) { return this.graph.apply1('MatMul', [this, o]); };
 P.mT = function () {

@@ -85,6 +85,8 @@ export interface GradCheckOptions {
   /** At most this many elements of each tensor are perturbed (a deterministic spread). */
   maxPerTensor?: number;
   seed?: number;
+  /** Values for graph inputs `build` declares itself (indices and other non-differentiable inputs). */
+  feeds?: Record<string, HostTensor>;
 }
 
 /**
@@ -110,14 +112,14 @@ export async function checkGrads(
   ];
   const dtypes: DType[] = wrt.map((t) => t.dtype);
   const feedsOf = (vals: Arr[], r: Arr): Record<string, HostTensor> => {
-    const f: Record<string, HostTensor> = { grad_check_r: feed(r, y.dtype) };
+    const f: Record<string, HostTensor> = { ...opts.feeds, grad_check_r: feed(r, y.dtype) };
     wrt.forEach((t, i) => (f[t.name!] = feed(vals[i], dtypes[i])));
     return f;
   };
 
   // Forward once to learn y's run-time shape, then fix the random projection r.
   const fwd = await runtime.load(emitOnnx({ outputs: { y }, paramsAsInputs: true }));
-  const f0: Record<string, HostTensor> = {};
+  const f0: Record<string, HostTensor> = { ...opts.feeds };
   wrt.forEach((t, i) => (f0[t.name!] = feed(values[i], dtypes[i])));
   const yGraph = toArr((await fwd.run(f0)).y);
   const yShape = yGraph.shape;

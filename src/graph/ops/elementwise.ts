@@ -147,11 +147,3 @@ defineOp({
   emit: simpleEmit('Identity'),
   vjp: () => [null],
 });
-
-/** Identity whose gradient is zero (PyTorch's .detach()). */
-defineOp({
-  name: 'StopGradient',
-  infer: ([x]) => [{ dtype: x.dtype, shape: [...x.shape] }],
-  emit: simpleEmit('Identity'),
-  vjp: () => [null],
-});

@@ -17,6 +17,13 @@ defineOp({
   vjp: (node, [g]) => {
     if (!g) return [null, null];
     const [a, b] = node.inputs;
-    return [sumToShape(g.matmul(b.mT()), a.shape), sumToShape(a.mT().matmul(g), b.shape)];
+    const ga = sumToShape(g.matmul(b.mT()), a.shape);
+    if (b.rank === 2 && a.rank > 2) {
+      // A weight shared by every batch row: one [K, T]·[T, N] product over all T rows, not a batched
+      // product summed afterwards (the same FLOPs, but one large GEMM and no [batch, K, N] temporary).
+      const K = a.shape[a.rank - 1], N = g.shape[g.rank - 1];
+      return [ga, a.reshape([-1, K]).mT().matmul(g.reshape([-1, N]))];
+    }
+    return [ga, sumToShape(a.mT().matmul(g), b.shape)];
   },
 });

@@ -143,8 +143,14 @@ function sliceDim(d: Dim, start: number, end: number): Dim {
 defineOp({
   name: 'Slice',
   infer: ([x], attrs) => {
-    const axes = normAxes(attrs.axes as number[], x.rank);
+    // Normalized in place, not sorted: starts[k] and ends[k] belong to axes[k].
+    const given = attrs.axes as number[];
+    const axes = given.map((a) => normAxes([a], x.rank)[0]);
+    if (new Set(axes).size !== axes.length) throw new Error(`repeated axes ${given}`);
     const starts = attrs.starts as number[], ends = attrs.ends as number[];
+    if (starts.length !== axes.length || ends.length !== axes.length) {
+      throw new Error(`${axes.length} axes but ${starts.length} starts and ${ends.length} ends`);
+    }
     const out = [...x.shape];
     axes.forEach((a, k) => (out[a] = sliceDim(x.shape[a], starts[k], ends[k])));
     attrs.axes = axes;

@@ -4,7 +4,6 @@
 // the mean detached (_vb_terms_bpd: normal_kl, or the discretized Gaussian NLL at t = 0, mean over
 // channels, in bits). Timesteps and noise are graph inputs, so the loss is one differentiable graph.
 import type { Tensor } from '../../graph/index.ts';
-import { concat } from '../../graph/index.ts';
 import type { Params } from '../../nn/index.ts';
 import type { DiffusionTables } from '../../tables/diffusion-schedule.ts';
 import { diffusionSchedule } from '../../tables/diffusion-schedule.ts';
@@ -89,15 +88,9 @@ export function trainingLosses(
   return { mse: err.mul(err).mean([-1]), vb };
 }
 
-const trainTablesCache = new Map<number, DiffusionTables>();
-
 /** DiffLoss.forward(target, z, mask) with the random draws t and noise passed in. p = "diffloss". */
 export function diffLoss(p: Params, cfg: DiffLossConfig, inputs: DiffLossInputs): DiffLossTerms {
-  let tables = trainTablesCache.get(cfg.diffusion_steps);
-  if (!tables) {
-    tables = diffusionSchedule('', cfg.diffusion_steps);
-    trainTablesCache.set(cfg.diffusion_steps, tables);
-  }
+  const tables = diffusionSchedule('', cfg.diffusion_steps); // train_diffusion: timestep_respacing ""
   const x_start = inputs.target.div(cfg.vae_scale);
   const { mse, vb } = trainingLosses(p.scope('net'), cfg, tables, x_start, inputs.t, inputs.z, inputs.noise);
   const rows = mse.add(vb);
@@ -107,7 +100,9 @@ export function diffLoss(p: Params, cfg: DiffLossConfig, inputs: DiffLossInputs)
 
 /** torch x.repeat(n, 1) on rows: [M, D] → [n·M, D] (copy k holds rows k·M … (k+1)·M − 1). */
 export function repeatRows(x: Tensor, n: number): Tensor {
-  return n === 1 ? x : concat(Array(n).fill(x), 0);
+  if (n === 1) return x;
+  const [M, D] = x.shape;
+  return x.unsqueeze([0]).expand([n, M, D]).reshape([-1, D]);
 }
 
 /**

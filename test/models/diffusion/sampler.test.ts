@@ -63,7 +63,7 @@ test('8-step guided sampling from infer.diff.cond_z matches every step and sampl
   }
   worst.sample_out = maxAbsDiff(out, condRows(rec('infer.diff.sample_out')));
   console.log('max |Δ| over the 8 steps:', Object.entries(worst).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', '));
-  for (const [k, v] of Object.entries(worst)) assert.ok(v < 1e-4, `${k}: ${v}`);
+  for (const [k, v] of Object.entries(worst)) assert.ok(v < 5e-5, `${k}: ${v}`);
 });
 
 test('unguided sampling (cfg = 1) runs the conditional rows alone; Philox noise is per image', async () => {
@@ -73,8 +73,9 @@ test('unguided sampling (cfg = 1) runs the conditional rows alone; Philox noise 
   const [a, b] = [new Philox(11), new Philox(12)];
   const both = await sampler.sample(z.slice(0, N * C), { noise: philoxNoise([a, b], 64) });
   const second = await sampler.sample(z.slice(64 * C, N * C), { noise: philoxNoise([b], 64) });
-  assert.ok(maxAbsDiff(both.subarray(64 * CV), second) < 1e-6, 'image 1 of a batch equals image 1 alone');
-  assert.ok(both.every((v) => Number.isFinite(v) && Math.abs(v) <= 0.6 + 1e-6 + 3)); // x0 clamps to ±1, noise is added
+  assert.deepEqual(both.subarray(64 * CV), second, 'image 1 of a batch equals image 1 alone');
+  // the last step adds no noise and its mean is the clamped x0 (coef1 = 1, coef2 = 0): |out| ≤ vae_scale
+  assert.ok(both.every((v) => Math.abs(v) <= 0.6 + 1e-6));
   // Guided with zUncond = zCond is the unguided sampler.
   const same = await sampler.sample(z.slice(0, N * C), { cfg: 4, zUncond: z.slice(0, N * C), noise: philoxNoise([a, b], 64) });
   assert.ok(maxAbsDiff(same, both) < 1e-5);

@@ -35,7 +35,7 @@ test('timestep sinusoid and time_embed match emb.diff_time_* (float32 frequency 
   console.log(`time sinusoid max |Δ| ${dSin.toExponential(2)}, time_embed max |Δ| ${dEmb.toExponential(2)}`);
   // cos/sin of ONNX Runtime and of torch each lie within an ulp or so of the true values
   assert.ok(dSin < 3e-7, `sinusoid ${dSin}`);
-  assert.ok(dEmb < 2e-5, `time_embed ${dEmb}`);
+  assert.ok(dEmb < 5e-6, `time_embed ${dEmb}`);
 });
 
 test('SimpleMLPAdaLN.forward and forward_with_cfg match diffhead.out / diffhead.out_cfg', async () => {
@@ -47,5 +47,5 @@ test('SimpleMLPAdaLN.forward and forward_with_cfg match diffhead.out / diffhead.
   const cfgOut = await sampler.forwardWithCfg(x, t, c, 3.75);
   const dCfg = maxAbsDiff(cfgOut, float32('diffhead.out_cfg'));
   console.log(`diffhead.out max |Δ| ${dOut.toExponential(2)}, diffhead.out_cfg max |Δ| ${dCfg.toExponential(2)}`);
-  assert.ok(dOut < 1e-4 && dCfg < 1e-4);
+  assert.ok(dOut < 1e-5 && dCfg < 3e-5, `${dOut} ${dCfg}`);
 });

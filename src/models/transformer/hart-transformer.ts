@@ -1,0 +1,198 @@
+// HartTransformer: drives the KV-cached inference of the HART transformer scale by scale
+// (autoregressive_infer_cfg, spec §1.3) on a Runtime. It owns four compiled graphs (step.ts): the
+// context prefix, the next-scale token embedding, the per-scale step (blocks + head, K/V caches as
+// inputs/outputs) and the diffusion condition. Sampling, CFG mixing and the tokenizer's f_hat
+// update stay with the caller (the pipeline); a HartGeneration holds one generation's state.
+import type { WeightStore } from '../../nn/index.ts';
+import { emitOnnx } from '../../graph/index.ts';
+import type { CompiledModel, Runtime } from '../../runtime/runtime.ts';
+import type { HostTensor } from '../../runtime/host-tensor.ts';
+import type { AttentionOptions } from './attention.ts';
+import { assertSupported, hartDims, type HARTForT2IConfig, type HartDims } from './config.ts';
+import { nchwToTokens, stepRopeTables } from './sequence.ts';
+import { buildDiffusionConditionGraph, buildEmbedGraph, buildPrefixGraph, buildStepGraph, needsContextMask } from './step.ts';
+import { checkTransformerWeights, inferVocabAndCvae } from './weights.ts';
+
+export interface HartTransformerOptions extends AttentionOptions {
+  /** Vocabulary size and latent channels; default: read from head.weight / word_embed.weight. */
+  vocabSize?: number;
+  Cvae?: number;
+  /** Budget for one group's attention scores (bytes, at CFG batch 2 and the largest step) when headGroups is not given. */
+  attnScoreBudgetBytes?: number;
+}
+
+/** One generation in progress: the CFG batch's condition, positions and K/V caches. */
+export interface HartGeneration {
+  /** Conditional batch size B (the graphs run 2B rows: cond, then uncond). */
+  readonly B: number;
+  /** The next scale step() runs (0 … N−1; N when finished). */
+  si: number;
+  readonly cond_BD: HostTensor;
+  readonly contextPositionIds: number[][];
+  readonly contextMask?: HostTensor;
+  /** Step-0 input cond_BD + lvl_embed(0), until step 0 has run. */
+  prefix_BTC?: HostTensor;
+  past: Record<string, HostTensor>;
+}
+
+export interface HartStepOutput {
+  si: number;
+  /** Logits before CFG, [2B, l, V] (l = T at si = 0, else pn_si²). */
+  logits_BlV: HostTensor;
+  /** Last block's output, [2B, l, C]. */
+  hidden_BlC: HostTensor;
+}
+
+/** Smallest divisor g of H such that H/g heads of scores fit the budget at the largest step. */
+export function defaultHeadGroups(d: HartDims, budgetBytes = 512 * 2 ** 20): number {
+  const perHead = 2 * Math.max(d.lastScaleTokens, d.T) * (d.T + d.L - 1) * 4;
+  for (let g = 1; g <= d.heads; g++) if (d.heads % g === 0 && (d.heads / g) * perHead <= budgetBytes) return g;
+  return d.heads;
+}
+
+const f32 = (data: Float32Array, shape: number[]): HostTensor => ({ dtype: 'float32', shape, data });
+
+function toNumberRows(t: HostTensor | ArrayLike<number>[], what: string): number[][] {
+  if (Array.isArray(t)) return t.map((r) => Array.from(r as ArrayLike<number>, Number));
+  const h = t as HostTensor;
+  if (h.shape.length !== 2) throw new Error(`${what}: expected [B, T], got [${h.shape}]`);
+  const [B, T] = h.shape;
+  const flat = Array.from(h.data as ArrayLike<number | bigint>, Number);
+  return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
+}
+
+export class HartTransformer {
+  private constructor(
+    readonly config: HARTForT2IConfig,
+    readonly dims: HartDims & { V: number; Cvae: number },
+    private readonly prefix: CompiledModel,
+    private readonly embed: CompiledModel,
+    private readonly stepModel: CompiledModel,
+    private readonly diffCond: CompiledModel,
+  ) {}
+
+  /**
+   * Builds and compiles the graphs from a weight store (official state-dict names). When the store
+   * can list its tensors (a Map-backed store), the whole checkpoint is checked against the config first.
+   */
+  static async fromWeights(
+    config: HARTForT2IConfig, store: WeightStore, runtime: Runtime, opts: HartTransformerOptions = {},
+  ): Promise<HartTransformer> {
+    assertSupported(config);
+    const inferred = inferVocabAndCvae((n) => store.get(n)?.shape);
+    const V = opts.vocabSize ?? inferred.V, Cvae = opts.Cvae ?? inferred.Cvae;
+    const map = (store as { map?: Map<string, { shape: readonly number[] }> }).map;
+    if (map instanceof Map) checkTransformerWeights(config, map, V, Cvae);
+    const d = hartDims(config);
+    const attn: AttentionOptions = {
+      kernel: opts.kernel,
+      headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : defaultHeadGroups(d, opts.attnScoreBudgetBytes)),
+    };
+    const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.load(emitOnnx({ outputs: b.outputs }));
+    const [prefix, embed, stepModel, diffCond] = await Promise.all([
+      compile(buildPrefixGraph(config, store)),
+      compile(buildEmbedGraph(config, store, Cvae)),
+      compile(buildStepGraph(config, store, V, attn)),
+      compile(buildDiffusionConditionGraph(config, store, Cvae)),
+    ]);
+    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModel, diffCond);
+  }
+
+  /**
+   * Starts a generation: cond_BD for cat(context, zeros) and empty caches.
+   * context [B, T, context_dim]; contextPositionIds [B, T] (cumsum(mask) − 1); contextMask [B, T]
+   * (bool/0-1; only AdaLN "avg" pooling reads it; the uncond rows get mask [1, 0, …, 0]).
+   */
+  async begin(context: HostTensor, contextPositionIds: HostTensor | ArrayLike<number>[], contextMask?: HostTensor): Promise<HartGeneration> {
+    const d = this.dims;
+    const [B, T, D] = context.shape;
+    if (context.shape.length !== 3 || T !== d.T || D !== d.contextDim) {
+      throw new Error(`HartTransformer.begin: context must be [B, ${d.T}, ${d.contextDim}], got [${context.shape}]`);
+    }
+    const ctx2 = new Float32Array(2 * B * T * D);
+    ctx2.set(context.data as Float32Array);
+    const { cond_BD, x_BlC } = await this.prefix.run({ context: f32(ctx2, [2 * B, T, D]) });
+    const pos = toNumberRows(contextPositionIds, 'contextPositionIds');
+    if (pos.length !== B || pos.some((r) => r.length !== T)) throw new Error(`HartTransformer.begin: contextPositionIds must be [${B}, ${T}]`);
+    let mask: HostTensor | undefined;
+    if (needsContextMask(this.config)) {
+      if (!contextMask) throw new Error('HartTransformer.begin: this config pools the context under its mask; pass contextMask');
+      const m = new Float32Array(2 * B * T);
+      const src = Array.from(contextMask.data as ArrayLike<number | bigint | boolean>, Number);
+      m.set(src);
+      for (let b = B; b < 2 * B; b++) m[b * T] = 1;
+      mask = f32(m, [2 * B, T]);
+    }
+    const past: Record<string, HostTensor> = {};
+    for (let i = 0; i < d.depth; i++) {
+      for (const kv of ['key', 'value']) past[`past.${i}.${kv}`] = f32(new Float32Array(0), [2 * B, d.heads, 0, d.headDim]);
+    }
+    return { B, si: 0, cond_BD, contextPositionIds: pos, contextMask: mask, prefix_BTC: x_BlC, past };
+  }
+
+  /**
+   * Runs the next scale. At si = 0 the input is the context prefix (no argument); at si ≥ 1 pass the
+   * next-scale tokens of the conditional batch, [B, Cvae, pn, pn] (NCHW, as the tokenizer's
+   * area-downsampled f_hat) or [B, pn², Cvae]; they are embedded and repeated for the uncond half.
+   */
+  async step(gen: HartGeneration, nextInput?: HostTensor): Promise<HartStepOutput> {
+    const d = this.dims, si = gen.si, B = gen.B;
+    if (si >= d.numScales) throw new Error(`HartTransformer.step: the generation is finished (${d.numScales} scales)`);
+    let x_BlC: HostTensor;
+    if (si === 0) {
+      if (nextInput) throw new Error('HartTransformer.step: scale 0 runs on the context prefix; pass no input');
+      if (!gen.prefix_BTC) throw new Error('HartTransformer.step: the generation has no context prefix');
+      x_BlC = gen.prefix_BTC;
+      gen.prefix_BTC = undefined;
+    } else {
+      if (!nextInput) throw new Error(`HartTransformer.step: scale ${si} needs the next-scale tokens`);
+      const pn = d.patchNums[si], l = pn * pn;
+      let tokens: Float32Array;
+      if (nextInput.shape.length === 4 && nextInput.shape.join() === [B, d.Cvae, pn, pn].join()) {
+        tokens = nchwToTokens(nextInput.data as Float32Array, B, d.Cvae, l);
+      } else if (nextInput.shape.join() === [B, l, d.Cvae].join()) {
+        tokens = nextInput.data as Float32Array;
+      } else {
+        throw new Error(`HartTransformer.step: scale ${si} input must be [${B}, ${d.Cvae}, ${pn}, ${pn}] or [${B}, ${l}, ${d.Cvae}], got [${nextInput.shape}]`);
+      }
+      const level: HostTensor = { dtype: 'int64', shape: [1], data: BigInt64Array.from([BigInt(si)]) };
+      x_BlC = (await this.embed.run({ next_input: f32(tokens, [B, l, d.Cvae]), level })).x_BlC;
+    }
+    const rope = stepRopeTables(d, si, gen.contextPositionIds);
+    const feeds: Record<string, HostTensor> = {
+      x_BlC, cond_BD: gen.cond_BD,
+      rope_cos: f32(rope.cos, [2 * B, rope.l, d.headDim]), rope_sin: f32(rope.sin, [2 * B, rope.l, d.headDim]),
+      ...gen.past,
+    };
+    if (gen.contextMask) feeds.context_mask = gen.contextMask;
+    const out = await this.stepModel.run(feeds);
+    gen.si = si + 1;
+    const past: Record<string, HostTensor> = {};
+    if (gen.si < d.numScales) {
+      for (let i = 0; i < d.depth; i++) {
+        for (const kv of ['key', 'value']) past[`past.${i}.${kv}`] = out[`present.${i}.${kv}`];
+      }
+    }
+    gen.past = past; // released after the last scale
+    return { si, logits_BlV: out.logits, hidden_BlC: out.hidden };
+  }
+
+  /**
+   * The residual-diffusion condition z = decoder_norm(hidden + word_embed(e)) for both CFG halves:
+   * hidden [2B, l, C] from the last scale, e [B, l, Cvae] the codebook embeddings of the chosen
+   * indices. Returns [2B, l, C] (rows as the official [2B·l, C] after a reshape).
+   */
+  async diffusionCondition(hidden_BlC: HostTensor, e_BlCv: HostTensor): Promise<HostTensor> {
+    const [B2, l, C] = hidden_BlC.shape;
+    const B = B2 / 2;
+    if (e_BlCv.shape.join() !== [B, l, this.dims.Cvae].join()) {
+      throw new Error(`diffusionCondition: embeddings must be [${B}, ${l}, ${this.dims.Cvae}], got [${e_BlCv.shape}]`);
+    }
+    const e2 = new Float32Array(2 * e_BlCv.data.length);
+    e2.set(e_BlCv.data as Float32Array);
+    e2.set(e_BlCv.data as Float32Array, e_BlCv.data.length);
+    const { z } = await this.diffCond.run({ hidden: hidden_BlC, embedding: f32(e2, [B2, l, this.dims.Cvae]) });
+    if (z.shape[2] !== C) throw new Error('diffusionCondition: unexpected output width');
+    return z;
+  }
+}

@@ -1,0 +1,112 @@
+// Qwen2 encoder graphs (src/models/text/{qwen2,encoder,weights}.ts) against an independent float64
+// forward of HF's Qwen2Model (reference.ts), on a tiny random model: 2 layers, hidden 64, 4 heads
+// over 2 K/V heads (GQA), θ = 1e6, with right, left and interior padding.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nodeRuntime } from '../../../src/runtime/node.node.ts';
+import { Qwen2Encoder, MASK_MIN, qwen2AttentionBias } from '../../../src/models/text/encoder.ts';
+import { selectLanguageModelWeights } from '../../../src/models/text/weights.ts';
+import { qwen2ParamShapes } from '../../../src/models/text/config.ts';
+import { maxAbsDiff, mulberry32, qwen2ReferenceRow, randomQwen2Weights, tinyQwen2Config } from './reference.ts';
+import { checkpointSource } from './checkpoint.ts';
+
+const cfg = tinyQwen2Config();
+const runtime = nodeRuntime({ threads: 2 });
+
+/** 4 rows of 24 tokens: no padding, right padding, left padding (5 fully masked rows), a hole. */
+function batch(seed: number): { ids: Int32Array; mask: Uint8Array; B: number; L: number } {
+  const B = 4, L = 24, rnd = mulberry32(seed);
+  const ids = Int32Array.from({ length: B * L }, () => Math.floor(rnd() * cfg.vocab_size));
+  const mask = new Uint8Array(B * L);
+  for (let t = 0; t < L; t++) {
+    mask[t] = 1;
+    mask[L + t] = t < 15 ? 1 : 0;
+    mask[2 * L + t] = t >= 5 ? 1 : 0;
+    mask[3 * L + t] = t < 8 || t >= 12 ? 1 : 0;
+  }
+  return { ids, mask, B, L };
+}
+
+function referenceBatch(values: Map<string, Float32Array>, ids: Int32Array, mask: Uint8Array, B: number, L: number): Float64Array {
+  const out = new Float64Array(B * L * cfg.hidden_size);
+  for (let b = 0; b < B; b++) {
+    out.set(qwen2ReferenceRow(cfg, values, ids.subarray(b * L, (b + 1) * L), mask.subarray(b * L, (b + 1) * L)), b * L * cfg.hidden_size);
+  }
+  return out;
+}
+
+test('attention bias: causal plus key padding, float32-min elsewhere', () => {
+  const bias = qwen2AttentionBias([1, 0, 1], 1, 3);
+  const M = MASK_MIN;
+  assert.deepEqual([...bias], [0, M, M, 0, M, M, 0, M, 0].map(Math.fround));
+  assert.equal(Math.fround(MASK_MIN), -3.4028234663852886e38);
+});
+
+test('tiny Qwen2 (GQA 4/2, θ 1e6) matches the float64 reference with right, left and interior padding', async () => {
+  const weights = randomQwen2Weights(cfg, 1);
+  const { source, values } = await checkpointSource(cfg, weights, { prefix: 'model.' });
+  const enc = await Qwen2Encoder.load(cfg, source, runtime);
+  try {
+    assert.equal(enc.segmentCount, 1);
+    const { ids, mask, B, L } = batch(7);
+    const out = await enc.forward(ids, mask, B);
+    assert.deepEqual(out.shape, [B, L, cfg.hidden_size]);
+    assert.equal(out.dtype, 'float32');
+    const ref = referenceBatch(values, ids, mask, B, L);
+    const err = maxAbsDiff(out.data as Float32Array, ref);
+    assert.ok(err <= 1e-4, `max |ORT − float64 reference| = ${err}`);
+    console.log(`# max err ${err}`);
+    // The check has teeth: the padded rows differ from the same ids without padding.
+    const unpadded = referenceBatch(values, ids, new Uint8Array(B * L).fill(1), B, L);
+    assert.ok(maxAbsDiff(unpadded, ref) > 0.1);
+  } finally {
+    await enc.release();
+  }
+});
+
+test('bfloat16 weights under model.language_model., one graph per layer, Qwen2-VL extras skipped', async () => {
+  const weights = randomQwen2Weights(cfg, 2);
+  const { source, values } = await checkpointSource(cfg, weights, {
+    prefix: 'model.language_model.',
+    dtype: 'bfloat16',
+    extra: { 'model.visual.blocks.0.attn.qkv.weight': [6, 2], 'model.visual.merger.mlp.0.weight': [2, 2], 'lm_head.weight': [cfg.vocab_size, cfg.hidden_size] },
+  });
+  const enc = await Qwen2Encoder.load(cfg, source, runtime, { maxSegmentBytes: 1 });
+  try {
+    assert.equal(enc.segmentCount, 2);
+    assert.deepEqual(enc.skippedWeights, [{ prefix: 'lm_head.', count: 1 }, { prefix: 'model.visual.', count: 2 }]);
+    const { ids, mask, B, L } = batch(8);
+    const out = await enc.forward(ids, mask, B);
+    const err = maxAbsDiff(out.data as Float32Array, referenceBatch(values, ids, mask, B, L));
+    assert.ok(err <= 1e-4, `max |ORT − float64 reference| = ${err}`);
+    console.log(`# max err ${err}`);
+  } finally {
+    await enc.release();
+  }
+  await assert.rejects(enc.forward(new Int32Array(4), new Uint8Array(4).fill(1), 1), /after release/);
+});
+
+test('weight names: prefixes, skipped prefixes, missing and unexpected weights', () => {
+  const canon = [...qwen2ParamShapes(cfg).keys()];
+  const bare = selectLanguageModelWeights(canon, cfg);
+  assert.equal(bare.prefix, '');
+  assert.equal(bare.names.get('layers.1.mlp.up_proj.weight'), 'layers.1.mlp.up_proj.weight');
+  assert.deepEqual(bare.skipped, []);
+
+  const vl = selectLanguageModelWeights([...canon.map((k) => `model.${k}`), 'visual.patch_embed.proj.weight', 'visual.blocks.0.norm1.weight', 'lm_head.weight', 'model.layers.0.self_attn.rotary_emb.inv_freq'], cfg);
+  assert.equal(vl.prefix, 'model.');
+  assert.equal(vl.names.get('norm.weight'), 'model.norm.weight');
+  assert.equal(vl.names.size, canon.length);
+  assert.deepEqual(vl.skipped, [{ prefix: 'visual.', count: 2 }, { prefix: 'lm_head.', count: 1 }]);
+
+  assert.throws(() => selectLanguageModelWeights(canon.filter((k) => k !== 'layers.0.self_attn.k_proj.bias'), cfg), /lacks 1 weight.*layers\.0\.self_attn\.k_proj\.bias/);
+  assert.throws(() => selectLanguageModelWeights([...canon, 'layers.2.input_layernorm.weight'], cfg), /does not use.*layers\.2\./);
+  assert.throws(() => selectLanguageModelWeights(['visual.a', 'lm_head.weight'], cfg), /no Qwen2 language-model weights/);
+});
+
+test('a weight whose shape disagrees with the config is named in the error', async () => {
+  const weights = randomQwen2Weights(cfg, 3);
+  weights.set('layers.1.self_attn.k_proj.bias', new Float32Array(cfg.hidden_size));
+  const { source } = await checkpointSource(cfg, weights, { prefix: '' });
+  await assert.rejects(Qwen2Encoder.load(cfg, source, runtime), /layers\.1\.self_attn\.k_proj\.bias has shape \[64\], the config implies \[32\]/);
+});
