@@ -4,12 +4,13 @@
 // batch equals the image made alone; tests inject the official code's recorded draws.
 import type { Philox } from '../../random/philox.ts';
 import { stream } from '../../random/philox.ts';
+import { PURPOSE } from '../../random/purposes.ts';
 
 /** draw k, rows × channels standard normals (row-major [row, channel]). */
 export type NoiseSource = (draw: number, rows: number, channels: number) => Float32Array;
 
 /** Philox purpose id of the diffusion noise: stream(DIFFUSION_NOISE_PURPOSE, draw). */
-export const DIFFUSION_NOISE_PURPOSE = 3;
+export const DIFFUSION_NOISE_PURPOSE = PURPOSE.diffusionNoise;
 
 /**
  * Per-image Philox noise: image b (rows [b·tokensPerImage, (b+1)·tokensPerImage)) takes words

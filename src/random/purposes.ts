@@ -1,0 +1,11 @@
+// The one list of Philox stream purposes (see philox.ts for the addressing scheme). A purpose
+// names which draw a stream feeds; the index within it is the scale si or the diffusion step.
+// Changing a number changes every image made with it.
+export const PURPOSE = {
+  /** One uniform per token for the multinomial draw at scale si (index = si). */
+  tokenSampling: 1,
+  /** One Gumbel per (token, vocabulary entry) for the more_smooth path at scale si (index = si). */
+  gumbel: 2,
+  /** Diffusion noise: draw 0 = x_T, 1 + i = the noise of step i (index = draw). */
+  diffusionNoise: 3,
+} as const;
