@@ -179,6 +179,14 @@ test('conv2d rules: input, weight, bias; stride 2 with VQGAN padding; groups; de
   }
 });
 
+test('conv2d rules with a symbolic batch (the weight gradient convolves over the batch)', async () => {
+  for (const o of [{ pads: [1, 1, 1, 1] }, { group: 2, strides: [2, 2] }] as R.ConvRefOpts[]) {
+    await assert.doesNotReject(checkGrads((_, [x, w, b]) => x.conv2d(w, b, o), [
+      { name: 'x', shape: [3, 4, 5, 5], dims: ['N', 4, 5, 5] }, { name: 'w', shape: [2, 4 / (o.group ?? 1), 3, 3] }, { name: 'b', shape: [2] },
+    ], { ...CONV_TOL, reference: ([x, w, b]) => R.conv2d(x, w, b, o) }), JSON.stringify(o));
+  }
+});
+
 // ---- src/nn norms, linear, attention; resampling matrices -------------------------------------
 
 function params64(g: Graph, weights: Record<string, number[]>): Params {

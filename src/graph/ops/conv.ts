@@ -19,8 +19,10 @@ defineOp({
     if (x.rank !== 4 || w.rank !== 4) throw new Error(`conv2d needs x [N,C,H,W] and w [O,C/g,kh,kw], got ${fmtShape(x.shape)}, ${fmtShape(w.shape)}`);
     if (x.dtype !== w.dtype) throw new Error(`dtype mismatch ${x.dtype} vs ${w.dtype}`);
     const [O, Cg, kh, kw] = w.shape as number[];
+    if ([O, kh, kw].some((d) => typeof d !== 'number')) throw new Error(`weight ${fmtShape(w.shape)} needs static out channels and kernel`);
+    // Channels may be symbolic (the weight-gradient convolution runs over the batch as channels).
     const C = x.shape[1];
-    if (typeof C !== 'number' || C !== Cg * group) throw new Error(`input channels ${C} != ${Cg}×groups ${group}`);
+    if (C !== mulDims(Cg, group)) throw new Error(`input channels ${C} != ${Cg}×groups ${group}`);
     if (O % group !== 0) throw new Error(`output channels ${O} not divisible by groups ${group}`);
     if (b && (b.rank !== 1 || b.shape[0] !== O)) throw new Error(`bias ${fmtShape(b.shape)} should be [${O}]`);
     const H = outDim(x.shape[2], kh, strides[0], pads[0], pads[2], dilations[0]);

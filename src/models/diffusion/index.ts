@@ -6,5 +6,4 @@ export * from './net.ts';
 export * from './noise.ts';
 export * from './p-sample.ts';
 export * from './sampler.ts';
-export * from './expf.ts';
 export * from './loss.ts';

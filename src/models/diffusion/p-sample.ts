@@ -4,7 +4,7 @@
 // op (the float64 tables are cast to float32 at use, as _extract_into_tensor does; exp as torch's CPU
 // exp), so it reproduces the official step bit for bit given the same network output and noise.
 import type { DiffusionTables } from '../../tables/diffusion-schedule.ts';
-import { torchExpf } from './expf.ts';
+import { expf as torchExpf } from '../../tables/sleef32.ts';
 
 const f32 = Math.fround;
 

@@ -7,16 +7,7 @@ import type { Tensor } from '../../graph/index.ts';
 import { concat } from '../../graph/index.ts';
 import type { Params } from '../../nn/index.ts';
 import { linear } from '../../nn/index.ts';
-import { torchExpf } from './expf.ts';
-
-const f32 = Math.fround;
-
-/** torch: exp(−ln(max_period) · arange(half, float32) / half), every op rounded to float32. */
-export function timestepFrequencies(dim = 256, maxPeriod = 10000): Float32Array {
-  const half = Math.floor(dim / 2);
-  const scale = f32(-Math.log(maxPeriod));
-  return Float32Array.from({ length: half }, (_, i) => torchExpf(f32(f32(scale * i) / half)));
-}
+import { timestepFrequencies } from '../../tables/schedules.ts';
 
 /** timestep_embedding(t, dim): t [N] (int64 or float) → [N, dim] = [cos(t·f) | sin(t·f)] in float32. */
 export function timestepEmbedding(t: Tensor, dim = 256, maxPeriod = 10000): Tensor {

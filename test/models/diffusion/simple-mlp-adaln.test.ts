@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { Graph, emitOnnx } from '../../../src/graph/index.ts';
 import { Params } from '../../../src/nn/index.ts';
 import { nodeRuntime } from '../../../src/runtime/node.node.ts';
-import { DiffusionSampler, timestepEmbedder, timestepEmbedding, timestepFrequencies } from '../../../src/models/diffusion/index.ts';
+import { DiffusionSampler, timestepEmbedder, timestepEmbedding } from '../../../src/models/diffusion/index.ts';
+import { timestepFrequencies } from '../../../src/tables/schedules.ts';
 import { float32, maxAbsDiff, tensor } from '../../tables/reference.ts';
 import { llmWeights, tinyConfig } from './weights.ts';
 

@@ -55,7 +55,6 @@ test('tiny Qwen2 (GQA 4/2, θ 1e6) matches the float64 reference with right, lef
     const ref = referenceBatch(values, ids, mask, B, L);
     const err = maxAbsDiff(out.data as Float32Array, ref);
     assert.ok(err <= 1e-4, `max |ORT − float64 reference| = ${err}`);
-    console.log(`# max err ${err}`);
     // The check has teeth: the padded rows differ from the same ids without padding.
     const unpadded = referenceBatch(values, ids, new Uint8Array(B * L).fill(1), B, L);
     assert.ok(maxAbsDiff(unpadded, ref) > 0.1);
@@ -79,7 +78,6 @@ test('bfloat16 weights under model.language_model., one graph per layer, Qwen2-V
     const out = await enc.forward(ids, mask, B);
     const err = maxAbsDiff(out.data as Float32Array, referenceBatch(values, ids, mask, B, L));
     assert.ok(err <= 1e-4, `max |ORT − float64 reference| = ${err}`);
-    console.log(`# max err ${err}`);
   } finally {
     await enc.release();
   }

@@ -120,7 +120,7 @@ export function qwen2ReferenceRow(cfg: Qwen2Config, w: Map<string, ArrayLike<num
     if (!v) throw new Error(`reference: no weight ${k}`);
     return v;
   };
-  let x = new Float64Array(L * C);
+  let x: Float64Array = new Float64Array(L * C);
   const E = W('embed_tokens.weight');
   for (let t = 0; t < L; t++) for (let c = 0; c < C; c++) x[t * C + c] = E[ids[t] * C + c];
 

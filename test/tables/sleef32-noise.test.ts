@@ -2,8 +2,8 @@
 // bit-equal to torch on the fixture's recorded noise scales (sampler step: mean + exp(½·lv)·noise).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { torchExpf } from '../../../src/models/diffusion/index.ts';
-import { float32 } from '../../tables/reference.ts';
+import { expf as torchExpf } from '../../src/tables/sleef32.ts';
+import { float32 } from './reference.ts';
 
 const f32 = Math.fround;
 const ulp = (x: number) => {
