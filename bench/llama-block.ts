@@ -5,8 +5,10 @@
 //
 // Two lowerings of the same math:
 //   'standard' — src/nn building blocks, only ONNX standard ops;
-//   'fused'    — ONNX Runtime contrib ops (bench/fused-ops.ts): SimplifiedLayerNormalization,
-//                RotaryEmbedding and MultiHeadAttention on [B, L, C] (no head transposes).
+//   'fused'    — ONNX Runtime contrib ops (bench/fused-ops.ts): SimplifiedLayerNormalization and
+//                MultiHeadAttention on [B, L, C] (RoPE applied on [B, L, H, hd]: no head transposes).
+//                (com.microsoft RotaryEmbedding is not used: it assumes equal cos for both halves of
+//                a rotated pair, which HART's 2-D image RoPE [fx, fx, fy, fy] breaks.)
 // FLOPs (forward, matmuls only, 2·M·N·K each): with T = B·L tokens,
 //   qkv 2·T·C·3C + proj 2·T·C·C + gate/up 2·2·T·C·F + down 2·T·F·C + QKᵀ 2·B·H·L·L·hd + AV 2·B·H·L·L·hd
 //   = 2·T·(4·C² + 3·C·F) + 4·B·L²·C          (F = FFN hidden, hd = C/H).
@@ -15,7 +17,7 @@ import { Graph } from '../src/graph/index.ts';
 import type { StoredTensor } from '../src/nn/index.ts';
 import { MapWeightStore, Params, applyRope, attention, linear, rmsNorm, swiglu } from '../src/nn/index.ts';
 import { contextRope } from '../src/tables/rope.ts';
-import { fusedAttention, fusedRmsNorm, fusedRope } from './fused-ops.ts';
+import { fusedAttention, fusedRmsNorm } from './fused-ops.ts';
 
 export interface BlockConfig { B: number; L: number; C: number; heads: number; hidden: number; eps: number }
 
@@ -94,16 +96,12 @@ export function buildBlock(cfg: BlockConfig, weights: Map<string, StoredTensor>,
     const x1 = x.add(linear(p.scope('attn.proj'), o.transpose([0, 2, 1, 3]).reshape([B, L, C]), C, false));
     y = x1.add(swiglu(p.scope('ffn'), rmsNorm(p.scope('ffn_norm'), x1, eps), F));
   } else {
-    const half = hd / 2; // RotaryEmbedding takes the first half of each row (the two halves are equal)
-    const cosH = new Float32Array(L * half), sinH = new Float32Array(L * half);
-    for (let i = 0; i < L; i++) for (let d = 0; d < half; d++) {
-      cosH[i * half + d] = rope.cos[i * hd + d];
-      sinH[i * half + d] = rope.sin[i * hd + d];
-    }
-    const cos = graph.constant(cosH, [L, half]), sin = graph.constant(sinH, [L, half]);
+    // RoPE on [B, L, H, hd] (cos/sin [L, 1, hd]) and attention on [B, L, C]: no head transposes.
+    const cos = graph.constant(rope.cos, [L, 1, hd]), sin = graph.constant(rope.sin, [L, 1, hd]);
+    const roped = (t: Tensor) => applyRope(t.reshape([B, L, H, hd]), cos, sin).reshape([B, L, C]);
     const h = fusedRmsNorm(x, p.get('attn_norm.weight', [C]), eps);
     const [q, k, v] = linear(p.scope('attn.qkv_proj'), h, 3 * C, false).split(-1, [C, C, C]);
-    const o = fusedAttention(fusedRope(q, cos, sin, H), fusedRope(k, cos, sin, H), v, H, scale);
+    const o = fusedAttention(roped(q), roped(k), v, H, scale);
     const x1 = x.add(linear(p.scope('attn.proj'), o, C, false));
     y = x1.add(swiglu(p.scope('ffn'), fusedRmsNorm(x1, p.get('ffn_norm.weight', [C]), eps), F));
   }

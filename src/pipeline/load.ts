@@ -1,0 +1,59 @@
+// Loads the three HART parts (transformer, hybrid tokenizer, residual diffusion) from a model
+// folder: the HART.js layout (hart.json, transformer/, tokenizer/) or the official one
+// (llm/ with config.json and ema_model.bin or model.safetensors, tokenizer/).
+import type { FileAccess } from '../io/file-access.ts';
+import { readJson } from '../io/file-access.ts';
+import { readSafetensors } from '../io/safetensors.ts';
+import { MapWeightStore, type StoredTensor, type WeightStore } from '../nn/index.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { HartTransformer, parseHartConfig, type HARTForT2IConfig } from '../models/transformer/index.ts';
+import { HartTokenizer, parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokenizer/index.ts';
+import { DiffusionSampler, diffLossConfig } from '../models/diffusion/index.ts';
+import type { HartParts } from './generate-loop.ts';
+
+export interface LoadedHart extends HartParts {
+  transformerConfig: HARTForT2IConfig;
+  tokenizerConfig: HartTokenizerConfig;
+  /** Where the transformer weights came from (e.g. "llm/ema_model.bin"). */
+  transformerWeights: string;
+}
+
+export interface HartFolderLayout { transformerDir: string; tokenizerDir: string; weights: string[] }
+
+export async function detectLayout(files: FileAccess): Promise<HartFolderLayout> {
+  if (await files.exists('hart.json')) {
+    return { transformerDir: 'transformer', tokenizerDir: 'tokenizer', weights: ['model.safetensors'] };
+  }
+  if (await files.exists('llm/config.json')) {
+    // sample.py generates with the EMA weights
+    return { transformerDir: 'llm', tokenizerDir: 'tokenizer', weights: ['ema_model.bin', 'model.safetensors', 'pytorch_model.bin'] };
+  }
+  throw new Error(`${files.describe('')} is not a HART model folder: expected hart.json (HART.js) or llm/config.json (official)`);
+}
+
+async function readStore(files: FileAccess, name: string): Promise<WeightStore> {
+  const bytes = await files.readBytes(name);
+  if (name.endsWith('.safetensors')) return new MapWeightStore(readSafetensors(bytes, files.describe(name)) as Map<string, StoredTensor>);
+  const { openTorchBin } = await import('../io/torch-bin.ts');
+  const { bytesAccess, readAll } = await import('../io/tensor-source.ts');
+  const ckpt = await openTorchBin(bytesAccess(bytes), files.describe(name));
+  return new MapWeightStore(await readAll(ckpt) as Map<string, StoredTensor>);
+}
+
+export async function loadHart(files: FileAccess, runtime: Runtime): Promise<LoadedHart> {
+  const layout = await detectLayout(files);
+  const tdir = files.sub(layout.transformerDir), kdir = files.sub(layout.tokenizerDir);
+  const transformerConfig = parseHartConfig(await readJson(tdir, 'config.json'));
+  const tokenizerConfig = parseTokenizerConfig(await readJson(kdir, 'config.json'));
+  let weightsName: string | undefined;
+  for (const w of layout.weights) if (await tdir.exists(w)) { weightsName = w; break; }
+  if (!weightsName) throw new Error(`${tdir.describe('')} has none of ${layout.weights.join(', ')}`);
+  const tStore = await readStore(tdir, weightsName);
+  const kStore = await readStore(kdir, 'model.safetensors');
+  const [transformer, diffusion] = await Promise.all([
+    HartTransformer.fromWeights(transformerConfig, tStore, runtime),
+    DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)),
+  ]);
+  const tokenizer = HartTokenizer.fromWeights(tokenizerConfig, kStore, runtime);
+  return { transformer, tokenizer, diffusion, transformerConfig, tokenizerConfig, transformerWeights: `${layout.transformerDir}/${weightsName}` };
+}

@@ -1,0 +1,67 @@
+// Generation options: defaults from the official sample.py (hart-spec §1.4) and strict validation,
+// so a bad value fails before any work with a message naming the option.
+import type { PreviewEvent } from './progress.ts';
+
+export interface GenerateOptions {
+  /** One seed for the batch (image b gets seed + b), or one per prompt. */
+  seed?: number;
+  seeds?: number[];
+  /** Classifier-free guidance scale on the official linear ramp (4.5). */
+  cfg?: number;
+  /** Top-k override for every scale; default: 600 for scales < 7, 300 after (clipped to the vocabulary). */
+  topK?: number;
+  /** Nucleus sampling mass; 0 = off (official default). */
+  topP?: number;
+  /** Logit temperature (official: none, i.e. 1); 0 = arg-max. */
+  temperature?: number;
+  /** Residual diffusion steps (official: 8). */
+  diffusionSteps?: number;
+  /** The Gumbel-softmax smooth path (official sample.py default: on; benchmarks: off). */
+  moreSmooth?: boolean;
+  onProgress?: (e: PreviewEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface ResolvedOptions {
+  seeds: number[];
+  cfg: number;
+  topK: number | null;
+  topP: number;
+  temperature: number;
+  diffusionSteps: number;
+  moreSmooth: boolean;
+}
+
+export const DEFAULTS = { seed: 1, cfg: 4.5, topP: 0, temperature: 1, diffusionSteps: 8, moreSmooth: true } as const;
+
+const MAX_SEED = 2 ** 53 - 1;
+
+function check(cond: boolean, msg: string): void {
+  if (!cond) throw new RangeError(msg);
+}
+
+export function resolveOptions(batch: number, o: GenerateOptions = {}): ResolvedOptions {
+  const known = new Set(['seed', 'seeds', 'cfg', 'topK', 'topP', 'temperature', 'diffusionSteps', 'moreSmooth', 'onProgress', 'signal']);
+  for (const k of Object.keys(o)) check(known.has(k), `unknown generate option "${k}"`);
+  check(o.seed === undefined || o.seeds === undefined, 'give seed or seeds, not both');
+  let seeds: number[];
+  if (o.seeds) {
+    check(o.seeds.length === batch, `seeds has ${o.seeds.length} entries for ${batch} prompts`);
+    seeds = o.seeds;
+  } else {
+    const s = o.seed ?? DEFAULTS.seed;
+    seeds = Array.from({ length: batch }, (_, b) => s + b);
+  }
+  for (const s of seeds) check(Number.isSafeInteger(s) && s >= 0 && s <= MAX_SEED, `seed ${s} must be an integer in [0, 2^53)`);
+  const cfg = o.cfg ?? DEFAULTS.cfg;
+  check(Number.isFinite(cfg) && cfg >= 0 && cfg <= 50, `cfg ${cfg} must be a number in [0, 50]`);
+  const topK = o.topK ?? null;
+  check(topK === null || (Number.isInteger(topK) && topK >= 1), `topK ${topK} must be an integer ≥ 1`);
+  const topP = o.topP ?? DEFAULTS.topP;
+  check(Number.isFinite(topP) && topP >= 0 && topP <= 1, `topP ${topP} must be in [0, 1]`);
+  const temperature = o.temperature ?? DEFAULTS.temperature;
+  check(Number.isFinite(temperature) && temperature >= 0 && temperature <= 10, `temperature ${temperature} must be in [0, 10]`);
+  const diffusionSteps = o.diffusionSteps ?? DEFAULTS.diffusionSteps;
+  check(Number.isInteger(diffusionSteps) && diffusionSteps >= 1 && diffusionSteps <= 1000, `diffusionSteps ${diffusionSteps} must be an integer in [1, 1000]`);
+  return { seeds, cfg, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? DEFAULTS.moreSmooth };
+}
