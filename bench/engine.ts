@@ -30,7 +30,13 @@ function randomTensor(shape: number[], seed: number): HostTensor {
   return { dtype: 'float32', shape, data };
 }
 
-export async function benchEngine(opts: BenchEngineOptions): Promise<Record<string, unknown>> {
+/** Prints the measurements (with --json, one JSON object as the last line). */
+export async function benchEngine(opts: BenchEngineOptions): Promise<void> {
+  await measureEngine(opts);
+}
+
+/** Measures, prints, and returns the JSON object. */
+export async function measureEngine(opts: BenchEngineOptions): Promise<Record<string, unknown>> {
   const threads = Number(opts.threads);
   const rounds = Number(opts.rounds ?? 7);
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${opts.threads}`);

@@ -38,7 +38,8 @@ export class CompiledModel {
 
   get inputNames(): readonly string[] { return this.session.inputNames; }
 
-  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+  /** Runs the model; `fetches` limits the outputs copied back (all when absent). */
+  async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const name of this.session.inputNames) {
       const t = feeds[name];
@@ -49,7 +50,7 @@ export class CompiledModel {
     }
     const extra = Object.keys(feeds).filter((k) => !this.session.inputNames.includes(k));
     if (extra.length) throw new Error(`unknown feeds: ${extra.join(', ')}`);
-    const out = await this.session.run(ortFeeds);
+    const out = fetches ? await this.session.run(ortFeeds, fetches) : await this.session.run(ortFeeds);
     const result: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(out)) {
       const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;

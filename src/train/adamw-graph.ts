@@ -64,7 +64,9 @@ export function adamwGraph(params: Tensor[], grads: Tensor[], opts: AdamWGraphOp
   let gs = grads;
   let gradNorm: string | undefined;
   if (opts.maxGradNorm !== undefined) {
-    const ss = grads.map((t) => t.cast('float32').mul(t.cast('float32')).sum([...Array(t.rank).keys()]));
+    // Accumulated in float32 (float64 when every gradient is), whatever the parameters' dtypes.
+    const ndt: DType = grads.every((t) => t.dtype === 'float64') ? 'float64' : 'float32';
+    const ss = grads.map((t) => t.cast(ndt).mul(t.cast(ndt)).sum([...Array(t.rank).keys()]));
     const norm = ss.reduce((a, b) => a.add(b)).sqrt();
     const coef = norm.add(1e-6).reciprocal().mul(opts.maxGradNorm).minimum(1);
     gs = grads.map((t) => t.mul(coef.cast(t.dtype)));

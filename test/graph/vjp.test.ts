@@ -222,6 +222,17 @@ test('resampling by matrices (bicubic up, area down) rules', async () => {
   await checkGrads((_, [x]) => resize(x, areaMatrix(9, 4), 4, areaMatrix(7, 3), 3), [{ name: 'x', shape: [2, 1, 9, 7] }]);
 });
 
+test('maximum / minimum split the gradient at ties (torch.maximum semantics)', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float64', [4]);
+  const zero = g.scalar(0, 'float64');
+  const [gmax] = grad(x.maximum(zero).sum([0]), [x]);
+  const [gmin] = grad(x.minimum(x).sum([0]), [x]);
+  const res = await evaluate({ gmax, gmin }, { x: feed(R.arr([4], [-1, 0, 2, 0])) });
+  assert.deepEqual(Array.from(res.gmax.data), [0, 0.5, 1, 0.5]);
+  assert.deepEqual(Array.from(res.gmin.data), [1, 1, 1, 1]);
+});
+
 test('grad: unused inputs get zeros, a seed replaces the scalar loss, dtypes are kept', async () => {
   const g = new Graph();
   const x = g.input('x', 'float64', [2, 3]);

@@ -3,6 +3,12 @@
 // context prefix, the next-scale token embedding, the per-scale step (blocks + head, K/V caches as
 // inputs/outputs) and the diffusion condition. Sampling, CFG mixing and the tokenizer's f_hat
 // update stay with the caller (the pipeline); a HartGeneration holds one generation's state.
+// Memory at the released size (C 1536, 24 blocks, 2×4096 queries against 9750 keys at the last
+// scale): the heads are computed in groups (defaultHeadGroups: one head at a time, ~320 MB of
+// scores per head at B = 1, measured 4.7× lower peak and 2.3× faster than all heads at once on a
+// scaled-down model); the K/V caches cross into ONNX Runtime as inputs and come back as outputs
+// every scale (~5.7 GB float32 at B = 1 before the last scale, whose caches are never fetched).
+// Keeping them on the device (IO binding) is the next step for GPU backends.
 import type { WeightStore } from '../../nn/index.ts';
 import { emitOnnx } from '../../graph/index.ts';
 import type { CompiledModel, Runtime } from '../../runtime/runtime.ts';
@@ -109,6 +115,10 @@ export class HartTransformer {
     if (context.shape.length !== 3 || T !== d.T || D !== d.contextDim) {
       throw new Error(`HartTransformer.begin: context must be [B, ${d.T}, ${d.contextDim}], got [${context.shape}]`);
     }
+    if (context.dtype !== 'float32') throw new Error(`HartTransformer.begin: context must be float32, got ${context.dtype}`);
+    if (contextMask && contextMask.shape.join() !== [B, T].join()) {
+      throw new Error(`HartTransformer.begin: contextMask must be [${B}, ${T}], got [${contextMask.shape}]`);
+    }
     const ctx2 = new Float32Array(2 * B * T * D);
     ctx2.set(context.data as Float32Array);
     const { cond_BD, x_BlC } = await this.prefix.run({ context: f32(ctx2, [2 * B, T, D]) });
@@ -165,7 +175,9 @@ export class HartTransformer {
       ...gen.past,
     };
     if (gen.contextMask) feeds.context_mask = gen.contextMask;
-    const out = await this.stepModel.run(feeds);
+    // The last scale's caches are never read again: leave them inside ONNX Runtime.
+    const isLast = si === d.numScales - 1;
+    const out = await this.stepModel.run(feeds, isLast ? ['logits', 'hidden'] : undefined);
     gen.si = si + 1;
     const past: Record<string, HostTensor> = {};
     if (gen.si < d.numScales) {

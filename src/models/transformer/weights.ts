@@ -2,6 +2,8 @@
 // implies, and a whole-checkpoint check (missing, unexpected and mis-shaped tensors, each named).
 // Buffers attn_bias_for_masking and lvl_1L are recomputed (never read) but their shapes are still
 // checked, since they encode patch_nums and context_token; diffloss.* belongs to the diffusion model.
+import type { TensorSource } from '../../io/tensor-source.ts';
+import { MapWeightStore, type StoredTensor } from '../../nn/index.ts';
 import { hartDims, type HARTForT2IConfig } from './config.ts';
 import { LEVEL_FREQ_DIM } from './embeddings.ts';
 
@@ -85,4 +87,22 @@ export function checkTransformerWeights(
     if (!seen.has(name) && !name.endsWith('.zero_k_bias')) problems.push(`missing tensor ${name} [${shape}]`);
   }
   if (problems.length) throw new Error(`transformer weights do not match the config:\n  ${problems.join('\n  ')}`);
+}
+
+/**
+ * Reads the transformer's tensors from a checkpoint (model.safetensors, or ema_model.bin through
+ * io/torch-bin.ts), checking every name and shape against the config before any data is read;
+ * the recomputed buffers and diffloss.* are not read. V and Cvae default to the checkpoint's.
+ */
+export async function loadTransformerWeights(
+  cfg: HARTForT2IConfig, source: TensorSource, sizes?: { V: number; Cvae: number },
+): Promise<{ store: MapWeightStore; V: number; Cvae: number }> {
+  const names = source.names();
+  const { V, Cvae } = sizes ?? inferVocabAndCvae((n) => (names.includes(n) ? source.info(n).shape : undefined));
+  checkTransformerWeights(cfg, names.map((n) => [n, source.info(n)] as [string, { shape: number[] }]), V, Cvae);
+  const map = new Map<string, StoredTensor>();
+  for (const name of expectedWeights(cfg, V, Cvae).keys()) {
+    if (names.includes(name)) map.set(name, (await source.read(name)) as StoredTensor);
+  }
+  return { store: new MapWeightStore(map), V, Cvae };
 }
