@@ -70,15 +70,16 @@ function describe(v: unknown): string {
 }
 
 /** Collects tensors from the unpickled object: a dict of tensors, or nested dicts (names joined by "."). */
-function collect(obj: unknown, prefix: string, out: Map<string, TensorRef>): void {
-  if (!(obj instanceof Map)) return;
+function collect(obj: unknown, prefix: string, out: Map<string, TensorRef>, seen = new Set<unknown>()): void {
+  if (!(obj instanceof Map) || seen.has(obj)) return; // a pickle can build cyclic dicts
+  seen.add(obj);
   for (const [k, v] of obj) {
     if (typeof k !== 'string' && typeof k !== 'number') continue;
     const name = prefix + String(k);
     if (v instanceof TensorRef) {
       if (out.has(name)) throw new Error(`duplicate tensor name ${JSON.stringify(name)}`);
       out.set(name, v);
-    } else collect(v, name + '.', out);
+    } else collect(v, name + '.', out, seen);
   }
 }
 

@@ -56,6 +56,7 @@ export async function openZip(access: RandomAccess, what = 'zip'): Promise<ZipAr
     cdOffset = u64(r, 48, what);
   }
   if (cdOffset + cdSize > size) throw new Error(`${what}: central directory (${cdSize} bytes at ${cdOffset}) lies outside the ${size}-byte file (truncated?)`);
+  if (cdSize > 1 << 30) throw new Error(`${what}: central directory of ${cdSize} bytes is absurd`);
   if (count * 46 > cdSize) throw new Error(`${what}: central directory of ${cdSize} bytes cannot hold ${count} entries`);
   const cd = await access.read(cdOffset, cdSize);
   const entries = new Map<string, ZipEntry>();

@@ -2,3 +2,4 @@
 export * from './params.ts';
 export * from './layers.ts';
 export * from './attention.ts';
+export * from './random-weights.ts';

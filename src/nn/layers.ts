@@ -1,6 +1,7 @@
 // Basic layers over the graph API, named and laid out like PyTorch's (weights [out, in]):
 // Linear, RMSNorm, LayerNorm, GroupNorm, Conv2d, SwiGLU MLP, nearest ×2 upsampling.
 import type { Tensor } from '../graph/index.ts';
+import { mulDims } from '../graph/dims.ts';
 import type { Params } from './params.ts';
 
 function lastDim(x: Tensor): number {
@@ -70,9 +71,5 @@ export function swiglu(p: Params, x: Tensor, hidden: number): Tensor {
 /** Nearest-neighbour ×2 upsampling of [N, C, H, W] (F.interpolate(scale_factor=2, mode='nearest')). */
 export function upsampleNearest2x(x: Tensor): Tensor {
   const [N, C, H, W] = x.shape;
-  return x.unsqueeze([3, 5]).expand([N, C, H, 2, W, 2]).reshape([0, 0, mul2(H), mul2(W)]);
-}
-
-function mul2(d: number | string): number | string {
-  return typeof d === 'number' ? 2 * d : `2*${d}`;
+  return x.unsqueeze([3, 5]).expand([N, C, H, 2, W, 2]).reshape([0, 0, mulDims(2, H), mulDims(2, W)]);
 }

@@ -7,7 +7,8 @@ export interface StoredTensor { dtype: DType; shape: number[]; data: TypedArray 
 
 /** Where weights come from: a loaded checkpoint, or a random initializer for training. */
 export interface WeightStore {
-  get(name: string): StoredTensor | undefined;
+  /** The weight `name`; `expectedShape` lets initializing stores (random, zeros) create it. */
+  get(name: string, expectedShape?: readonly number[]): StoredTensor | undefined;
 }
 
 export class MapWeightStore implements WeightStore {
@@ -41,7 +42,7 @@ export class Params {
       if (hit.shape.join() !== shape.join()) throw new Error(`weight ${key}: used with shape [${shape}] and [${hit.shape}]`);
       return hit;
     }
-    const w = this.store.get(key);
+    const w = this.store.get(key, shape);
     if (!w) throw new Error(`missing weight ${key} (expected shape [${shape}])`);
     if (w.shape.join() !== shape.join()) {
       throw new Error(`weight ${key} has shape [${w.shape}], the config implies [${shape}]`);

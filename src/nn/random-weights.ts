@@ -1,0 +1,49 @@
+// A WeightStore that creates every weight the model asks for, with a deterministic random
+// initialization from the weight's name and shape: for benchmarks at full size (the compute of
+// the real model without its weights) and as the starting point of training.
+import { Philox, stream } from '../random/philox.ts';
+import type { StoredTensor, WeightStore } from './params.ts';
+
+export interface RandomInit {
+  /** Std of matrices is gain/√fan_in (fan_in = product of all dims but the first). */
+  gain?: number;
+  /** Std of 1-D weights named "*.bias". */
+  biasStd?: number;
+}
+
+/** FNV-1a hash of a name, a stable stream index per weight. */
+function nameHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+export class RandomWeightStore implements WeightStore {
+  readonly created = new Map<string, StoredTensor>();
+  private rng: Philox;
+  constructor(seed = 0, readonly init: RandomInit = {}) {
+    this.rng = new Philox(seed);
+  }
+
+  get(name: string, expectedShape?: readonly number[]): StoredTensor | undefined {
+    const hit = this.created.get(name);
+    if (hit || !expectedShape) return hit;
+    const shape = [...expectedShape];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const z = this.rng.normal(stream(0x1ffff, nameHash(name)), 0, n);
+    let data: Float32Array;
+    if (shape.length === 1) {
+      // norms' weights around 1, biases around 0
+      const isBias = name.endsWith('bias');
+      const std = this.init.biasStd ?? 0.02;
+      data = Float32Array.from(z, (v) => (isBias ? v * std : 1 + v * std));
+    } else {
+      const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+      const std = (this.init.gain ?? 1) / Math.sqrt(fanIn);
+      data = Float32Array.from(z, (v) => v * std);
+    }
+    const t: StoredTensor = { dtype: 'float32', shape, data };
+    this.created.set(name, t);
+    return t;
+  }
+}
