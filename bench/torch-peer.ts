@@ -1,11 +1,12 @@
 // The PyTorch CPU peer: bench/torch_block.py run by /usr/bin/python3 in --serve mode, so its
 // timings can be interleaved with ours; null when python3 or torch is missing. Node-only.
+// HART_BENCH_PYTHON names another interpreter (e.g. a path that does not exist, to see the null path).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BlockConfig } from './llama-block.ts';
 
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = process.env.HART_BENCH_PYTHON ?? '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./torch_block.py', import.meta.url));
 
 export class TorchPeer {

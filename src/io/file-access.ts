@@ -1,8 +1,12 @@
 // FileAccess: how model folders are read, independent of where they live (disk in Node, fetch or
 // OPFS in a browser, memory in tests). Paths are relative, '/'-separated.
+import { bytesAccess, type RandomAccess } from './tensor-source.ts';
+
 export interface FileAccess {
   exists(path: string): Promise<boolean>;
   readBytes(path: string): Promise<Uint8Array>;
+  /** Positional reads of a (possibly multi-GB) file without holding it whole; close() when done. */
+  open(path: string): Promise<RandomAccess & { close(): Promise<void> }>;
   readText(path: string): Promise<string>;
   /** A view of a sub-folder. */
   sub(path: string): FileAccess;
@@ -21,6 +25,7 @@ export function memoryFiles(files: Map<string, Uint8Array>, prefix = ''): FileAc
       return b;
     },
     async readText(p) { return new TextDecoder().decode(await this.readBytes(p)); },
+    async open(p) { return { ...bytesAccess(await this.readBytes(p)), close: async () => {} }; },
     sub(p) { return memoryFiles(files, full(p)); },
     describe(p) { return `memory:${full(p)}`; },
   };

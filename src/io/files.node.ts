@@ -2,65 +2,27 @@
 // checkpoints are read tensor by tensor, never held whole), opening a model folder (single file
 // or index + shards, safetensors or torch .bin), and atomic writes (temp file in the same folder,
 // fsync, rename) used for every file we write.
-import { open, rename, unlink, readFile, type FileHandle } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import type { Tensor } from './dtypes.ts';
-import { encodeSafetensorsHeader, openSafetensors, tensorBytes, type TensorInput } from './safetensors.ts';
-import { openSharded } from './sharded.ts';
-import { checkRange, type RandomAccess, type TensorSource } from './tensor-source.ts';
-import { openTorchBin } from './torch-bin.ts';
+import { encodeSafetensorsHeader, tensorBytes, type TensorInput } from './safetensors.ts';
+import type { TensorSource } from './tensor-source.ts';
+import { diskFiles, fileAccess } from './file-access.node.ts';
+
+export { fileAccess };
+import { openWeightFile, openWeights } from './weights.ts';
 
 const CHUNK = 1 << 30; // fs reads are capped below 2 GiB per call
 
-/** RandomAccess over a file with positional reads; close() releases the handle. */
-export async function fileAccess(path: string): Promise<RandomAccess & { close(): Promise<void> }> {
-  const fh: FileHandle = await open(path, 'r');
-  const { size } = await fh.stat();
-  return {
-    byteLength: size,
-    async read(offset, length) {
-      checkRange(offset, length, size);
-      const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(out, done, Math.min(CHUNK, length - done), offset + done);
-        if (bytesRead === 0) throw new Error(`${path}: unexpected end of file at ${offset + done} (file changed while reading?)`);
-        done += bytesRead;
-      }
-      return out;
-    },
-    close: () => fh.close(),
-  };
+/** Opens one weight file (safetensors or a torch.save zip, told apart by content). */
+export function openTensorFile(path: string): Promise<TensorSource> {
+  return openWeightFile(diskFiles(dirname(path)), basename(path));
 }
-
-/** Opens one weight file (safetensors, or a torch.save .bin/.pt/.pth zip, told apart by content). */
-export async function openTensorFile(path: string): Promise<TensorSource> {
-  const acc = await fileAccess(path);
-  try {
-    const head = acc.byteLength >= 2 ? await acc.read(0, 2) : new Uint8Array(0);
-    const isZip = head[0] === 0x50 && head[1] === 0x4b;
-    const isLegacyPickle = head[0] === 0x80;
-    return isZip || isLegacyPickle ? await openTorchBin(acc, path, acc.close) : await openSafetensors(acc, path, acc.close);
-  } catch (e) {
-    await acc.close();
-    throw e;
-  }
-}
-
-/** File names a model folder may use, in order of preference. */
-export const MODEL_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'];
 
 /** Opens a model folder's weights: a single file or an index with its shards (see MODEL_FILES). */
-export async function openModelFolder(dir: string): Promise<TensorSource> {
-  for (const f of MODEL_FILES) {
-    const p = join(dir, f);
-    if (!existsSync(p)) continue;
-    if (!f.endsWith('.index.json')) return openTensorFile(p);
-    return openSharded(await readFile(p, 'utf8'), (file) => openTensorFile(join(dir, file)), p);
-  }
-  throw new Error(`${dir}: no weights found (looked for ${MODEL_FILES.join(', ')})`);
+export function openModelFolder(dir: string): Promise<TensorSource> {
+  return openWeights(diskFiles(dir));
 }
 
 /**

@@ -3,7 +3,8 @@
 // (llm/ with config.json and ema_model.bin or model.safetensors, tokenizer/).
 import type { FileAccess } from '../io/file-access.ts';
 import { readJson } from '../io/file-access.ts';
-import { readSafetensors } from '../io/safetensors.ts';
+import { openWeights } from '../io/weights.ts';
+import { readAll } from '../io/tensor-source.ts';
 import { MapWeightStore, type StoredTensor, type WeightStore } from '../nn/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { HartTransformer, parseHartConfig, type HARTForT2IConfig } from '../models/transformer/index.ts';
@@ -31,13 +32,13 @@ export async function detectLayout(files: FileAccess): Promise<HartFolderLayout>
   throw new Error(`${files.describe('')} is not a HART model folder: expected hart.json (HART.js) or llm/config.json (official)`);
 }
 
-async function readStore(files: FileAccess, name: string): Promise<WeightStore> {
-  const bytes = await files.readBytes(name);
-  if (name.endsWith('.safetensors')) return new MapWeightStore(readSafetensors(bytes, files.describe(name)) as Map<string, StoredTensor>);
-  const { openTorchBin } = await import('../io/torch-bin.ts');
-  const { bytesAccess, readAll } = await import('../io/tensor-source.ts');
-  const ckpt = await openTorchBin(bytesAccess(bytes), files.describe(name));
-  return new MapWeightStore(await readAll(ckpt) as Map<string, StoredTensor>);
+async function readStore(files: FileAccess, name?: string): Promise<WeightStore> {
+  const src = await openWeights(files, name);
+  try {
+    return new MapWeightStore(await readAll(src) as Map<string, StoredTensor>);
+  } finally {
+    await src.close();
+  }
 }
 
 export async function loadHart(files: FileAccess, runtime: Runtime): Promise<LoadedHart> {
@@ -49,7 +50,7 @@ export async function loadHart(files: FileAccess, runtime: Runtime): Promise<Loa
   for (const w of layout.weights) if (await tdir.exists(w)) { weightsName = w; break; }
   if (!weightsName) throw new Error(`${tdir.describe('')} has none of ${layout.weights.join(', ')}`);
   const tStore = await readStore(tdir, weightsName);
-  const kStore = await readStore(kdir, 'model.safetensors');
+  const kStore = await readStore(kdir);
   const [transformer, diffusion] = await Promise.all([
     HartTransformer.fromWeights(transformerConfig, tStore, runtime),
     DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)),
