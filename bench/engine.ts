@@ -5,7 +5,9 @@
 //   block_train_ratio      forward + backward + AdamW step GFLOP/s (3× forward FLOPs) ÷ matmul_gflops
 //   torch_*_time_ratio     our seconds ÷ PyTorch's (bench/torch_block.py), null without a torch peer
 // Everything is measured in rounds that interleave all the contenders, so a load change on the
-// shared machine hits them alike; the numbers are medians over the rounds.
+// shared machine hits them alike. The headline numbers are medians over all runs; 'paired' (ratios
+// within each round, median over rounds) shows how much load drift moved them, and 'fused' is the
+// block in its ORT-contrib-op lowering (llama-block.ts).
 import { Graph, emitOnnx } from '../src/graph/index.ts';
 import type { HostTensor } from '../src/runtime/host-tensor.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
@@ -64,76 +66,86 @@ export async function measureEngine(opts: BenchEngineOptions): Promise<Record<st
 
   let torchWhy = '';
   const torch = await TorchPeer.start(cfg, threads, (w) => { torchWhy = w; });
-  say(torch ? `PyTorch peer: torch ${torch.version}, eager, ${threads} threads` : `PyTorch peer: none (${torchWhy})`);
+  say(torch ? `PyTorch peer: torch ${torch.version}, eager, ${threads} threads, OpenBLAS kernels ${torch.openblasCore ?? 'unknown'}`
+    + (process.env.OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE} in this environment is not passed on)` : '')
+    : `PyTorch peer: none (${torchWhy})`);
 
-  const t = { mm: [] as number[], fwd: lowerings.map(() => [] as number[]), train: lowerings.map(() => [] as number[]),
-    tmm: [] as number[], tfwd: [] as number[], ttrain: [] as number[] };
+  // Samples in seconds, one array per round: [round][sample] (and [lowering][round][sample]).
+  const t = { mm: [] as number[][], fwd: lowerings.map(() => [] as number[][]), train: lowerings.map(() => [] as number[][]),
+    tmm: [] as number[][], tfwd: [] as number[][], ttrain: [] as number[][] };
+  const runs = async (n: number, fn: () => Promise<unknown>) => { const v = []; for (let i = 0; i < n; i++) v.push(await timeIt(fn)); return v; };
   // Warm-up: one of everything (first runs allocate and pre-pack).
   await mm.run(mmFeeds);
   for (const f of fwd) await f.run({ x });
   for (const tr of train) await tr.step(x, gy);
   if (torch) { await torch.time('matmul', 1); await torch.time('fwd', 1); await torch.time('train', 1); }
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < 3; i++) t.mm.push(await timeIt(() => mm.run(mmFeeds)));
-    for (const [k, f] of fwd.entries()) for (let i = 0; i < 2; i++) t.fwd[k].push(await timeIt(() => f.run({ x })));
-    for (const [k, tr] of train.entries()) t.train[k].push(await timeIt(() => tr.step(x, gy)));
+    t.mm.push(await runs(3, () => mm.run(mmFeeds)));
+    for (const [k, f] of fwd.entries()) t.fwd[k].push(await runs(2, () => f.run({ x })));
+    if (torch) t.tfwd.push(await torch.time('fwd', 2));
+    for (const [k, tr] of train.entries()) t.train[k].push(await runs(1, () => tr.step(x, gy)));
     if (torch) {
-      t.tmm.push(...await torch.time('matmul', 3));
-      t.tfwd.push(...await torch.time('fwd', 2));
-      t.ttrain.push(...await torch.time('train', 1));
+      t.ttrain.push(await torch.time('train', 1));
+      t.tmm.push(await torch.time('matmul', 3));
     }
   }
   await torch?.close();
   await rt.dispose();
 
-  const gflops = (flops: number, s: number) => flops / s / 1e9;
-  const mmGf = gflops(2 * N ** 3, median(t.mm));
-  const fwdS = t.fwd.map(median), trainS = t.train.map(median);
+  const all = (v: number[][]) => v.flat();
+  const gf = (flops: number, s: number) => flops / s / 1e9;
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
   const sec = (v: number) => Math.round(v * 1e5) / 1e5;
-  say(`ORT MatMul ${N}³: ${spread(t.mm)} → ${mmGf.toFixed(1)} GFLOP/s`);
+  const mmFlops = 2 * N ** 3;
+  // The headline: medians over all runs (ratio = FLOPs / median seconds / matmul_gflops).
+  const ratios = (pick: (v: number[][]) => number, k: number) => ({
+    block_fwd_ratio: r3(gf(fwdFlops, pick(t.fwd[k])) / gf(mmFlops, pick(t.mm))),
+    block_train_ratio: r3(gf(3 * fwdFlops, pick(t.train[k])) / gf(mmFlops, pick(t.mm))),
+    torch_fwd_time_ratio: torch ? r3(pick(t.fwd[k]) / pick(t.tfwd)) : null,
+    torch_train_time_ratio: torch ? r3(pick(t.train[k]) / pick(t.ttrain)) : null,
+  });
+  const med = (v: number[][]) => median(all(v));
+  // Paired: each ratio computed within a round (contenders measured seconds apart), then the median
+  // over rounds; less sensitive to load that drifts over the run.
+  const paired = (k: number) => {
+    const per = (f: (r: number) => number) => r3(median([...Array(rounds).keys()].map(f)));
+    const m = (v: number[][], r: number) => median(v[r]);
+    return {
+      block_fwd_ratio: per((r) => gf(fwdFlops, m(t.fwd[k], r)) / gf(mmFlops, m(t.mm, r))),
+      block_train_ratio: per((r) => gf(3 * fwdFlops, m(t.train[k], r)) / gf(mmFlops, m(t.mm, r))),
+      torch_fwd_time_ratio: torch ? per((r) => m(t.fwd[k], r) / m(t.tfwd, r)) : null,
+      torch_train_time_ratio: torch ? per((r) => m(t.train[k], r) / m(t.ttrain, r)) : null,
+    };
+  };
+
+  const mmGf = gf(mmFlops, med(t.mm));
+  say(`ORT MatMul ${N}³: ${spread(all(t.mm))} → ${mmGf.toFixed(1)} GFLOP/s`);
   lowerings.forEach((l, k) => {
-    say(`block forward (${l}): ${spread(t.fwd[k])} → ${gflops(fwdFlops, fwdS[k]).toFixed(1)} GFLOP/s, `
-      + `ratio ${(gflops(fwdFlops, fwdS[k]) / mmGf).toFixed(3)}`);
-    say(`block train step (${l}): ${spread(t.train[k])} → ${gflops(3 * fwdFlops, trainS[k]).toFixed(1)} GFLOP/s, `
-      + `ratio ${(gflops(3 * fwdFlops, trainS[k]) / mmGf).toFixed(3)}`);
+    const fs = med(t.fwd[k]), ts = med(t.train[k]);
+    say(`block forward (${l}): ${spread(all(t.fwd[k]))} → ${gf(fwdFlops, fs).toFixed(1)} GFLOP/s, ratio ${(gf(fwdFlops, fs) / mmGf).toFixed(3)}`);
+    say(`block train step (${l}): ${spread(all(t.train[k]))} → ${gf(3 * fwdFlops, ts).toFixed(1)} GFLOP/s, ratio ${(gf(3 * fwdFlops, ts) / mmGf).toFixed(3)}`);
   });
   if (torch) {
-    say(`torch MatMul ${N}³: ${spread(t.tmm)} → ${gflops(2 * N ** 3, median(t.tmm)).toFixed(1)} GFLOP/s`);
-    say(`torch block forward: ${spread(t.tfwd)}`);
-    say(`torch block train step: ${spread(t.ttrain)}`);
+    say(`torch MatMul ${N}³: ${spread(all(t.tmm))} → ${gf(mmFlops, med(t.tmm)).toFixed(1)} GFLOP/s`);
+    say(`torch block forward: ${spread(all(t.tfwd))}`);
+    say(`torch block train step: ${spread(all(t.ttrain))}`);
   }
-  // The same ratios from each contender's fastest run: less sensitive to other processes' load, so
-  // the gap between these and the medians shows how noisy this run was.
-  const best = {
-    matmul_gflops: Math.round(gflops(2 * N ** 3, Math.min(...t.mm)) * 10) / 10,
-    block_fwd_ratio: r3(gflops(fwdFlops, Math.min(...t.fwd[0])) / gflops(2 * N ** 3, Math.min(...t.mm))),
-    block_train_ratio: r3(gflops(3 * fwdFlops, Math.min(...t.train[0])) / gflops(2 * N ** 3, Math.min(...t.mm))),
-    torch_fwd_time_ratio: torch ? r3(Math.min(...t.fwd[0]) / Math.min(...t.tfwd)) : null,
-    torch_train_time_ratio: torch ? r3(Math.min(...t.train[0]) / Math.min(...t.ttrain)) : null,
-  };
-  say(`from the fastest runs instead of medians: ${JSON.stringify(best)}`);
+  say(`the same ratios paired within rounds: ${JSON.stringify(paired(0))}`);
   const result: Record<string, unknown> = {
     matmul_gflops: Math.round(mmGf * 10) / 10,
-    block_fwd_ratio: r3(gflops(fwdFlops, fwdS[0]) / mmGf),
-    block_train_ratio: r3(gflops(3 * fwdFlops, trainS[0]) / mmGf),
-    torch_fwd_time_ratio: torch ? r3(fwdS[0] / median(t.tfwd)) : null,
-    torch_train_time_ratio: torch ? r3(trainS[0] / median(t.ttrain)) : null,
-    fused: {
-      block_fwd_ratio: r3(gflops(fwdFlops, fwdS[1]) / mmGf),
-      block_train_ratio: r3(gflops(3 * fwdFlops, trainS[1]) / mmGf),
-      torch_fwd_time_ratio: torch ? r3(fwdS[1] / median(t.tfwd)) : null,
-      torch_train_time_ratio: torch ? r3(trainS[1] / median(t.ttrain)) : null,
-    },
-    best_of: best,
+    ...ratios(med, 0),
+    fused: ratios(med, 1),
+    paired: paired(0),
     threads,
     shapes: { B: cfg.B, L: cfg.L, C: cfg.C, heads: cfg.heads, hidden: cfg.hidden },
     fwd_gflop: r3(fwdFlops / 1e9),
     seconds: {
-      matmul: sec(median(t.mm)), fwd: sec(fwdS[0]), train: sec(trainS[0]), fwd_fused: sec(fwdS[1]), train_fused: sec(trainS[1]),
-      torch_fwd: torch ? sec(median(t.tfwd)) : null, torch_train: torch ? sec(median(t.ttrain)) : null,
+      matmul: sec(med(t.mm)), fwd: sec(med(t.fwd[0])), train: sec(med(t.train[0])),
+      fwd_fused: sec(med(t.fwd[1])), train_fused: sec(med(t.train[1])),
+      torch_fwd: torch ? sec(med(t.tfwd)) : null, torch_train: torch ? sec(med(t.ttrain)) : null,
+      torch_matmul: torch ? sec(med(t.tmm)) : null,
     },
-    torch: torch?.version ?? null,
+    torch: torch ? { version: torch.version, openblas_core: torch.openblasCore } : null,
     rounds,
   };
   if (opts.json) console.log(JSON.stringify(result));

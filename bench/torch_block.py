@@ -58,6 +58,17 @@ class Block(torch.nn.Module):
         return x + self.down_proj(torch.nn.functional.silu(self.gate_proj(h)) * self.up_proj(h))
 
 
+def openblas_core():
+    """The kernel set OpenBLAS chose (None when torch is not on OpenBLAS)."""
+    try:
+        import ctypes
+        lib = ctypes.CDLL('libopenblas.so.0')
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--threads', type=int, default=2)
@@ -101,7 +112,7 @@ def main():
             out.append(time.perf_counter() - t)
         return out
 
-    info = {'torch': torch.__version__, 'threads': torch.get_num_threads()}
+    info = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'openblas_core': openblas_core()}
     if a.serve:
         print(json.dumps({'ready': True, **info}), flush=True)
         for line in sys.stdin:

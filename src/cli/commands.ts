@@ -2,6 +2,25 @@
 import type { Command } from 'commander';
 
 export function registerCommands(program: Command): void {
+  program
+    .command('generate')
+    .description('generate an image from a text prompt (PNG with the settings in its metadata)')
+    .argument('<prompt...>', 'the text prompt')
+    .option('-o, --output <file>', 'output PNG (several images: out-1.png, out-2.png, …)', 'out.png')
+    .option('--model <dir>', 'model folder: HART.js layout (hart.json) or the official one (llm/, tokenizer/)')
+    .option('--text-encoder <dir>', 'Qwen2 text-encoder folder (default: <model>/text_encoder)')
+    .option('--seed <n>', 'random seed (image b of a batch uses seed + b)', '1')
+    .option('--cfg <x>', 'classifier-free guidance scale on the official ramp', '4.5')
+    .option('--top-k <n>', 'top-k for every scale (default: 600 for the first 7 scales, 300 after)')
+    .option('--top-p <x>', 'nucleus sampling mass (0 = off)', '0')
+    .option('--temperature <x>', 'logit temperature (0 = arg-max)', '1')
+    .option('--steps <n>', 'residual diffusion steps', '8')
+    .option('--no-more-smooth', 'hard token choices instead of the Gumbel-smooth path (the benchmark setting)')
+    .option('--batch <n>', 'images to make from the prompt', '1')
+    .option('--threads <n>', 'CPU threads for ONNX Runtime (default: all cores)')
+    .option('--preview-dir <dir>', 'write a coarse-to-fine preview PNG per scale')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (prompt, opts) => (await import('./generate.node.ts')).generateCommand(prompt, opts));
   const bench = program.command('bench').description('benchmarks (ratios against a baseline measured in the same run)');
   bench
     .command('engine')
@@ -9,4 +28,19 @@ export function registerCommands(program: Command): void {
     .option('--json', 'print one JSON object as the last line')
     .option('--threads <n>', 'intra-op threads', '2')
     .action(async (opts) => (await import('../../bench/engine.ts')).benchEngine(opts));
+  bench
+    .command('generate')
+    .description('one generation stage by stage: seconds, GFLOP/s vs the MatMul peak, FLOP floor, peak RSS')
+    .option('--config <name>', 'tiny (the parity fixture) or full (0.7B at 1024 px, random weights)', 'tiny')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--threads <n>', 'intra-op threads', '2')
+    .option('--scales <n>', 'stop after n scales (diffusion and decode then run standalone; the rest is extrapolated)')
+    .option('--skip-decode', 'do not run the VAE decoder')
+    .option('--skip-text', 'no text encoder (a random context)')
+    .option('--repeat <n>', 'generations to time (default: 3 tiny, 1 full)')
+    .option('--batch <n>', 'images per generation', '1')
+    .option('--system-tokens <n>', 'system-prompt tokens before the 300 prompt tokens (default: 132, an estimate)')
+    .option('--head-groups <n>', 'attention head groups (default: defaultHeadGroups)')
+    .option('--kernel <k>', 'attention lowering: graph or mha')
+    .action(async (opts) => (await import('../../bench/generate.ts')).benchGenerate(opts));
 }

@@ -19,8 +19,14 @@ export function toRgb8(img: ImageCHW): Uint8Array {
   return out;
 }
 
+/** tEXt chunks are Latin-1: other characters are stored as \uXXXX escapes (JSON style). */
+export function latin1Safe(s: string): string {
+  return s.replace(/[^\x20-\x7e\n]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function encodePng(img: ImageCHW, text: Record<string, string> = {}): Uint8Array {
-  return encode({ width: img.width, height: img.height, data: toRgb8(img), channels: 3, depth: 8, text });
+  const safe = Object.fromEntries(Object.entries(text).map(([k, v]) => [latin1Safe(k).slice(0, 79), latin1Safe(v)]));
+  return encode({ width: img.width, height: img.height, data: toRgb8(img), channels: 3, depth: 8, text: safe });
 }
 
 export function decodePng(bytes: Uint8Array): { width: number; height: number; rgb: Uint8Array; text: Record<string, string> } {

@@ -35,7 +35,7 @@ export interface LoopHooks {
 }
 
 export interface LoopOptions extends ResolvedOptions {
-  onProgress?: (e: PreviewEvent) => void;
+  onProgress?: (e: PreviewEvent) => void | Promise<void>;
   signal?: AbortSignal;
   /** Preview maker called with the current f_hat after each scale (when onProgress is set). */
   preview?: (f_hat_BChw: HostTensor) => Promise<ImageCHW[]>;
@@ -97,12 +97,12 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
       f_hat = r.f_hat;
       next = r.next;
       if (o.onProgress) {
-        o.onProgress({ stage: 'scale', step: si, total: N, elapsed: elapsed(), previews: o.preview ? await o.preview(f_hat) : undefined });
+        await o.onProgress({ stage: 'scale', step: si, total: N, elapsed: elapsed(), previews: o.preview ? await o.preview(f_hat) : undefined });
       }
       continue;
     }
     // last scale: residual diffusion on decoder_norm(hidden + word_embed(codebook[idx_hard]))
-    o.onProgress?.({ stage: 'diffusion', step: N, total: N, elapsed: elapsed() });
+    await o.onProgress?.({ stage: 'diffusion', step: N, total: N, elapsed: elapsed() });
     const z = (await transformer.diffusionCondition(out.hidden_BlC, { dtype: 'float32', shape: [B, l, Cv], data: hard })).data as Float32Array;
     const half = B * l * d.C;
     const noise = o.hooks?.diffusionNoise ?? philoxNoise(rngs, l);
@@ -118,7 +118,7 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     for (let i = 0; i < fh.length; i++) sum[i] = fh[i] + add[i];
     f_hat = { dtype: 'float32', shape: f_hat.shape, data: sum };
   }
-  o.onProgress?.({ stage: 'decode', step: N, total: N, elapsed: elapsed() });
+  await o.onProgress?.({ stage: 'decode', step: N, total: N, elapsed: elapsed() });
   const img = await tokenizer.decode(f_hat, { clamp: true });
   const [, , H, W] = img.shape;
   const px = img.data as Float32Array;
@@ -128,6 +128,6 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     for (let i = 0; i < data.length; i++) data[i] = (px[b * 3 * H * W + i] + 1) / 2;
     images.push({ width: W, height: H, data });
   }
-  o.onProgress?.({ stage: 'done', step: N, total: N, elapsed: elapsed() });
+  await o.onProgress?.({ stage: 'done', step: N, total: N, elapsed: elapsed() });
   return images;
 }

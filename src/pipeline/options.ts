@@ -18,7 +18,8 @@ export interface GenerateOptions {
   diffusionSteps?: number;
   /** The Gumbel-softmax smooth path (official sample.py default: on; benchmarks: off). */
   moreSmooth?: boolean;
-  onProgress?: (e: PreviewEvent) => void;
+  /** Called after each stage; a returned promise is awaited (so previews can be written in order). */
+  onProgress?: (e: PreviewEvent) => void | Promise<void>;
   signal?: AbortSignal;
 }
 

@@ -38,8 +38,12 @@ export class CompiledModel {
 
   get inputNames(): readonly string[] { return this.session.inputNames; }
 
-  /** Runs the model; `fetches` limits the outputs copied back (all when absent). */
-  async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
+  /**
+   * Runs the model; `fetches` limits the outputs copied back (all when absent). As a record, an
+   * entry with a HostTensor is a pre-allocated output: ONNX Runtime writes into its data (which may
+   * be a view into a larger buffer) and the shape must match; null entries are allocated as usual.
+   */
+  async run(feeds: Record<string, HostTensor>, fetches?: readonly string[] | Record<string, HostTensor | null>): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const name of this.session.inputNames) {
       const t = feeds[name];
@@ -50,7 +54,19 @@ export class CompiledModel {
     }
     const extra = Object.keys(feeds).filter((k) => !this.session.inputNames.includes(k));
     if (extra.length) throw new Error(`unknown feeds: ${extra.join(', ')}`);
-    const out = fetches ? await this.session.run(ortFeeds, fetches) : await this.session.run(ortFeeds);
+    let out: OrtSession.ReturnType;
+    if (!fetches) out = await this.session.run(ortFeeds);
+    else if (Array.isArray(fetches)) out = await this.session.run(ortFeeds, fetches as readonly string[]);
+    else {
+      const ortFetches: Record<string, OrtTensor | null> = {};
+      for (const [name, t] of Object.entries(fetches as Record<string, HostTensor | null>)) {
+        if (!t) { ortFetches[name] = null; continue; }
+        const type = ORT_TYPE[t.dtype];
+        if (!type) throw new Error(`fetch "${name}": dtype ${t.dtype} cannot cross into ONNX Runtime`);
+        ortFetches[name] = new this.ort.Tensor(type as never, t.data as never, t.shape);
+      }
+      out = await this.session.run(ortFeeds, ortFetches as OrtSession.FetchesType);
+    }
     const result: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(out)) {
       const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;
@@ -96,7 +112,8 @@ export class Runtime {
     const key = await sha256Hex(model.bytes);
     let p = this.cache.get(key);
     if (!p) {
-      p = this.createSession(model.bytes).then((s) => new CompiledModel(s, model, this.ort));
+      // the session owns the weights now: keep no second copy of the bytes in the cache
+      p = this.createSession(model.bytes).then((s) => new CompiledModel(s, { ...model, bytes: new Uint8Array(0) }, this.ort));
       this.cache.set(key, p);
       p.catch(() => this.cache.delete(key));
     }

@@ -7,3 +7,4 @@ export * from './qwen2.ts';
 export * from './encoder.ts';
 export * from './prompt-tokenizer.ts';
 export * from './text-encoder.ts';
+export * from './byte-level-tokenizer.ts';

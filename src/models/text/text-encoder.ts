@@ -1,4 +1,4 @@
-// TextEncoder: prompts → HART's text conditioning, the official `encode_prompts` (hart/utils/tools.py,
+// QwenTextEncoder: prompts → HART's text conditioning, the official `encode_prompts` (hart/utils/tools.py,
 // hart-spec §1.1 and §8 item 2): the system prompt's tokens (alone, truncated to max_length) are
 // prepended to each prompt's 300 padded tokens; Qwen2 runs on the concatenation with
 // attention_mask = cat([ones, context_mask]) and default positions arange(sys_len + 300); the
@@ -52,17 +52,20 @@ export interface EncodedPrompts {
 
 const toInt64 = (a: ArrayLike<number>): BigInt64Array => BigInt64Array.from(Array.from(a, (v) => BigInt(v)));
 
-export class TextEncoder {
+export class QwenTextEncoder {
   private constructor(
     readonly encoder: Qwen2Encoder,
     readonly tokenizer: PromptTokenizer,
   ) {}
 
-  /** Parses the config, builds the tokenizer and loads the Qwen2 language model (skipping e.g. `visual.*`). */
-  static async fromPretrained(files: TextEncoderFiles, runtime: Runtime, options: Qwen2EncoderOptions = {}): Promise<TextEncoder> {
+  /**
+   * Parses the config, builds the tokenizer and loads the Qwen2 language model (skipping e.g.
+   * `visual.*`, listed in `skippedWeights`). `files.weights` may be closed once this resolves.
+   */
+  static async fromPretrained(files: TextEncoderFiles, runtime: Runtime, options: Qwen2EncoderOptions = {}): Promise<QwenTextEncoder> {
     const config = parseQwen2Config(files.config);
     const tokenizer = new PromptTokenizer(files);
-    return new TextEncoder(await Qwen2Encoder.load(config, files.weights, runtime, options), tokenizer);
+    return new QwenTextEncoder(await Qwen2Encoder.load(config, files.weights, runtime, options), tokenizer);
   }
 
   get config(): Qwen2Config { return this.encoder.config; }

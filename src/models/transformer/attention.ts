@@ -30,6 +30,9 @@ export interface AttentionResult {
   /** Keys/values of past + this call's tokens, [B, H, P + l, hd]. */
   k_BHLD: Tensor;
   v_BHLD: Tensor;
+  /** This call's keys (RoPE applied) and values alone, [B, H, l, hd]: what a KV cache appends. */
+  kNew_BHlD: Tensor;
+  vNew_BHlD: Tensor;
 }
 
 const MAX_SCALE_MUL = Math.log(100);
@@ -74,7 +77,7 @@ export function llamaAttention(
   if (opts.kernel === 'mha') {
     if (io.bias) throw new Error('llamaAttention: the MultiHeadAttention kernel takes no mask (inference only)');
     const o = multiHeadAttention(q, kAll, vAll, H, scale);
-    return { out_BlC: linear(p.scope('proj'), o, C), k_BHLD: kAll, v_BHLD: vAll };
+    return { out_BlC: linear(p.scope('proj'), o, C), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
   }
   const groups = opts.headGroups ?? 1;
   if (!Number.isInteger(groups) || groups < 1 || H % groups !== 0) {
@@ -88,7 +91,7 @@ export function llamaAttention(
     o_BHlD = concat(qs.map((qg, g) => sdpa(qg, ks[g], vs[g], scale, io.bias)), 1);
   }
   const o_BlC = o_BHlD.transpose([0, 2, 1, 3]).reshape([0, 0, C]);
-  return { out_BlC: linear(p.scope('proj'), o_BlC, C), k_BHLD: kAll, v_BHLD: vAll };
+  return { out_BlC: linear(p.scope('proj'), o_BlC, C), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
 }
 
 /**

@@ -1,14 +1,16 @@
 // HartTransformer: drives the KV-cached inference of the HART transformer scale by scale
-// (autoregressive_infer_cfg, spec §1.3) on a Runtime. It owns four compiled graphs (step.ts): the
-// context prefix, the next-scale token embedding, the per-scale step (blocks + head, K/V caches as
-// inputs/outputs) and the diffusion condition. Sampling, CFG mixing and the tokenizer's f_hat
-// update stay with the caller (the pipeline); a HartGeneration holds one generation's state.
+// (autoregressive_infer_cfg, spec §1.3) on a Runtime. It owns the compiled graphs (step.ts): the
+// context prefix, the next-scale token embedding, the per-scale step (blocks + head, split into
+// segments of at most `maxSegmentBytes` of weights: protobuf caps one ONNX model at 2 GB) and the
+// diffusion condition. Sampling, CFG mixing and the tokenizer's f_hat update stay with the caller
+// (the pipeline); a HartGeneration holds one generation's state.
 // Memory at the released size (C 1536, 24 blocks, 2×4096 queries against 9750 keys at the last
 // scale): the heads are computed in groups (defaultHeadGroups: one head at a time, ~320 MB of
-// scores per head at B = 1, measured 4.7× lower peak and 2.3× faster than all heads at once on a
-// scaled-down model); the K/V caches cross into ONNX Runtime as inputs and come back as outputs
-// every scale (~5.7 GB float32 at B = 1 before the last scale, whose caches are never fetched).
-// Keeping them on the device (IO binding) is the next step for GPU backends.
+// scores per head at B = 1). The K/V cache is one buffer per block and kind, [P, 2B, H, hd] with
+// the token axis first, allocated once for the T + L − 1 − pn_last² tokens it ever holds
+// (3.3 GB float32 at B = 1): each step reads the cached prefix as a view and ONNX Runtime writes
+// the step's new rows behind it (pre-allocated outputs), so no cache is copied on the host and
+// none is held twice. Keeping the caches on the device (IO binding) is the next step for GPUs.
 import type { WeightStore } from '../../nn/index.ts';
 import { emitOnnx } from '../../graph/index.ts';
 import type { CompiledModel, Runtime } from '../../runtime/runtime.ts';
@@ -16,10 +18,14 @@ import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { AttentionOptions } from './attention.ts';
 import { assertSupported, hartDims, type HARTForT2IConfig, type HartDims } from './config.ts';
 import { nchwToTokens, stepRopeTables } from './sequence.ts';
-import { buildDiffusionConditionGraph, buildEmbedGraph, buildPrefixGraph, buildStepGraph, needsContextMask } from './step.ts';
+import {
+  buildDiffusionConditionGraph, buildEmbedGraph, buildPrefixGraph, buildStepGraph, needsContextMask, stepSegments, type StepSegment,
+} from './step.ts';
 import { checkTransformerWeights, inferVocabAndCvae } from './weights.ts';
 
 export interface HartTransformerOptions extends AttentionOptions {
+  /** Block weights (float32 bytes) per step graph; default 512 MiB (one ONNX model must stay below 2 GB). */
+  maxSegmentBytes?: number;
   /** Vocabulary size and latent channels; default: read from head.weight / word_embed.weight. */
   vocabSize?: number;
   Cvae?: number;
@@ -38,7 +44,13 @@ export interface HartGeneration {
   readonly contextMask?: HostTensor;
   /** Step-0 input cond_BD + lvl_embed(0), until step 0 has run. */
   prefix_BTC?: HostTensor;
+  /**
+   * K/V caches `past.{i}.key` / `past.{i}.value`: buffers of shape [capacity, 2B, H, hd] whose
+   * first `cached` rows are filled; emptied after the last scale.
+   */
   past: Record<string, HostTensor>;
+  /** Tokens in the caches (0 before step 0). */
+  cached: number;
 }
 
 export interface HartStepOutput {
@@ -73,9 +85,12 @@ export class HartTransformer {
     readonly dims: HartDims & { V: number; Cvae: number },
     private readonly prefix: CompiledModel,
     private readonly embed: CompiledModel,
-    private readonly stepModel: CompiledModel,
+    private readonly stepModels: { segment: StepSegment; model: CompiledModel }[],
     private readonly diffCond: CompiledModel,
   ) {}
+
+  /** Number of graphs the blocks are split into. */
+  get segmentCount(): number { return this.stepModels.length; }
 
   /**
    * Builds and compiles the graphs from a weight store (official state-dict names). When the store
@@ -85,7 +100,8 @@ export class HartTransformer {
     config: HARTForT2IConfig, store: WeightStore, runtime: Runtime, opts: HartTransformerOptions = {},
   ): Promise<HartTransformer> {
     assertSupported(config);
-    const inferred = inferVocabAndCvae((n) => store.get(n)?.shape);
+    const given = opts.vocabSize !== undefined && opts.Cvae !== undefined;
+    const inferred = given ? { V: opts.vocabSize!, Cvae: opts.Cvae! } : inferVocabAndCvae((n) => store.get(n)?.shape);
     const V = opts.vocabSize ?? inferred.V, Cvae = opts.Cvae ?? inferred.Cvae;
     const map = (store as { map?: Map<string, { shape: readonly number[] }> }).map;
     if (map instanceof Map) checkTransformerWeights(config, map, V, Cvae);
@@ -95,13 +111,15 @@ export class HartTransformer {
       headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : defaultHeadGroups(d, opts.attnScoreBudgetBytes)),
     };
     const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.load(emitOnnx({ outputs: b.outputs }));
-    const [prefix, embed, stepModel, diffCond] = await Promise.all([
-      compile(buildPrefixGraph(config, store)),
-      compile(buildEmbedGraph(config, store, Cvae)),
-      compile(buildStepGraph(config, store, V, attn)),
-      compile(buildDiffusionConditionGraph(config, store, Cvae)),
-    ]);
-    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModel, diffCond);
+    // One graph at a time, so that at most one segment's weights exist as ONNX bytes at once.
+    const prefix = await compile(buildPrefixGraph(config, store));
+    const embed = await compile(buildEmbedGraph(config, store, Cvae));
+    const diffCond = await compile(buildDiffusionConditionGraph(config, store, Cvae));
+    const stepModels: { segment: StepSegment; model: CompiledModel }[] = [];
+    for (const segment of stepSegments(config, opts.maxSegmentBytes ?? 2 ** 29)) {
+      stepModels.push({ segment, model: await compile(buildStepGraph(config, store, V, attn, segment)) });
+    }
+    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond);
   }
 
   /**
@@ -133,11 +151,15 @@ export class HartTransformer {
       for (let b = B; b < 2 * B; b++) m[b * T] = 1;
       mask = f32(m, [2 * B, T]);
     }
+    // The caches hold what steps 0 … N−2 add; the last scale's keys are never read.
+    const capacity = d.T + d.imageTokensBeforeLast;
     const past: Record<string, HostTensor> = {};
     for (let i = 0; i < d.depth; i++) {
-      for (const kv of ['key', 'value']) past[`past.${i}.${kv}`] = f32(new Float32Array(0), [2 * B, d.heads, 0, d.headDim]);
+      for (const kv of ['key', 'value']) {
+        past[`past.${i}.${kv}`] = f32(new Float32Array(capacity * 2 * B * d.C), [capacity, 2 * B, d.heads, d.headDim]);
+      }
     }
-    return { B, si: 0, cond_BD, contextPositionIds: pos, contextMask: mask, prefix_BTC: x_BlC, past };
+    return { B, si: 0, cond_BD, contextPositionIds: pos, contextMask: mask, prefix_BTC: x_BlC, past, cached: 0 };
   }
 
   /**
@@ -169,23 +191,37 @@ export class HartTransformer {
       x_BlC = (await this.embed.run({ next_input: f32(tokens, [B, l, d.Cvae]), level })).x_BlC;
     }
     const rope = stepRopeTables(d, si, gen.contextPositionIds);
-    const feeds: Record<string, HostTensor> = {
-      x_BlC, cond_BD: gen.cond_BD,
-      rope_cos: f32(rope.cos, [2 * B, rope.l, d.headDim]), rope_sin: f32(rope.sin, [2 * B, rope.l, d.headDim]),
-      ...gen.past,
-    };
-    if (gen.contextMask) feeds.context_mask = gen.contextMask;
-    // The last scale's caches are never read again: leave them inside ONNX Runtime.
+    const l = rope.l, P = gen.cached, rowFloats = 2 * B * d.C;
+    // The last scale's keys/values are never read: ask for none (kv_rows empty).
     const isLast = si === d.numScales - 1;
-    const out = await this.stepModel.run(feeds, isLast ? ['logits', 'hidden'] : undefined);
-    gen.si = si + 1;
-    const past: Record<string, HostTensor> = {};
-    if (gen.si < d.numScales) {
-      for (let i = 0; i < d.depth; i++) {
-        for (const kv of ['key', 'value']) past[`past.${i}.${kv}`] = out[`present.${i}.${kv}`];
+    const n = isLast ? 0 : l;
+    if (P + n > (gen.past['past.0.key']?.shape[0] ?? 0)) throw new Error(`HartTransformer.step: KV cache overflow at scale ${si}`);
+    const shared: Record<string, HostTensor> = {
+      cond_BD: gen.cond_BD,
+      rope_cos: f32(rope.cos, [2 * B, l, d.headDim]), rope_sin: f32(rope.sin, [2 * B, l, d.headDim]),
+      kv_rows: { dtype: 'int64', shape: [n], data: BigInt64Array.from({ length: n }, (_, k) => BigInt(k)) },
+    };
+    if (gen.contextMask) shared.context_mask = gen.contextMask;
+    let out: Record<string, HostTensor> = {};
+    for (const { segment, model } of this.stepModels) {
+      const feeds: Record<string, HostTensor> = { x_BlC };
+      const fetches: Record<string, HostTensor | null> = { hidden: null };
+      if (segment.head) fetches.logits = null;
+      for (let i = segment.start; i < segment.end; i++) {
+        for (const kv of ['key', 'value']) {
+          const buf = gen.past[`past.${i}.${kv}`].data as Float32Array;
+          feeds[`past.${i}.${kv}`] = f32(buf.subarray(0, P * rowFloats), [P, 2 * B, d.heads, d.headDim]);
+          // written in place behind the cached rows
+          fetches[`new.${i}.${kv}`] = f32(buf.subarray(P * rowFloats, (P + n) * rowFloats), [n, 2 * B, d.heads, d.headDim]);
+        }
       }
+      for (const name of model.inputNames) if (!(name in feeds) && shared[name]) feeds[name] = shared[name];
+      out = await model.run(feeds, fetches);
+      x_BlC = out.hidden;
     }
-    gen.past = past; // released after the last scale
+    gen.si = si + 1;
+    gen.cached = P + n;
+    if (gen.si >= d.numScales) gen.past = {}; // released after the last scale
     return { si, logits_BlV: out.logits, hidden_BlC: out.hidden };
   }
 

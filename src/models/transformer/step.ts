@@ -1,11 +1,20 @@
-// The KV-cached inference step of HARTForT2I (autoregressive_infer_cfg, spec §1.3) as ONE graph
-// with symbolic sizes (B = the CFG-doubled batch, l = this step's tokens, P = cached tokens), so
-// that a single ONNX Runtime session serves the context prefix (step 0) and every scale:
-//   inputs  x_BlC [B, l, C] (embedded tokens), cond_BD [B, T, C], rope_cos/rope_sin [B, l, hd],
-//           past.{i}.key / past.{i}.value [B, H, P, hd] for every block i (P = 0 at step 0),
-//           context_mask [B, T] only for AdaLN blocks with "avg" pooling
-//   outputs logits [B, l, V] (before CFG), hidden [B, l, C] (last block), present.{i}.key /
-//           present.{i}.value [B, H, P + l, hd] = past ++ this step's RoPE'd keys / values.
+// The KV-cached inference step of HARTForT2I (autoregressive_infer_cfg, spec §1.3) as graphs with
+// symbolic sizes (B = the CFG-doubled batch, l = this step's tokens, P = cached tokens), so that
+// one ONNX Runtime session per segment serves the context prefix (step 0) and every scale. The
+// blocks can be split into consecutive segments (StepSegment), each its own graph, because
+// protobuf caps one ONNX model at 2 GB (the released model's blocks hold 2.7 GB of float32):
+//   inputs  x_BlC [B, l, C] (embedded tokens, or the previous segment's hidden), cond_BD [B, T, C],
+//           rope_cos/rope_sin [B, l, hd], past.{i}.key / past.{i}.value [P, B, H, hd] for the
+//           segment's blocks i (P = 0 at step 0), context_mask [B, T] only for AdaLN "avg" pooling
+//   outputs hidden [B, l, C] (after the segment's last block), logits [B, l, V] (before CFG; the
+//           segment with the head), new.{i}.key / new.{i}.value [n, B, H, hd] = this step's
+//           RoPE'd keys / values at the token indices of the input kv_rows [n] (int64): arange(l)
+//           normally, empty at the last scale, whose keys are never needed (ONNX Runtime computes
+//           every graph output whether fetched or not, so an unwanted output must be made empty).
+// The cache layout puts the token axis first so the host can keep one buffer per block and
+// append to it: the cached prefix is a contiguous view fed as is, and the new rows are written by
+// ONNX Runtime straight into the buffer behind it (pre-allocated outputs), so nothing is copied
+// on the host and the cache is held once (hart-transformer.ts).
 // No attention mask: at inference every token sees all cached tokens and its own scale.
 // The small embedding graphs (context prefix, next-scale tokens, diffusion condition) are below.
 import { concat, Graph, type Tensor } from '../../graph/index.ts';
@@ -27,8 +36,33 @@ export function needsContextMask(cfg: HARTForT2IConfig): boolean {
   return (!cfg.disable_aln && cfg.sep_aln_pooling_mode === 'avg') || (cfg.disable_aln && cfg.shared_aln);
 }
 
-/** The per-scale step graph with K/V caches as inputs and outputs. */
-export function buildStepGraph(cfg: HARTForT2IConfig, store: WeightStore, vocabSize: number, opts: AttentionOptions = {}): BuiltGraph {
+/** Blocks [start, end) of the step, and whether this segment ends with the logits head. */
+export interface StepSegment {
+  start: number;
+  end: number;
+  head: boolean;
+}
+
+/**
+ * Splits the blocks into consecutive segments of at most `maxBytes` of float32 block weights each
+ * (at least one block per segment); the last segment carries the head.
+ */
+export function stepSegments(cfg: HARTForT2IConfig, maxBytes = 2 ** 30): StepSegment[] {
+  const d = hartDims(cfg);
+  const C = d.C, ada = cfg.disable_aln ? 0 : 6 * C * C;
+  const blockBytes = 4 * (4 * C * C + C + 2 * C + 3 * C * d.ffnHidden + C + ada);
+  const per = Math.max(1, Math.floor(maxBytes / blockBytes));
+  const segs: StepSegment[] = [];
+  for (let start = 0; start < d.depth; start += per) segs.push({ start, end: Math.min(d.depth, start + per), head: false });
+  segs[segs.length - 1].head = true;
+  return segs;
+}
+
+/** The per-scale step graph (all blocks and the head, or one segment of them); see the header. */
+export function buildStepGraph(
+  cfg: HARTForT2IConfig, store: WeightStore, vocabSize: number, opts: AttentionOptions = {},
+  segment: StepSegment = { start: 0, end: hartDims(cfg).depth, head: true },
+): BuiltGraph {
   const d = hartDims(cfg);
   const g = new Graph();
   const p = new Params(g, store);
@@ -37,20 +71,24 @@ export function buildStepGraph(cfg: HARTForT2IConfig, store: WeightStore, vocabS
   const cos_BlD = g.input('rope_cos', 'float32', ['B', 'l', d.headDim]);
   const sin_BlD = g.input('rope_sin', 'float32', ['B', 'l', d.headDim]);
   const contextMask_BT = needsContextMask(cfg) ? g.input('context_mask', 'float32', ['B', d.T]) : undefined;
+  const kvRows_n = g.input('kv_rows', 'int64', ['n']);
   const outputs: Record<string, Tensor> = {};
   const cond = { cond_BTC, contextMask_BT };
   let x = x_BlC;
-  for (let i = 0; i < d.depth; i++) {
+  for (let i = segment.start; i < segment.end; i++) {
+    // [P, B, H, hd] → [B, H, P, hd]
     const past = {
-      k_BHPD: g.input(`past.${i}.key`, 'float32', ['B', d.heads, 'P', d.headDim]),
-      v_BHPD: g.input(`past.${i}.value`, 'float32', ['B', d.heads, 'P', d.headDim]),
+      k_BHPD: g.input(`past.${i}.key`, 'float32', ['P', 'B', d.heads, d.headDim]).transpose([1, 2, 0, 3]),
+      v_BHPD: g.input(`past.${i}.value`, 'float32', ['P', 'B', d.heads, d.headDim]).transpose([1, 2, 0, 3]),
     };
     const r = hartBlock(p.scope(`blocks.${i}`), cfg, x, cond, { cos_BlD, sin_BlD, past }, opts);
     x = r.x_BlC;
-    outputs[`present.${i}.key`] = r.attn.k_BHLD;
-    outputs[`present.${i}.value`] = r.attn.v_BHLD;
+    // [B, H, l, hd] → rows kv_rows → [n, B, H, hd]
+    outputs[`new.${i}.key`] = r.attn.kNew_BHlD.gather(kvRows_n, 2).transpose([2, 0, 1, 3]);
+    outputs[`new.${i}.value`] = r.attn.vNew_BHlD.gather(kvRows_n, 2).transpose([2, 0, 1, 3]);
   }
-  return { graph: g, outputs: { logits: logitsHead(p, cfg, x, cond_BTC, vocabSize), hidden: x, ...outputs } };
+  if (segment.head) outputs.logits = logitsHead(p, cfg, x, cond_BTC, vocabSize);
+  return { graph: g, outputs: { hidden: x, ...outputs } };
 }
 
 /**

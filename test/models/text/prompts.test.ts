@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { nodeRuntime } from '../../../src/runtime/node.node.ts';
 import { PromptTokenizer } from '../../../src/models/text/prompt-tokenizer.ts';
-import { TextEncoder as HartTextEncoder, TEXT_MAX_LENGTH } from '../../../src/models/text/text-encoder.ts';
+import { QwenTextEncoder, TEXT_MAX_LENGTH } from '../../../src/models/text/text-encoder.ts';
 import { LLM_SYSTEM_PROMPT } from '../../../src/models/text/system-prompt.ts';
 import { tinyTokenizer } from './tiny-tokenizer.ts';
 import { maxAbsDiff, qwen2ReferenceRow, randomQwen2Weights, tinyQwen2Config, tinyQwen2ConfigJson } from './reference.ts';
@@ -85,7 +85,7 @@ const setup = (async () => {
   const { source, values } = await checkpointSource(cfg, randomQwen2Weights(cfg, 11), {
     prefix: 'model.', extra: { 'lm_head.weight': [cfg.vocab_size, cfg.hidden_size] },
   });
-  const enc = await HartTextEncoder.fromPretrained({ config: tinyQwen2ConfigJson(cfg), tokenizerJson: tiny.tokenizerJson, tokenizerConfig: tiny.tokenizerConfig, weights: source }, runtime);
+  const enc = await QwenTextEncoder.fromPretrained({ config: tinyQwen2ConfigJson(cfg), tokenizerJson: tiny.tokenizerJson, tokenizerConfig: tiny.tokenizerConfig, weights: source }, runtime);
   return { enc, values };
 })();
 after(async () => (await setup).enc.release());

@@ -54,11 +54,13 @@ test('HartTransformer steps match the official KV-cached inference at every scal
   await rt.dispose();
 });
 
-test('attention variants (head groups, com.microsoft MultiHeadAttention) give the same steps', async () => {
+test('attention variants (head groups, com.microsoft MultiHeadAttention) and one graph per block give the same steps', async () => {
   const { cfg, store } = fixtureModel();
   const rt = nodeRuntime({ threads: 2 });
-  for (const opts of [{ headGroups: 2 }, { kernel: 'mha' as const }]) {
-    const { errs } = await runAll(await HartTransformer.fromWeights(cfg, store, rt, opts));
+  for (const opts of [{ headGroups: 2 }, { kernel: 'mha' as const }, { maxSegmentBytes: 1 }]) {
+    const t = await HartTransformer.fromWeights(cfg, store, rt, opts);
+    if ('maxSegmentBytes' in opts) assert.equal(t.segmentCount, cfg.depth);
+    const { errs } = await runAll(t);
     console.log(`  ${JSON.stringify(opts)}: logits ${errs.logits.toExponential(2)}, hidden ${errs.hidden.toExponential(2)}`);
     assert.ok(errs.logits < TOL && errs.hidden < TOL, `${JSON.stringify(opts)}: ${JSON.stringify(errs)}`);
   }

@@ -82,10 +82,19 @@ for (const [name, extra] of variants) {
       rope_sin: { dtype: 'float32', shape: [B, l, hd], data: sin },
     };
     if (needsContextMask(cfg)) feeds.context_mask = { dtype: 'float32', shape: [B, T], data: mask };
+    // the graph's caches are token-major, [P, B, H, hd]; the reference's are [B, H, P, hd]
+    const tokenMajor = (a: ArrayLike<number>, S: number, from: number, n: number) => {
+      const out = new Float32Array(n * B * H * hd);
+      for (let t = 0; t < n; t++) for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
+        for (let e = 0; e < hd; e++) out[((t * B + b) * H + h) * hd + e] = a[((b * H + h) * S + from + t) * hd + e];
+      }
+      return out;
+    };
     past.forEach((kv, i) => {
-      feeds[`past.${i}.key`] = { dtype: 'float32', shape: [B, H, P, hd], data: kv.k };
-      feeds[`past.${i}.value`] = { dtype: 'float32', shape: [B, H, P, hd], data: kv.v };
+      feeds[`past.${i}.key`] = { dtype: 'float32', shape: [P, B, H, hd], data: tokenMajor(kv.k, P, 0, P) };
+      feeds[`past.${i}.value`] = { dtype: 'float32', shape: [P, B, H, hd], data: tokenMajor(kv.v, P, 0, P) };
     });
+    feeds.kv_rows = { dtype: 'int64', shape: [l], data: BigInt64Array.from([0n, 1n, 2n, 3n]) };
     const got = await s.run(feeds);
     const f64 = (a: Float32Array) => Float64Array.from(a);
     const ref = referenceStep(cfg, (n) => f64(weights.get(n)!.data as Float32Array), V, {
@@ -95,9 +104,10 @@ for (const [name, extra] of variants) {
     const e = [
       report('logits', got.logits.data as Float32Array, ref.logits),
       report('hidden', got.hidden.data as Float32Array, ref.hidden),
+      // this step's rows of the reference's full caches
       ...ref.presents.flatMap((kv, i) => [
-        report(`present ${i} k`, got[`present.${i}.key`].data as Float32Array, kv.k),
-        report(`present ${i} v`, got[`present.${i}.value`].data as Float32Array, kv.v),
+        report(`new ${i} k`, got[`new.${i}.key`].data as Float32Array, tokenMajor(kv.k, P + l, P, l)),
+        report(`new ${i} v`, got[`new.${i}.value`].data as Float32Array, tokenMajor(kv.v, P + l, P, l)),
       ]),
     ];
     assert.ok(Math.max(...e) < 2e-5, `${name}: ${e}`);

@@ -1,0 +1,384 @@
+// `hart bench generate`: one text-to-image generation timed stage by stage (text encoder, each
+// scale, residual diffusion, VAE decode), each stage's achieved GFLOP/s (analytic FLOPs,
+// generate-flops.ts) as a ratio to ONNX Runtime's 1024³ MatMul speed measured in the same run
+// (matmul-peak.ts, before and after the generation), the whole pipeline against its FLOP floor
+// (total FLOPs ÷ that peak), and resident memory (peak RSS, and per stage). Node-only.
+//   --config tiny   the hart-parity-tiny fixture with a tiny random Qwen2 text encoder
+//   --config full   the released 0.7B configuration at 1024×1024, random weights, and a
+//                   Qwen2-1.5B-sized random text encoder on system prompt + 300 tokens
+// --scales N stops after N scales; the diffusion and decode stages then still run, standalone,
+// on inputs of the real shapes, and the skipped scales are reported as extrapolations (labelled).
+// The generation itself is src/pipeline/generate-loop.ts's runGeneration, unmodified; the stages
+// are delimited by its progress events, and the parts' methods are wrapped to time the pure
+// compute inside each stage.
+import { fixtureDir as defaultFixtureDir } from '../test/fixtures.ts';
+import { nodeRuntime } from '../src/runtime/node.node.ts';
+import type { HostTensor } from '../src/runtime/host-tensor.ts';
+import { runGeneration, type HartParts } from '../src/pipeline/generate-loop.ts';
+import { resolveOptions } from '../src/pipeline/options.ts';
+import { Qwen2Encoder } from '../src/models/text/index.ts';
+import { Philox, stream } from '../src/random/philox.ts';
+import { diffusionCfg } from '../src/tables/schedules.ts';
+import { philoxNoise } from '../src/models/diffusion/index.ts';
+import { defaultHeadGroups } from '../src/models/transformer/index.ts';
+import { generationFlops, type GenerationFlops } from './generate-flops.ts';
+import { MatmulPeak } from './matmul-peak.ts';
+import { StagePeak, gib, maxRssBytes, rssBytes, type StageMemory } from './memory.ts';
+import { randomQwen2Source } from './random-models.ts';
+import { benchTextConfig, buildFullModel, loadTinyModel, type BenchConfigName, type BenchModel } from './generate-setup.ts';
+import { median } from './timing.ts';
+
+export interface BenchGenerateOptions {
+  config: string;
+  json?: boolean;
+  threads: string;
+  /** Stop after this many scales (the rest is extrapolated). */
+  scales?: string;
+  skipDecode?: boolean;
+  skipText?: boolean;
+  /** Generations to time (medians per stage); default 3 for tiny, 1 for full. */
+  repeat?: string;
+  batch?: string;
+  /** Tokens of the system prompt before the 300 prompt tokens (default: 132, see SYSTEM_PROMPT_TOKENS). */
+  systemTokens?: string;
+  /** Attention: head groups, or 'mha' for com.microsoft MultiHeadAttention. */
+  headGroups?: string;
+  kernel?: string;
+  fixture?: string;
+}
+
+/**
+ * The official system prompt (src/models/text/system-prompt.ts, 705 characters) splits into 132
+ * pieces under the GPT-style pre-tokenizer regex Qwen2 uses; BPE may split a few rare words
+ * further. An estimate (no Qwen2 tokenizer.json is available offline); override with --system-tokens.
+ */
+export const SYSTEM_PROMPT_TOKENS = 132;
+
+const r3 = (v: number) => Math.round(v * 1000) / 1000;
+const r1 = (v: number) => Math.round(v * 10) / 10;
+const secs = (ms: number) => ms / 1000;
+
+interface StageTimes {
+  text_encoder: number;
+  scales: number[];
+  /** Pure transformer.step time per scale (inside the scale's stage). */
+  scales_transformer: number[];
+  diffusion: number;
+  decode: number;
+}
+
+interface RunRecord {
+  times: StageTimes;
+  memory: { text_encoder?: StageMemory; scales: StageMemory[]; diffusion?: StageMemory; decode?: StageMemory };
+  scalesRun: number;
+  standalone: { diffusion: boolean; decode: boolean };
+}
+
+/** A random prompt: `n` valid tokens then padding, as the official 300-token padding. */
+function promptIds(vocab: number, sys: number, T: number, n: number, seed: number): { ids: Int32Array; mask: Uint8Array } {
+  const L = sys + T, ids = new Int32Array(L), mask = new Uint8Array(L);
+  const u = new Philox(seed).uniform(stream(0x1fffe, 0), 0, sys + n);
+  for (let i = 0; i < sys + n; i++) { ids[i] = Math.floor(u[i] * (vocab - 1)); mask[i] = 1; }
+  for (let i = sys + n; i < L; i++) ids[i] = vocab - 1; // pad
+  return { ids, mask };
+}
+
+/** Wraps an async method of `obj` so each call's seconds are passed to `record`. */
+function timeMethod<T extends object, K extends keyof T>(obj: T, key: K, record: (s: number, args: unknown[], result: unknown) => void): () => void {
+  const orig = obj[key] as unknown as (...a: unknown[]) => Promise<unknown>;
+  const bound = orig.bind(obj);
+  (obj as Record<K, unknown>)[key] = async (...args: unknown[]) => {
+    const t = performance.now();
+    const r = await bound(...args);
+    record(secs(performance.now() - t), args, r);
+    return r;
+  };
+  return () => { delete (obj as Record<K, unknown>)[key]; };
+}
+
+export async function benchGenerate(opts: BenchGenerateOptions): Promise<void> {
+  await measureGenerate(opts);
+}
+
+export async function measureGenerate(opts: BenchGenerateOptions): Promise<Record<string, unknown>> {
+  const name = opts.config as BenchConfigName;
+  if (name !== 'tiny' && name !== 'full') throw new Error(`--config must be tiny or full, got ${opts.config}`);
+  const threads = Number(opts.threads);
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${opts.threads}`);
+  const B = Number(opts.batch ?? 1);
+  const repeat = Number(opts.repeat ?? (name === 'tiny' ? 3 : 1));
+  const say = (s: string) => console.log(s);
+  const rt = nodeRuntime({ threads });
+
+  say(`hart bench generate --config ${name}: ${threads} threads, batch ${B}, ${repeat} generation(s)`);
+  const peak = await MatmulPeak.create(rt);
+  const peakStart = await peak.measure(7);
+  say(`ORT MatMul 1024³ before: ${peakStart.toFixed(1)} GFLOP/s`);
+
+  // ---- text encoder: load, encode (timed), release
+  const contextDim = name === 'full' ? 1536 : 32;
+  const T = name === 'full' ? 300 : 8;
+  const textCfg = benchTextConfig(name, contextDim);
+  const sysTokens = opts.systemTokens !== undefined ? Number(opts.systemTokens) : name === 'full' ? SYSTEM_PROMPT_TOKENS : 16;
+  const L = sysTokens + T;
+  const loadSeconds: Record<string, number> = {};
+  const textTimes: number[] = [];
+  let textMem: StageMemory | undefined;
+  let context: HostTensor;
+  const validTokens = Math.min(T, name === 'full' ? 40 : 5);
+  if (opts.skipText) {
+    const u = new Philox(7).normal(stream(0x1fffd, 0), 0, B * T * contextDim);
+    context = { dtype: 'float32', shape: [B, T, contextDim], data: u };
+  } else {
+    let t = performance.now();
+    const enc = await Qwen2Encoder.load(textCfg, randomQwen2Source(textCfg, 3), rt);
+    loadSeconds.text_encoder = r1(secs(performance.now() - t));
+    say(`text encoder (Qwen2 ${textCfg.num_hidden_layers} layers, hidden ${textCfg.hidden_size}, random) loaded in ${loadSeconds.text_encoder} s, ${enc.segmentCount} graph(s); RSS ${gib(rssBytes())} GiB`);
+    const ids = new Int32Array(B * L), mask = new Uint8Array(B * L);
+    for (let b = 0; b < B; b++) {
+      const p = promptIds(textCfg.vocab_size, sysTokens, T, validTokens, 11 + b);
+      ids.set(p.ids, b * L); mask.set(p.mask, b * L);
+    }
+    let hidden: HostTensor | undefined;
+    for (let r = 0; r < repeat; r++) {
+      const sp = new StagePeak();
+      sp.start();
+      t = performance.now();
+      hidden = await enc.forward(ids, mask, B);
+      textTimes.push(secs(performance.now() - t));
+      textMem = sp.stop();
+    }
+    const h = hidden!.data as Float32Array;
+    const ctx = new Float32Array(B * T * contextDim);
+    for (let b = 0; b < B; b++) ctx.set(h.subarray((b * L + sysTokens) * contextDim, (b + 1) * L * contextDim), b * T * contextDim);
+    context = { dtype: 'float32', shape: [B, T, contextDim], data: ctx };
+    await enc.release();
+    say(`text encoder: ${L} tokens (${sysTokens} system + ${T}), ${median(textTimes).toFixed(3)} s; released, RSS ${gib(rssBytes())} GiB`);
+  }
+  if (!(context.data as Float32Array).every(Number.isFinite)) throw new Error('text encoder output is not finite');
+
+  // ---- HART parts
+  const attn = { headGroups: opts.headGroups ? Number(opts.headGroups) : undefined, kernel: opts.kernel as 'graph' | 'mha' | undefined };
+  let t0 = performance.now();
+  let model: BenchModel;
+  if (name === 'tiny') model = await loadTinyModel(rt, opts.fixture ?? defaultFixtureDir());
+  else model = await buildFullModel(rt, attn, say);
+  loadSeconds.hart = r1(secs(performance.now() - t0));
+  const d = model.parts.transformer.dims;
+  const N = d.numScales, G = d.patchNums[N - 1];
+  const scalesToRun = opts.scales ? Math.min(N, Number(opts.scales)) : N;
+  if (!(scalesToRun >= 1)) throw new Error(`--scales must be in 1..${N}`);
+  say(`HART parts ready in ${loadSeconds.hart} s (${model.description}); RSS ${gib(rssBytes())} GiB`);
+  say(`  transformer C ${d.C}, depth ${d.depth}, heads ${d.heads} (head groups ${attn.kernel === 'mha' ? 'mha kernel' : attn.headGroups ?? defaultHeadGroups(d)}), `
+    + `T ${d.T}, ${N} scales to ${G}×${G} (L = ${d.L}); image ${G * 16}×${G * 16}`);
+
+  const flops = generationFlops({
+    transformer: model.shape, diffusion: { ...model.diffusionConfig }, decoder: model.decoder, B,
+    diffusionSteps: Number(model.diffusionConfig.num_sampling_steps), guided: true,
+    text: opts.skipText ? undefined : { config: textCfg, tokens: L },
+  });
+  const kvBytes = 2 * d.depth * 2 * B * (d.T + d.L - 1) * d.C * 4;
+  say(`FLOPs: total ${(flops.total / 1e12).toFixed(3)} T (text ${(flops.text_encoder / 1e9).toFixed(1)} G, scales ${(flops.scales.reduce((a, b) => a + b, 0) / 1e12).toFixed(3)} T, `
+    + `diffusion ${(flops.diffusion / 1e9).toFixed(1)} G, decode ${(flops.decode / 1e9).toFixed(1)} G); KV cache at ${d.T + d.L - 1} tokens: ${gib(kvBytes)} GiB`);
+
+  // ---- generations
+  const runs: RunRecord[] = [];
+  for (let r = 0; r < repeat; r++) {
+    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, say);
+    rec.times.text_encoder = textTimes[r] ?? 0;
+    rec.memory.text_encoder = textMem;
+    runs.push(rec);
+  }
+  const peakEnd = await peak.measure(7);
+  say(`ORT MatMul 1024³ after: ${peakEnd.toFixed(1)} GFLOP/s`);
+  const peakG = peak.gflops;
+  await rt.dispose();
+
+  return report({ name, opts, model, flops, runs, peakG, peakStart, peakEnd, loadSeconds, B, threads, scalesToRun, kvBytes, L, sysTokens, say });
+}
+
+/** One generation through runGeneration, stage by stage. */
+async function timeGeneration(parts: HartParts, context: HostTensor, B: number, validTokens: number, scalesToRun: number, skipDecode: boolean,
+  say: (s: string) => void): Promise<RunRecord> {
+  const d = parts.transformer.dims, N = d.numScales;
+  const times: StageTimes = { text_encoder: 0, scales: [], scales_transformer: new Array(N).fill(0), diffusion: 0, decode: 0 };
+  const memory: RunRecord['memory'] = { scales: [] };
+  let stepSi = 0;
+  let lastFhat: HostTensor | undefined;
+  const undo = [
+    timeMethod(parts.transformer, 'step', (s) => { times.scales_transformer[stepSi++] += s; }),
+    timeMethod(parts.tokenizer, 'nextAutoregressiveInput', (_s, _a, res) => { lastFhat = (res as { f_hat: HostTensor }).f_hat; }),
+  ];
+  if (skipDecode) {
+    // keep the loop's contract (an image of the right size) without running the decoder
+    (parts.tokenizer as unknown as Record<string, unknown>).decode = async (f: HostTensor) => {
+      const [b, , h, w] = f.shape;
+      return { dtype: 'float32', shape: [b, 3, h * 16, w * 16], data: new Float32Array(b * 3 * h * w * 256) };
+    };
+    undo.push(() => { delete (parts.tokenizer as unknown as Record<string, unknown>).decode; });
+  }
+  const stage = new StagePeak();
+  const abort = new AbortController();
+  let mark = performance.now();
+  const lap = () => { const now = performance.now(); const s = secs(now - mark); mark = now; return s; };
+  // cumsum(mask) − 1 for a prompt of validTokens tokens, right-padded
+  const positionIds = Array.from({ length: B }, () => Array.from({ length: d.T }, (_, i) => Math.min(i, validTokens - 1)));
+  stage.start();
+  let aborted = false;
+  try {
+    await runGeneration(parts, { context, positionIds }, {
+      ...resolveOptions(B, { seed: 1, cfg: 4.5, moreSmooth: false }),
+      signal: abort.signal,
+      onProgress: (e) => {
+        if (e.stage === 'scale') {
+          times.scales.push(lap());
+          memory.scales.push(stage.stop());
+          say(`  scale ${e.step} (${d.patchNums[e.step]}²): ${times.scales.at(-1)!.toFixed(3)} s (transformer ${times.scales_transformer[e.step].toFixed(3)} s), RSS peak ${memory.scales.at(-1)!.peak_gib} GiB`);
+          stage.start();
+          if (e.step + 1 >= scalesToRun) abort.abort(new Error('scales limit'));
+        } else if (e.stage === 'diffusion') {
+          times.scales.push(lap());
+          memory.scales.push(stage.stop());
+          say(`  scale ${N - 1} (${d.patchNums[N - 1]}²): ${times.scales.at(-1)!.toFixed(3)} s (transformer ${times.scales_transformer[N - 1].toFixed(3)} s), RSS peak ${memory.scales.at(-1)!.peak_gib} GiB`);
+          stage.start();
+        } else if (e.stage === 'decode') {
+          times.diffusion = lap();
+          memory.diffusion = stage.stop();
+          say(`  diffusion: ${times.diffusion.toFixed(3)} s, RSS peak ${memory.diffusion.peak_gib} GiB`);
+          stage.start();
+        } else if (e.stage === 'done') {
+          times.decode = lap();
+          memory.decode = stage.stop();
+          say(`  decode${skipDecode ? ' (skipped)' : ''}: ${times.decode.toFixed(3)} s, RSS peak ${memory.decode.peak_gib} GiB`);
+        }
+      },
+    });
+  } catch (e) {
+    if (!abort.signal.aborted) throw e;
+    aborted = true;
+  } finally {
+    for (const u of undo) u();
+  }
+  const standalone = { diffusion: false, decode: false };
+  if (aborted) {
+    // The loop stopped early: run the diffusion and the decode on inputs of their real shapes.
+    const l = d.patchNums[N - 1] ** 2;
+    const rows = B * l;
+    const z = new Philox(5).normal(stream(0x1fffc, 0), 0, 2 * rows * d.C);
+    const rngs = Array.from({ length: B }, (_, b) => new Philox(1 + b));
+    stage.start();
+    let t = performance.now();
+    await parts.diffusion.sample(z.subarray(0, rows * d.C), {
+      cfg: diffusionCfg(4.5, N), zUncond: z.subarray(rows * d.C), noise: philoxNoise(rngs, l), steps: parts.diffusion.config.num_sampling_steps,
+    });
+    times.diffusion = secs(performance.now() - t);
+    memory.diffusion = stage.stop();
+    standalone.diffusion = true;
+    say(`  diffusion (standalone, random condition [${2 * rows}, ${d.C}]): ${times.diffusion.toFixed(3)} s, RSS peak ${memory.diffusion.peak_gib} GiB`);
+    if (!skipDecode && lastFhat) {
+      stage.start();
+      t = performance.now();
+      await parts.tokenizer.decode(lastFhat, { clamp: true });
+      times.decode = secs(performance.now() - t);
+      memory.decode = stage.stop();
+      standalone.decode = true;
+      say(`  decode (standalone, f_hat after scale ${scalesToRun - 1}): ${times.decode.toFixed(3)} s, RSS peak ${memory.decode.peak_gib} GiB`);
+    }
+  }
+  return { times, memory, scalesRun: times.scales.length, standalone };
+}
+
+interface ReportInput {
+  name: BenchConfigName; opts: BenchGenerateOptions; model: BenchModel; flops: GenerationFlops; runs: RunRecord[];
+  peakG: number; peakStart: number; peakEnd: number; loadSeconds: Record<string, number>; B: number; threads: number;
+  scalesToRun: number; kvBytes: number; L: number; sysTokens: number; say: (s: string) => void;
+}
+
+function report(x: ReportInput): Record<string, unknown> {
+  const { flops, runs, peakG, say } = x;
+  const d = x.model.parts.transformer.dims, N = d.numScales;
+  const med = (f: (r: RunRecord) => number) => median(runs.map(f));
+  const ran = runs[0].scalesRun;
+  const scaleS = Array.from({ length: ran }, (_, si) => med((r) => r.times.scales[si]));
+  const scaleTS = Array.from({ length: ran }, (_, si) => med((r) => r.times.scales_transformer[si]));
+  const textS = med((r) => r.times.text_encoder), diffS = med((r) => r.times.diffusion), decS = med((r) => r.times.decode);
+  const gf = (f: number, s: number) => (s > 0 ? f / s / 1e9 : null);
+  const ratio = (f: number, s: number) => (s > 0 ? r3(f / s / 1e9 / peakG) : null);
+  const sumTo = (a: number[], n: number) => a.slice(0, n).reduce((p, q) => p + q, 0);
+
+  const transformerS = sumTo(scaleTS, ran), transformerF = sumTo(flops.scales_transformer, ran);
+  const measuredS = textS + sumTo(scaleS, ran) + diffS + (x.opts.skipDecode ? 0 : decS);
+  const measuredF = flops.text_encoder + sumTo(flops.scales, ran) + flops.diffusion + (x.opts.skipDecode ? 0 : flops.decode);
+  const complete = ran === N && !x.opts.skipDecode;
+
+  say('');
+  say(`stage            seconds    GFLOP   GFLOP/s  ratio to MatMul ${peakG.toFixed(1)} GFLOP/s`);
+  const line = (label: string, s: number, f: number) =>
+    say(`${label.padEnd(16)} ${s.toFixed(3).padStart(8)} ${(f / 1e9).toFixed(1).padStart(8)} ${(gf(f, s) ?? 0).toFixed(1).padStart(9)}  ${ratio(f, s) ?? '-'}`);
+  if (!x.opts.skipText) line('text encoder', textS, flops.text_encoder);
+  scaleS.forEach((s, si) => line(`scale ${si} (${d.patchNums[si]}²)`, s, flops.scales[si]));
+  line(`diffusion${runs[0].standalone.diffusion ? '*' : ''}`, diffS, flops.diffusion);
+  if (!x.opts.skipDecode) line(`decode${runs[0].standalone.decode ? '*' : ''}`, decS, flops.decode);
+  line('transformer', transformerS, transformerF);
+  line('pipeline', measuredS, measuredF);
+  if (runs[0].standalone.diffusion) say('* standalone on inputs of the real shapes (the loop was stopped by --scales)');
+
+  const floorS = measuredF / 1e9 / peakG;
+  say(`FLOP floor at the MatMul peak: ${floorS.toFixed(2)} s; measured ${measuredS.toFixed(2)} s = ${(measuredS / floorS).toFixed(2)}× the floor${complete ? '' : ' (for the stages that ran)'}`);
+
+  // Extrapolation of the scales that did not run: their FLOPs at the achieved GFLOP/s of the last scale that ran.
+  let extrapolated: Record<string, unknown> | undefined;
+  if (ran < N) {
+    const rate = flops.scales[ran - 1] / scaleS[ran - 1];
+    const missing = flops.scales.slice(ran).map((f) => f / rate);
+    const totalS = measuredS + missing.reduce((a, b) => a + b, 0) + (x.opts.skipDecode ? flops.decode / (gf(flops.decode, decS) ?? peakG * 1e9) : 0);
+    extrapolated = {
+      method: `scales ${ran}..${N - 1} not run: their FLOPs at the GFLOP/s achieved by scale ${ran - 1} (${r1(rate / 1e9)} GFLOP/s); NOT measured`,
+      scales_seconds: missing.map(r3),
+      pipeline_seconds: r1(totalS),
+      pipeline_vs_floor: r3(totalS / (flops.total / 1e9 / peakG)),
+    };
+    say(`EXTRAPOLATED (not measured): scales ${ran}..${N - 1} ≈ ${missing.map((s) => s.toFixed(0)).join(' + ')} s at ${(rate / 1e9).toFixed(1)} GFLOP/s → pipeline ≈ ${totalS.toFixed(0)} s, ${(totalS / (flops.total / 1e9 / peakG)).toFixed(2)}× the full floor`);
+  }
+
+  const maxRss = maxRssBytes();
+  const mem = runs[0].memory;
+  const stagePeaks = [mem.text_encoder?.peak_gib ?? 0, ...mem.scales.map((m) => m.peak_gib), mem.diffusion?.peak_gib ?? 0, mem.decode?.peak_gib ?? 0];
+  say(`peak RSS ${gib(maxRss)} GiB (whole process, loading included); during the generation ${Math.max(...stagePeaks)} GiB`);
+
+  const result: Record<string, unknown> = {
+    bench: 'generate', config: x.name, threads: x.threads, batch: x.B, image: [d.patchNums[N - 1] * 16, d.patchNums[N - 1] * 16],
+    scales: N, scales_run: ran, complete, repeat: runs.length,
+    text_tokens: x.opts.skipText ? 0 : x.L, system_tokens: x.opts.skipText ? 0 : x.sysTokens,
+    matmul_gflops: r1(peakG), matmul_gflops_before: r1(x.peakStart), matmul_gflops_after: r1(x.peakEnd),
+    seconds: {
+      text_encoder: r3(textS), scales: scaleS.map(r3), diffusion: r3(diffS), decode: x.opts.skipDecode ? null : r3(decS),
+      transformer: r3(transformerS), scales_transformer: scaleTS.map(r3), total: r3(measuredS),
+    },
+    gflop: {
+      text_encoder: r1(flops.text_encoder / 1e9), scales: flops.scales.map((f) => r3(f / 1e9)), diffusion: r1(flops.diffusion / 1e9),
+      decode: r1(flops.decode / 1e9), total: r1(flops.total / 1e9),
+    },
+    gflops: {
+      text_encoder: x.opts.skipText ? null : r1(gf(flops.text_encoder, textS)!), scales: scaleS.map((s, si) => r1(gf(flops.scales[si], s)!)),
+      diffusion: r1(gf(flops.diffusion, diffS)!), decode: x.opts.skipDecode ? null : r1(gf(flops.decode, decS)!),
+      transformer: r1(gf(transformerF, transformerS)!), total: r1(gf(measuredF, measuredS)!),
+    },
+    ratio_to_peak: {
+      text_encoder: x.opts.skipText ? null : ratio(flops.text_encoder, textS), scales: scaleS.map((s, si) => ratio(flops.scales[si], s)),
+      diffusion: ratio(flops.diffusion, diffS), decode: x.opts.skipDecode ? null : ratio(flops.decode, decS),
+      transformer: ratio(transformerF, transformerS), total: ratio(measuredF, measuredS),
+    },
+    floor_seconds: r3(floorS), pipeline_vs_floor: r3(measuredS / floorS),
+    standalone: runs[0].standalone,
+    ...(extrapolated ? { extrapolated } : {}),
+    rss_gib: {
+      peak: gib(maxRss), generation_peak: Math.max(...stagePeaks),
+      text_encoder: mem.text_encoder ?? null, scales: mem.scales, diffusion: mem.diffusion ?? null, decode: mem.decode ?? null,
+      kv_cache_full: gib(x.kvBytes),
+    },
+    load_seconds: x.loadSeconds,
+  };
+  if (x.opts.json) console.log(JSON.stringify(result));
+  return result;
+}

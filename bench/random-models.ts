@@ -1,0 +1,137 @@
+// Full-size HART with random weights, for `hart bench generate --config full`: the released
+// 0.7B configuration at 1024×1024 (hart-spec §3.1, §2.1) and a Qwen2-1.5B-sized text encoder —
+// the real model's compute without its weights.
+//
+// Weights come from BenchWeightStore, a stateless version of nn/RandomWeightStore's init (matrices
+// std gain/√fan_in, 1-D "*bias" std 0.02 around 0, other 1-D weights 1 ± 0.02) drawn from a fast
+// xorshift128 uniform stream (same std) keyed by the weight's name: ~3 G weights must be made
+// on a 2-core machine, where Philox normals (~6 M/s) would take ~7 minutes. Nothing is cached, so
+// the JS copy of a weight is garbage once its graph is emitted (asking twice gives the same values).
+import type { StoredTensor, WeightStore } from '../src/nn/index.ts';
+import type { TensorSource, TensorInfo } from '../src/io/tensor-source.ts';
+import type { Tensor as IoTensor } from '../src/io/dtypes.ts';
+import { parseHartConfig, type HARTForT2IConfig } from '../src/models/transformer/index.ts';
+import { parseTokenizerConfig, type HartTokenizerConfig } from '../src/models/tokenizer/index.ts';
+import { qwen2ParamShapes, type Qwen2Config } from '../src/models/text/index.ts';
+
+export const FULL_PATCH_NUMS = [1, 2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 48, 64];
+
+/** HARTForT2IConfig of hart-0.7b-1024px as reconstructed in hart-spec §3.1. */
+export function fullTransformerConfig(): HARTForT2IConfig {
+  return parseHartConfig({
+    model_type: 'hart_transformer_t2i', context_token: 300, context_dim: 1536, embed_dim: 1536, depth: 24, num_heads: 24,
+    mlp_ratio: 4.0, norm_eps: 1e-6, patch_nums: FULL_PATCH_NUMS, attn_type: 'llama', mlp_type: 'llama',
+    disable_aln: true, shared_aln: false, use_timestep_embed: true, use_context_norm: true, attn_l2_norm: false,
+    diff_width: 1024, diff_depth: 6, num_sampling_steps: '8', sampler: 'iddpm', sep_aln_pooling_mode: 'max',
+  });
+}
+
+/** The hybrid tokenizer (var_hybrid, ch 160, ch_mult 1,1,2,2,4, z 32, vocab 4096) on the 1024 px schedule. */
+export function fullTokenizerConfig(): HartTokenizerConfig {
+  return parseTokenizerConfig({
+    model_type: 'hart_autoencoder_with_disc', vocab_size: 4096, z_channels: 32, ch: 160, ch_mult: [1, 1, 2, 2, 4],
+    quant_conv_ks: 3, quant_resi: 0.5, share_quant_resi: 4, v_patch_nums: FULL_PATCH_NUMS, quantizer_type: 'var_hybrid',
+    hybrid: true, using_znorm: false, beta: 0.25, dropout: 0.0, test_mode: true,
+  });
+}
+
+export interface BenchInit {
+  /** Std of matrices is gain/√fan_in (fan_in = product of all dims but the first). */
+  gain?: number;
+  /** Std of 1-D "*bias" weights, and of the other 1-D weights around 1. */
+  vectorStd?: number;
+}
+
+/** FNV-1a of a string. */
+function hash32(s: string, h = 0x811c9dc5): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** n uniform draws in [−1, 1) from xorshift128 keyed by (seed, key). */
+export function uniformStream(seed: number, key: string, n: number): Float32Array {
+  let x = hash32(key, seed >>> 0) || 1, y = hash32(key + '#1', seed >>> 0) || 2, z = hash32(key + '#2') || 3, w = hash32(key + '#3') || 4;
+  for (let i = 0; i < 8; i++) { const t = x ^ (x << 11); x = y; y = z; z = w; w = (w ^ (w >>> 19) ^ t ^ (t >>> 8)) >>> 0; }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = x ^ (x << 11);
+    x = y; y = z; z = w;
+    w = (w ^ (w >>> 19) ^ t ^ (t >>> 8)) >>> 0;
+    out[i] = w * 4.656612873077393e-10 - 1; // w / 2^31 − 1
+  }
+  return out;
+}
+
+const SQRT3 = Math.sqrt(3);
+
+/** Deterministic random weights by name and shape (see the header); stateless except for `pinned`. */
+export class BenchWeightStore implements WeightStore {
+  /** Weights asked for without a shape (e.g. the tokenizer's codebook), created by pin(). */
+  private pinned = new Map<string, StoredTensor>();
+  /** Weights made so far (count of values), for reporting. */
+  made = 0;
+  constructor(readonly seed: number, readonly init: BenchInit = {}) {}
+
+  /** Creates `name` now and answers it even when asked without a shape. */
+  pin(name: string, shape: number[]): StoredTensor {
+    const t = this.make(name, shape);
+    this.pinned.set(name, t);
+    return t;
+  }
+
+  get(name: string, expectedShape?: readonly number[]): StoredTensor | undefined {
+    const hit = this.pinned.get(name);
+    if (hit || !expectedShape) return hit;
+    return this.make(name, [...expectedShape]);
+  }
+
+  private make(name: string, shape: number[]): StoredTensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const u = uniformStream(this.seed, name, n);
+    this.made += n;
+    const vs = this.init.vectorStd ?? 0.02;
+    if (shape.length === 1) {
+      const base = name.endsWith('bias') ? 0 : 1;
+      for (let i = 0; i < n; i++) u[i] = base + u[i] * SQRT3 * vs;
+    } else {
+      const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+      const a = SQRT3 * (this.init.gain ?? 1) / Math.sqrt(fanIn);
+      for (let i = 0; i < n; i++) u[i] *= a;
+    }
+    return { dtype: 'float32', shape, data: u };
+  }
+}
+
+/**
+ * A TensorSource with every Qwen2 language-model weight (canonical names), made on read by a
+ * BenchWeightStore, so Qwen2Encoder.load runs its real path (per-segment reads) on random weights.
+ * The embedding table is only gathered from (no FLOPs), so it is a 1-row-period tiling of 4099
+ * random rows, made in a fraction of the time of 152k rows.
+ */
+export function randomQwen2Source(cfg: Qwen2Config, seed: number): TensorSource {
+  const shapes = qwen2ParamShapes(cfg);
+  const store = new BenchWeightStore(seed);
+  const names = [...shapes.keys()].sort();
+  const info = (name: string): TensorInfo => {
+    const s = shapes.get(name);
+    if (!s) throw new Error(`random Qwen2: no weight ${name}`);
+    return { dtype: 'float32', shape: s };
+  };
+  return {
+    names: () => names,
+    info,
+    async read(name): Promise<IoTensor> {
+      const { shape } = info(name);
+      if (name === 'embed_tokens.weight') {
+        const [V, C] = shape;
+        const period = Math.min(V, 4099);
+        const block = store.get(`${name}#block`, [period, C])!.data as Float32Array;
+        const data = new Float32Array(V * C);
+        for (let r = 0; r < V; r += period) data.set(block.subarray(0, Math.min(period, V - r) * C), r * C);
+        return { dtype: 'float32', shape, data } as IoTensor;
+      }
+      return { dtype: 'float32', shape, data: store.get(name, shape)!.data } as IoTensor;
+    },
+    async close() {},
+  };
+}

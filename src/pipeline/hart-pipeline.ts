@@ -1,0 +1,85 @@
+// HartPipeline: prompts → images. Loads a model folder (HART.js or official layout) and a Qwen2
+// text encoder, then runs the generation loop; the text encoder can be released after encoding
+// to bound memory (the 1.5B encoder and the 0.7B transformer need not be resident together).
+import type { FileAccess } from '../io/file-access.ts';
+import type { ImageCHW } from '../io/png.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { HostTensor } from '../runtime/host-tensor.ts';
+import { loadHart, type LoadedHart } from './load.ts';
+import { runGeneration, type EncodedContext, type LoopHooks } from './generate-loop.ts';
+import { resolveOptions, type GenerateOptions } from './options.ts';
+import { makePreviewer } from './preview.ts';
+
+/** What the pipeline needs from a text encoder (src/models/text implements it). */
+export interface PromptEncoder {
+  encodePrompts(prompts: readonly string[], options: { maxLength: number }): Promise<{
+    context: HostTensor; mask: HostTensor; positionIds: HostTensor; truncated: boolean[];
+  }>;
+  release?(): Promise<void>;
+}
+
+export interface PipelineOptions {
+  runtime: Runtime;
+  /** Loads the text encoder on demand (kept, or released after each encoding: see keepTextEncoder). */
+  textEncoder?: () => Promise<PromptEncoder>;
+  /** Keep the text encoder resident between generations (default true; the CLI releases it). */
+  keepTextEncoder?: boolean;
+}
+
+export interface GenerateResult {
+  images: ImageCHW[];
+  /** Per prompt: it had more tokens than the model reads and was cut (the official code does so silently). */
+  truncated: boolean[];
+  seeds: number[];
+}
+
+export class HartPipeline {
+  private encoder?: PromptEncoder;
+  private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {}
+
+  static async fromPretrained(files: FileAccess, opts: PipelineOptions): Promise<HartPipeline> {
+    return new HartPipeline(await loadHart(files, opts.runtime), opts);
+  }
+
+  /** Prompts (one image each) → images in [0,1], [3, H, W]. */
+  async generate(prompts: string | string[], options: GenerateOptions & { previews?: boolean } = {}): Promise<GenerateResult> {
+    const list = typeof prompts === 'string' ? [prompts] : prompts;
+    if (list.length === 0) throw new Error('generate: no prompts');
+    const { previews, ...rest } = options;
+    const resolved = resolveOptions(list.length, rest);
+    if (!this.opts.textEncoder) throw new Error('this pipeline has no text encoder; pass one to fromPretrained or use generateFromContext');
+    this.encoder ??= await this.opts.textEncoder();
+    const enc = await this.encoder.encodePrompts(list, { maxLength: this.model.transformerConfig.context_token });
+    if (!(this.opts.keepTextEncoder ?? true)) {
+      await this.encoder.release?.();
+      this.encoder = undefined;
+    }
+    const T = enc.positionIds.shape[1];
+    const pos = Array.from(enc.positionIds.data as ArrayLike<number | bigint>, Number);
+    const ctx: EncodedContext = {
+      context: enc.context,
+      positionIds: list.map((_, b) => pos.slice(b * T, (b + 1) * T)),
+      mask: enc.mask,
+    };
+    const images = await this.generateFromContext(ctx, { ...rest, previews }, resolved);
+    return { images, truncated: enc.truncated, seeds: resolved.seeds };
+  }
+
+  /** The loop on already-encoded text (tests replay the official context; servers may cache encodings). */
+  async generateFromContext(ctx: EncodedContext, options: GenerateOptions & { previews?: boolean; hooks?: LoopHooks } = {},
+    resolved = resolveOptions(ctx.context.shape[0], (({ previews: _p, hooks: _h, ...r }) => r)(options))): Promise<ImageCHW[]> {
+    const { tokenizer } = this.model;
+    return runGeneration(this.model, ctx, {
+      ...resolved,
+      onProgress: options.onProgress,
+      signal: options.signal,
+      hooks: options.hooks,
+      preview: options.previews && options.onProgress ? makePreviewer(tokenizer, 8, this.model.transformer.dims.patchNums) : undefined,
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.encoder?.release?.();
+    this.encoder = undefined;
+  }
+}
