@@ -84,10 +84,12 @@ function promptIds(vocab: number, sys: number, T: number, n: number, seed: numbe
 }
 
 /** Wraps an async method of `obj` so each call's seconds are passed to `record`. */
-function timeMethod<T extends object, K extends keyof T>(obj: T, key: K, record: (s: number, args: unknown[], result: unknown) => void): () => void {
+function timeMethod<T extends object, K extends keyof T>(obj: T, key: K, record: (s: number, args: unknown[], result: unknown) => void,
+  before?: () => Promise<void>): () => void {
   const orig = obj[key] as unknown as (...a: unknown[]) => Promise<unknown>;
   const bound = orig.bind(obj);
   (obj as Record<K, unknown>)[key] = async (...args: unknown[]) => {
+    await before?.();
     const t = performance.now();
     const r = await bound(...args);
     record(secs(performance.now() - t), args, r);
@@ -131,7 +133,9 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
     context = { dtype: 'float32', shape: [B, T, contextDim], data: u };
   } else {
     let t = performance.now();
-    const enc = await Qwen2Encoder.load(textCfg, randomQwen2Source(textCfg, 3), rt);
+    // 256 MiB of weights per graph (one Qwen2-1.5B layer): emitting a graph holds its weights ~3×
+    // in JS for a moment, so smaller graphs keep the loading peak low.
+    const enc = await Qwen2Encoder.load(textCfg, randomQwen2Source(textCfg, 3), rt, { maxSegmentBytes: 2 ** 28 });
     loadSeconds.text_encoder = r1(secs(performance.now() - t));
     say(`text encoder (Qwen2 ${textCfg.num_hidden_layers} layers, hidden ${textCfg.hidden_size}, random) loaded in ${loadSeconds.text_encoder} s, ${enc.segmentCount} graph(s); RSS ${gib(rssBytes())} GiB`);
     const ids = new Int32Array(B * L), mask = new Uint8Array(B * L);
@@ -181,36 +185,63 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
   say(`FLOPs: total ${(flops.total / 1e12).toFixed(3)} T (text ${(flops.text_encoder / 1e9).toFixed(1)} G, scales ${(flops.scales.reduce((a, b) => a + b, 0) / 1e12).toFixed(3)} T, `
     + `diffusion ${(flops.diffusion / 1e9).toFixed(1)} G, decode ${(flops.decode / 1e9).toFixed(1)} G); KV cache at ${d.T + d.L - 1} tokens: ${gib(kvBytes)} GiB`);
 
-  // ---- generations
+  // ---- warm-up: the tokenizer's per-scale graphs compile on first use (the decoder's too, which
+  // at full size is not run twice: its compilation stays inside the decode stage)
+  t0 = performance.now();
+  if (name === 'tiny') {
+    await timeGeneration(model.parts, context, B, validTokens, N, !!opts.skipDecode, () => {});
+  } else {
+    const Cv = d.Cvae;
+    const zeros = (pn: number): HostTensor => ({ dtype: 'float32', shape: [B, Cv, pn, pn], data: new Float32Array(B * Cv * pn * pn) });
+    for (let si = 0; si < N - 1; si++) await model.parts.tokenizer.nextAutoregressiveInput(si, zeros(G), zeros(d.patchNums[si]), { patchNums: d.patchNums });
+  }
+  loadSeconds.warm_up = r1(secs(performance.now() - t0));
+
+  // ---- generations (full: MatMul-peak probes between the stages, outside their times)
+  const probe = name === 'full' ? async () => { await peak.measure(3); } : undefined;
   const runs: RunRecord[] = [];
   for (let r = 0; r < repeat; r++) {
-    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, say);
+    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, say, probe);
     rec.times.text_encoder = textTimes[r] ?? 0;
     rec.memory.text_encoder = textMem;
     runs.push(rec);
   }
   const peakEnd = await peak.measure(7);
-  say(`ORT MatMul 1024³ after: ${peakEnd.toFixed(1)} GFLOP/s`);
+  say(`ORT MatMul 1024³ after: ${peakEnd.toFixed(1)} GFLOP/s (median of all ${peak.seconds.length} probes: ${peak.gflops.toFixed(1)})`);
+  const gemmG = await MatmulPeak.weightGemm(rt);
+  say(`weight GEMM [2048×1536]·const[1536×4096]: ${gemmG.toFixed(1)} GFLOP/s`);
   const peakG = peak.gflops;
   await rt.dispose();
 
-  return report({ name, opts, model, flops, runs, peakG, peakStart, peakEnd, loadSeconds, B, threads, scalesToRun, kvBytes, L, sysTokens, say });
+  return report({ name, opts, model, flops, runs, peakG, gemmG, peakStart, peakEnd, loadSeconds, B, threads, scalesToRun, kvBytes, L, sysTokens, say });
 }
 
 /** One generation through runGeneration, stage by stage. */
 async function timeGeneration(parts: HartParts, context: HostTensor, B: number, validTokens: number, scalesToRun: number, skipDecode: boolean,
-  say: (s: string) => void): Promise<RunRecord> {
+  say: (s: string) => void, probe?: () => Promise<void>): Promise<RunRecord> {
   const d = parts.transformer.dims, N = d.numScales;
   const times: StageTimes = { text_encoder: 0, scales: [], scales_transformer: new Array(N).fill(0), diffusion: 0, decode: 0 };
   const memory: RunRecord['memory'] = { scales: [] };
   let stepSi = 0;
   let lastFhat: HostTensor | undefined;
+  // MatMul-peak probes between stages (at the start of the next stage's first call), their time
+  // excluded from the stages.
+  let probeMs = 0;
+  const probed = async (): Promise<void> => {
+    if (!probe) return;
+    const t = performance.now();
+    await probe();
+    probeMs += performance.now() - t;
+  };
   const undo = [
-    timeMethod(parts.transformer, 'step', (s) => { times.scales_transformer[stepSi++] += s; }),
+    timeMethod(parts.transformer, 'step', (s) => { times.scales_transformer[stepSi++] += s; }, probed),
     timeMethod(parts.tokenizer, 'nextAutoregressiveInput', (_s, _a, res) => { lastFhat = (res as { f_hat: HostTensor }).f_hat; }),
+    timeMethod(parts.diffusion, 'sample', () => {}, probed),
+    timeMethod(parts.tokenizer, 'decode', () => {}, probed),
   ];
   if (skipDecode) {
     // keep the loop's contract (an image of the right size) without running the decoder
+    undo.pop()!();
     (parts.tokenizer as unknown as Record<string, unknown>).decode = async (f: HostTensor) => {
       const [b, , h, w] = f.shape;
       return { dtype: 'float32', shape: [b, 3, h * 16, w * 16], data: new Float32Array(b * 3 * h * w * 256) };
@@ -220,7 +251,7 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
   const stage = new StagePeak();
   const abort = new AbortController();
   let mark = performance.now();
-  const lap = () => { const now = performance.now(); const s = secs(now - mark); mark = now; return s; };
+  const lap = () => { const now = performance.now(); const s = secs(now - mark - probeMs); mark = now; probeMs = 0; return s; };
   // cumsum(mask) − 1 for a prompt of validTokens tokens, right-padded
   const positionIds = Array.from({ length: B }, () => Array.from({ length: d.T }, (_, i) => Math.min(i, validTokens - 1)));
   stage.start();
@@ -266,6 +297,7 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
     const rows = B * l;
     const z = new Philox(5).normal(stream(0x1fffc, 0), 0, 2 * rows * d.C);
     const rngs = Array.from({ length: B }, (_, b) => new Philox(1 + b));
+    await probe?.();
     stage.start();
     let t = performance.now();
     await parts.diffusion.sample(z.subarray(0, rows * d.C), {
@@ -276,6 +308,7 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
     standalone.diffusion = true;
     say(`  diffusion (standalone, random condition [${2 * rows}, ${d.C}]): ${times.diffusion.toFixed(3)} s, RSS peak ${memory.diffusion.peak_gib} GiB`);
     if (!skipDecode && lastFhat) {
+      await probe?.();
       stage.start();
       t = performance.now();
       await parts.tokenizer.decode(lastFhat, { clamp: true });
@@ -290,7 +323,7 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
 
 interface ReportInput {
   name: BenchConfigName; opts: BenchGenerateOptions; model: BenchModel; flops: GenerationFlops; runs: RunRecord[];
-  peakG: number; peakStart: number; peakEnd: number; loadSeconds: Record<string, number>; B: number; threads: number;
+  peakG: number; gemmG: number; peakStart: number; peakEnd: number; loadSeconds: Record<string, number>; B: number; threads: number;
   scalesToRun: number; kvBytes: number; L: number; sysTokens: number; say: (s: string) => void;
 }
 
@@ -351,6 +384,7 @@ function report(x: ReportInput): Record<string, unknown> {
     scales: N, scales_run: ran, complete, repeat: runs.length,
     text_tokens: x.opts.skipText ? 0 : x.L, system_tokens: x.opts.skipText ? 0 : x.sysTokens,
     matmul_gflops: r1(peakG), matmul_gflops_before: r1(x.peakStart), matmul_gflops_after: r1(x.peakEnd),
+    weight_gemm_gflops: r1(x.gemmG),
     seconds: {
       text_encoder: r3(textS), scales: scaleS.map(r3), diffusion: r3(diffS), decode: x.opts.skipDecode ? null : r3(decS),
       transformer: r3(transformerS), scales_transformer: scaleTS.map(r3), total: r3(measuredS),
@@ -370,6 +404,7 @@ function report(x: ReportInput): Record<string, unknown> {
       transformer: ratio(transformerF, transformerS), total: ratio(measuredF, measuredS),
     },
     floor_seconds: r3(floorS), pipeline_vs_floor: r3(measuredS / floorS),
+    pipeline_vs_weight_gemm_floor: r3(measuredS / (measuredF / 1e9 / x.gemmG)),
     standalone: runs[0].standalone,
     ...(extrapolated ? { extrapolated } : {}),
     rss_gib: {

@@ -7,7 +7,7 @@ import type { DType } from '../graph/dtype.ts';
 
 /** The subset of the onnxruntime-{node,web} module this runtime uses. */
 export interface OrtModule {
-  InferenceSession: { create(model: Uint8Array, options?: OrtSession.SessionOptions): Promise<OrtSession> };
+  InferenceSession: { create(model: Uint8Array | string, options?: OrtSession.SessionOptions): Promise<OrtSession> };
   Tensor: new (type: never, data: never, dims: readonly number[]) => OrtTensor;
 }
 
@@ -17,6 +17,20 @@ export interface RuntimeOptions {
   /** Intra-op threads (0 = ONNX Runtime's default). */
   threads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * How a model with external data (over 2 GB) becomes a session. Node writes model + weights to a
+   * temporary folder and loads the path (src/runtime/node.node.ts); the default hands the weights
+   * to ONNX Runtime as an in-memory external data file (onnxruntime-web).
+   */
+  createWithExternalData?: (model: OnnxModel, options: OrtSession.SessionOptions) => Promise<OrtSession>;
+}
+
+/** One buffer holding an ExternalData file (browsers: must stay under their ArrayBuffer limit). */
+export function concatExternalData(model: OnnxModel): Uint8Array {
+  const x = model.externalData!;
+  const out = new Uint8Array(x.byteLength);
+  for (const c of x.chunks) out.set(c.bytes, c.offset);
+  return out;
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -96,24 +110,38 @@ export class Runtime {
    * becomes com.microsoft.QuickGelu, which is float32-only), so a valid float64 graph can fail to
    * load at the 'all' level; such a failure is retried with the basic, kernel-preserving level.
    */
-  private async createSession(bytes: Uint8Array): Promise<OrtSession> {
+  private async createSession(model: OnnxModel): Promise<OrtSession> {
     const opts = this.sessionOptions();
+    const create = (o: OrtSession.SessionOptions) => {
+      if (!model.externalData) return this.ort.InferenceSession.create(model.bytes, o);
+      if (this.options.createWithExternalData) return this.options.createWithExternalData(model, o);
+      const externalData = [{ path: model.externalData.location, data: concatExternalData(model) }];
+      return this.ort.InferenceSession.create(model.bytes, { ...o, externalData } as OrtSession.SessionOptions);
+    };
     try {
-      return await this.ort.InferenceSession.create(bytes, opts);
+      return await create(opts);
     } catch (e) {
       const level = opts.graphOptimizationLevel;
       if (!/Fusion/.test(String(e)) || level === 'basic' || level === 'disabled') throw e;
-      return this.ort.InferenceSession.create(bytes, { ...opts, graphOptimizationLevel: 'basic' });
+      return create({ ...opts, graphOptimizationLevel: 'basic' });
     }
+  }
+
+  /** Cache key: the graph bytes and every external weight byte. */
+  private async key(model: OnnxModel): Promise<string> {
+    if (!model.externalData) return sha256Hex(model.bytes);
+    const parts = [await sha256Hex(model.bytes)];
+    for (const c of model.externalData.chunks) parts.push(`${c.offset}:${await sha256Hex(c.bytes)}`);
+    return sha256Hex(new TextEncoder().encode(parts.join('|')));
   }
 
   /** Creates (or reuses) a session for the model. */
   async load(model: OnnxModel): Promise<CompiledModel> {
-    const key = await sha256Hex(model.bytes);
+    const key = await this.key(model);
     let p = this.cache.get(key);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache
-      p = this.createSession(model.bytes).then((s) => new CompiledModel(s, { ...model, bytes: new Uint8Array(0) }, this.ort));
+      p = this.createSession(model).then((s) => new CompiledModel(s, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort));
       this.cache.set(key, p);
       p.catch(() => this.cache.delete(key));
     }
@@ -126,8 +154,8 @@ export class Runtime {
    * session exists (the returned model's `bytes` is empty).
    */
   async loadUncached(model: OnnxModel): Promise<CompiledModel> {
-    const session = await this.createSession(model.bytes);
-    return new CompiledModel(session, { ...model, bytes: new Uint8Array(0) }, this.ort);
+    const session = await this.createSession(model);
+    return new CompiledModel(session, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort);
   }
 
   /** Releases every cached session. */

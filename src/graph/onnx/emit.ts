@@ -14,6 +14,18 @@ export interface EmitOptions {
   /** Parameters become graph inputs (training) instead of initializers (inference). */
   paramsAsInputs?: boolean;
   opset?: number;
+  /**
+   * Initializers of at least this many bytes go to an external data file instead of the protobuf
+   * (which cannot exceed 2 GB). Default: only when the initializers total more than 1.5 GB.
+   */
+  externalDataThreshold?: number;
+}
+
+/** Weights stored outside the protobuf: `location` relative to the model file, chunks at offsets. */
+export interface ExternalData {
+  location: string;
+  byteLength: number;
+  chunks: { offset: number; bytes: Uint8Array }[];
 }
 
 export interface OnnxModel {
@@ -22,7 +34,12 @@ export interface OnnxModel {
   /** Parameters emitted as inputs, in order (only with paramsAsInputs). */
   paramNames: string[];
   outputNames: string[];
+  externalData?: ExternalData;
 }
+
+export const EXTERNAL_DATA_FILE = 'weights.bin';
+const AUTO_EXTERNAL_TOTAL = 1.5 * 2 ** 30;
+const EXTERNAL_ALIGN = 4096;
 
 interface OnnxNode { opType: string; inputs: string[]; outputs: string[]; attrs: Attrs; domain: string; }
 interface Initializer { name: string; dtype: DType; dims: number[]; data: TypedArray }
@@ -33,11 +50,19 @@ function rawBytes(a: TypedArray): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-function writeTensor(w: ProtoWriter, t: Initializer): void {
+function writeTensor(w: ProtoWriter, t: Initializer, external?: { offset: number; length: number }): void {
   for (const d of t.dims) w.int(1, d);
   w.int(2, ONNX_DTYPE[t.dtype]);
   w.string(8, t.name);
-  w.bytes(9, rawBytes(t.data));
+  if (!external) {
+    w.bytes(9, rawBytes(t.data));
+    return;
+  }
+  const entry = (k: string, v: string) => w.message(13, (e) => { e.string(1, k); e.string(2, v); });
+  entry('location', EXTERNAL_DATA_FILE);
+  entry('offset', String(external.offset));
+  entry('length', String(external.length));
+  w.int(14, 1); // data_location = EXTERNAL
 }
 
 function writeAttr(w: ProtoWriter, name: string, v: unknown): void {
@@ -202,6 +227,7 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
     taken.add(name);
   }
 
+  let external: ExternalData | undefined;
   const w = new ProtoWriter();
   w.int(1, 8); // ir_version
   w.string(2, 'hart-js');
@@ -217,7 +243,20 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
       });
     }
     g.string(2, 'hart');
-    for (const t of inits) g.message(5, (tw) => writeTensor(tw, t));
+    const total = inits.reduce((a, t) => a + t.data.byteLength, 0);
+    const threshold = opts.externalDataThreshold ?? (total > AUTO_EXTERNAL_TOTAL ? 1024 : Infinity);
+    for (const t of inits) {
+      if (t.data.byteLength >= threshold) {
+        external ??= { location: EXTERNAL_DATA_FILE, byteLength: 0, chunks: [] };
+        const offset = Math.ceil(external.byteLength / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
+        const bytes = rawBytes(t.data);
+        external.chunks.push({ offset, bytes });
+        external.byteLength = offset + bytes.byteLength;
+        g.message(5, (tw) => writeTensor(tw, t, { offset, length: bytes.byteLength }));
+      } else {
+        g.message(5, (tw) => writeTensor(tw, t));
+      }
+    }
     for (const t of graphInputs) g.message(11, (vw) => writeValueInfo(vw, t.name!, t.dtype, t.shape));
     for (const [name, t] of outputs) g.message(12, (vw) => writeValueInfo(vw, name, t.dtype, null));
   });
@@ -229,5 +268,6 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
     inputNames: inputs.map((t) => t.name!),
     paramNames: opts.paramsAsInputs ? params.map((t) => t.name!) : [],
     outputNames: outputs.map(([n]) => n),
+    externalData: external,
   };
 }
