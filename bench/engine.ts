@@ -131,6 +131,7 @@ export async function measureEngine(opts: BenchEngineOptions): Promise<Record<st
     say(`torch block train step: ${spread(all(t.ttrain))}`);
   }
   say(`the same ratios paired within rounds: ${JSON.stringify(paired(0))}`);
+  say('targets: block_fwd_ratio ≥ 0.9, block_train_ratio ≥ 0.6, torch_fwd_time_ratio ≤ 0.5, torch_train_time_ratio ≤ 0.8');
   const result: Record<string, unknown> = {
     matmul_gflops: Math.round(mmGf * 10) / 10,
     ...ratios(med, 0),

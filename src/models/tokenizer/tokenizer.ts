@@ -152,10 +152,11 @@ export class HartTokenizer {
 
   /** fhat_to_img: decoder(post_quant_conv(f_hat)) → img [B, 3, 16h, 16w], clamped to [−1, 1] unless clamp is false. */
   async decode(f_hat_BChw: HostTensor, options: { clamp?: boolean } = {}): Promise<HostTensor> {
-    const [, C, h, w] = checkRank4(f_hat_BChw, 'f_hat');
+    const [, C] = checkRank4(f_hat_BChw, 'f_hat');
     if (C !== this.Cvae) throw new Error(`f_hat has ${C} channels, the tokenizer ${this.Cvae}`);
-    const m = await this.model(`decoder:${h}x${w}`, (g, p) => {
-      const f_hat = g.input('f_hat', 'float32', ['B', this.Cvae, h, w]);
+    // one decoder graph for every latent size (symbolic h, w): previews reuse the full decoder's session
+    const m = await this.model('decoder', (g, p) => {
+      const f_hat = g.input('f_hat', 'float32', ['B', this.Cvae, 'h', 'w']);
       const ks = this.config.quant_conv_ks;
       const z = conv2d(p.scope('post_quant_conv'), f_hat, this.Cvae, ks, { padding: ks >> 1 });
       return { img: decoder(p.scope('decoder'), z, this.config) };
