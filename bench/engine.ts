@@ -1,6 +1,6 @@
 // `hart bench engine`: how close the engine runs a transformer block to the machine's matmul
 // speed, and how it compares with PyTorch on the same CPU. Node-only (bench/ is not src/).
-//   matmul_gflops          ONNX Runtime float32 MatMul 1024×1024×1024 (one MatMul of two graph inputs)
+//   matmul_gflops          ONNX Runtime float32 MatMul 1024×1024×1024 (matmul-peak.ts: one MatMul of two graph inputs)
 //   block_fwd_ratio        block forward GFLOP/s (bench/llama-block.ts counts the matmul FLOPs) ÷ matmul_gflops
 //   block_train_ratio      forward + backward + AdamW step GFLOP/s (3× forward FLOPs) ÷ matmul_gflops
 //   torch_*_time_ratio     our seconds ÷ PyTorch's (bench/torch_block.py), null without a torch peer
@@ -8,10 +8,11 @@
 // shared machine hits them alike. The headline numbers are medians over all runs; 'paired' (ratios
 // within each round, median over rounds) shows how much load drift moved them, and 'fused' is the
 // block in its ORT-contrib-op lowering (llama-block.ts).
-import { Graph, emitOnnx } from '../src/graph/index.ts';
+import { emitOnnx } from '../src/graph/index.ts';
 import type { HostTensor } from '../src/runtime/host-tensor.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
 import { benchConfig, blockFlops, blockWeights, buildBlock, type Lowering } from './llama-block.ts';
+import { MatmulPeak } from './matmul-peak.ts';
 import { median, spread, timeIt } from './timing.ts';
 import { TorchPeer } from './torch-peer.ts';
 import { TrainLoop } from './train-step.ts';
@@ -51,10 +52,7 @@ export async function measureEngine(opts: BenchEngineOptions): Promise<Record<st
 
   const rt = nodeRuntime({ threads });
   const N = 1024;
-  const mg = new Graph();
-  const mmA = mg.input('a', 'float32', [N, N]), mmB = mg.input('b', 'float32', [N, N]);
-  const mm = await rt.load(emitOnnx({ outputs: { c: mmA.matmul(mmB) } }));
-  const mmFeeds = { a: randomTensor([N, N], 1), b: randomTensor([N, N], 2) };
+  const peak = await MatmulPeak.create(rt); // the 1024³ MatMul of two inputs (warmed up)
 
   const weights = blockWeights(cfg);
   // Both lowerings of the block (llama-block.ts): the headline numbers are the standard one's (the
@@ -75,12 +73,13 @@ export async function measureEngine(opts: BenchEngineOptions): Promise<Record<st
     tmm: [] as number[][], tfwd: [] as number[][], ttrain: [] as number[][] };
   const runs = async (n: number, fn: () => Promise<unknown>) => { const v = []; for (let i = 0; i < n; i++) v.push(await timeIt(fn)); return v; };
   // Warm-up: one of everything (first runs allocate and pre-pack).
-  await mm.run(mmFeeds);
   for (const f of fwd) await f.run({ x });
   for (const tr of train) await tr.step(x, gy);
   if (torch) { await torch.time('matmul', 1); await torch.time('fwd', 1); await torch.time('train', 1); }
   for (let r = 0; r < rounds; r++) {
-    t.mm.push(await runs(3, () => mm.run(mmFeeds)));
+    const seen = peak.seconds.length;
+    await peak.measure(3);
+    t.mm.push(peak.seconds.slice(seen));
     for (const [k, f] of fwd.entries()) t.fwd[k].push(await runs(2, () => f.run({ x })));
     if (torch) t.tfwd.push(await torch.time('fwd', 2));
     for (const [k, tr] of train.entries()) t.train[k].push(await runs(1, () => tr.step(x, gy)));

@@ -10,10 +10,10 @@ function lastDim(x: Tensor): number {
   return c;
 }
 
-/** y = x Wᵀ + b with W [out, in] (torch.nn.Linear). */
+/** y = x Wᵀ + b with W [out, in] (torch.nn.Linear); an int4 weight in the store becomes MatMulNBits (int4.ts). */
 export function linear(p: Params, x: Tensor, outFeatures: number, bias = true): Tensor {
   const inF = lastDim(x);
-  const y = x.matmul(p.get('weight', [outFeatures, inF]).mT());
+  const y = p.int4MatMul('weight', [outFeatures, inF], x) ?? x.matmul(p.get('weight', [outFeatures, inF]).mT());
   return bias ? y.add(p.get('bias', [outFeatures])) : y;
 }
 

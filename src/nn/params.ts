@@ -2,8 +2,10 @@
 // ("blocks.0.attn"), checking every shape against what the module expects.
 import type { Graph, Tensor } from '../graph/index.ts';
 import type { DType, TypedArray } from '../graph/dtype.ts';
+import { matMulNBits, type Int4Blocks } from './int4.ts';
 
-export interface StoredTensor { dtype: DType; shape: number[]; data: TypedArray }
+/** A stored weight; `int4` marks a Linear weight held as 4-bit blocks (see int4.ts), whose `data` dequantizes. */
+export interface StoredTensor { dtype: DType; shape: number[]; data: TypedArray; int4?: Int4Blocks }
 
 /** Where weights come from: a loaded checkpoint, or a random initializer for training. */
 export interface WeightStore {
@@ -53,5 +55,28 @@ export class Params {
     }
     this.cache.set(key, t);
     return t;
+  }
+
+  /**
+   * x·Wᵀ with the Linear weight `name` ([out, in] = `shape`) when the store holds it as int4
+   * blocks (one com.microsoft MatMulNBits node); null when it holds a float weight (use get()).
+   */
+  int4MatMul(name: string, shape: [number, number], x: Tensor): Tensor | null {
+    const key = this.full(name);
+    const w = this.store.get(key, shape);
+    const q = w?.int4;
+    if (!q) return null;
+    if (q.N !== shape[0] || q.K !== shape[1]) throw new Error(`weight ${key} has shape [${q.N},${q.K}], the config implies [${shape}]`);
+    const part = (suffix: string, data: TypedArray, dims: number[], dtype: DType): Tensor => {
+      const k = `${key}.${suffix}`;
+      let t = this.cache.get(k);
+      if (!t) this.cache.set(k, t = this.graph.param(k, dims, data, dtype));
+      return t;
+    };
+    const kb = q.scales.length / q.N;
+    return matMulNBits(x,
+      part('qweight', q.qweight, [q.N, kb, q.blockSize / 2], 'uint8'),
+      part('scales', q.scales, [q.N, kb], 'float32'),
+      part('zeros', q.zeros, [q.N, Math.ceil(kb / 2)], 'uint8'), q);
   }
 }
