@@ -5,8 +5,9 @@
 // Weights come from BenchWeightStore, a stateless version of nn/RandomWeightStore's init (matrices
 // std gain/√fan_in, 1-D "*bias" std 0.02 around 0, other 1-D weights 1 ± 0.02) drawn from a fast
 // xorshift128 uniform stream (same std) keyed by the weight's name: ~3 G weights must be made
-// on a 2-core machine, where Philox normals (~6 M/s) would take ~7 minutes. Nothing is cached, so
-// the JS copy of a weight is garbage once its graph is emitted (asking twice gives the same values).
+// on a 2-core machine, where Philox normals (~6 M/s) would take ~7 minutes. Only the last weight
+// is kept, so the JS copy of a weight is garbage once its graph is emitted (asking again gives the
+// same values).
 import type { StoredTensor, WeightStore } from '../src/nn/index.ts';
 import type { TensorSource, TensorInfo } from '../src/io/tensor-source.ts';
 import type { Tensor as IoTensor } from '../src/io/dtypes.ts';
@@ -49,10 +50,9 @@ function hash32(s: string, h = 0x811c9dc5): number {
 }
 
 /** n uniform draws in [−1, 1) from xorshift128 keyed by (seed, key). */
-export function uniformStream(seed: number, key: string, n: number): Float32Array {
+export function uniformStream(seed: number, key: string, n: number, out: Float32Array = new Float32Array(n)): Float32Array {
   let x = hash32(key, seed >>> 0) || 1, y = hash32(key + '#1', seed >>> 0) || 2, z = hash32(key + '#2') || 3, w = hash32(key + '#3') || 4;
   for (let i = 0; i < 8; i++) { const t = x ^ (x << 11); x = y; y = z; z = w; w = (w ^ (w >>> 19) ^ t ^ (t >>> 8)) >>> 0; }
-  const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const t = x ^ (x << 11);
     x = y; y = z; z = w;
@@ -63,6 +63,7 @@ export function uniformStream(seed: number, key: string, n: number): Float32Arra
 }
 
 const SQRT3 = Math.sqrt(3);
+const SLAB_BYTES = 2 ** 28;
 
 /** Deterministic random weights by name and shape (see the header); stateless except for `pinned`. */
 export class BenchWeightStore implements WeightStore {
@@ -74,20 +75,44 @@ export class BenchWeightStore implements WeightStore {
 
   /** Creates `name` now and answers it even when asked without a shape. */
   pin(name: string, shape: number[]): StoredTensor {
-    const t = this.make(name, shape);
+    const t = this.make(name, shape, true);
     this.pinned.set(name, t);
     return t;
   }
 
+  /** The last weight made: callers often ask twice in a row (Params tries an int4 form first). */
+  private last?: { name: string; t: StoredTensor };
+
   get(name: string, expectedShape?: readonly number[]): StoredTensor | undefined {
     const hit = this.pinned.get(name);
     if (hit || !expectedShape) return hit;
-    return this.make(name, [...expectedShape]);
+    if (this.last?.name === name && this.last.t.shape.join() === expectedShape.join()) return this.last.t;
+    const t = this.make(name, [...expectedShape]);
+    this.last = { name, t };
+    return t;
   }
 
-  private make(name: string, shape: number[]): StoredTensor {
+  /**
+   * Weights are views into 256 MiB slabs: freed weights of that size would stay in the C heap
+   * (glibc serves allocations under its 32 MiB mmap ceiling from the heap and keeps them once
+   * freed), inflating RSS by the size of the model; a slab is returned to the system whole once
+   * the graphs holding its weights are gone.
+   */
+  private slab?: { buf: ArrayBuffer; used: number };
+
+  private alloc(n: number): Float32Array {
+    const bytes = 4 * n;
+    if (!this.slab || this.slab.used + bytes > this.slab.buf.byteLength) {
+      this.slab = { buf: new ArrayBuffer(Math.max(SLAB_BYTES, bytes)), used: 0 };
+    }
+    const a = new Float32Array(this.slab.buf, this.slab.used, n);
+    this.slab.used += bytes;
+    return a;
+  }
+
+  private make(name: string, shape: number[], ownBuffer = false): StoredTensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    const u = uniformStream(this.seed, name, n);
+    const u = uniformStream(this.seed, name, n, ownBuffer ? undefined : this.alloc(n));
     this.made += n;
     const vs = this.init.vectorStd ?? 0.02;
     if (shape.length === 1) {

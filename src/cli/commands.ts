@@ -21,6 +21,19 @@ export function registerCommands(program: Command): void {
     .option('--preview-dir <dir>', 'write a coarse-to-fine preview PNG per scale')
     .option('-q, --quiet', 'no progress output')
     .action(async (prompt, opts) => (await import('./generate.node.ts')).generateCommand(prompt, opts));
+  program
+    .command('convert')
+    .description('official HART checkpoint folder (llm/, tokenizer/) → HART.js model folder (hart.json, safetensors, configs, model card)')
+    .argument('<official-dir>', 'the official folder: llm/ (config.json + ema_model.bin or model.safetensors) and tokenizer/')
+    .argument('<out-dir>', 'the HART.js model folder to write (complete or absent: written beside it, then renamed)')
+    .option('--text-encoder <dir>', 'a Qwen2 / Qwen2-VL folder to include as text_encoder/ (language-model weights only)')
+    .option('--dtype <dtype>', 'storage of float tensors: float32 or float16', 'float32')
+    .option('--quantize <q>', 'none, or int4: 4-bit blockwise Linear weights run as ONNX Runtime MatMulNBits', 'none')
+    .option('--block-size <n>', 'int4 block size along the input dimension (power of two ≥ 16)', '32')
+    .option('--force', 'replace an existing output folder')
+    .option('--json', 'print the report as one JSON object')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (src, out, opts) => (await import('../convert/cli.node.ts')).convertCommand(src, out, opts));
   const bench = program.command('bench').description('benchmarks (ratios against a baseline measured in the same run)');
   bench
     .command('engine')
@@ -42,5 +55,22 @@ export function registerCommands(program: Command): void {
     .option('--system-tokens <n>', 'system-prompt tokens before the 300 prompt tokens (default: 132, an estimate)')
     .option('--head-groups <n>', 'attention head groups (default: defaultHeadGroups)')
     .option('--kernel <k>', 'attention lowering: graph or mha')
+    .option('--mem-pattern <on|off>', "ONNX Runtime's memory pattern (default on)")
     .action(async (opts) => (await import('../../bench/generate.ts')).benchGenerate(opts));
+  bench
+    .command('load')
+    .description('full-size load: official checkpoint vs converted float32 / float16 / int4 folders (seconds, peak RSS, size)')
+    .option('--checkpoint <dir>', 'official-format checkpoint (bench/make-official-checkpoint.py)', '/tmp/hart-official-full')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--threads <n>', 'intra-op threads', '2')
+    .option('--keep', 'keep the converted folders (<checkpoint>-bench-<variant>)')
+    .option('--cast-probe', 'also check whether ONNX Runtime folds Cast(float16 weight) into a float32 initializer (the optimized model it saves)')
+    .option('--text-encoder', 'with the HART parts loaded, also load/run/release a random Qwen2-1.5B text encoder (int4 for the int4 folder)')
+    .option('--skip <variants>', 'comma-separated variants to skip: official, float32, float16, int4')
+    .action(async (opts) => (await import('../../bench/load.ts')).benchLoad(opts));
+  bench
+    .command('convert')
+    .description('hart convert accuracy on the parity fixture: float16 / int4 vs float32 (image, logits, token choices)')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (opts) => (await import('../../bench/convert-accuracy.ts')).benchConvertAccuracy(opts));
 }

@@ -1,13 +1,13 @@
 // Loads the three HART parts (transformer, hybrid tokenizer, residual diffusion) from a model
 // folder: the HART.js layout (hart.json, transformer/, tokenizer/) or the official one
-// (llm/ with config.json and ema_model.bin or model.safetensors, tokenizer/).
+// (llm/ with config.json and ema_model.bin or model.safetensors, tokenizer/). Half-precision weights
+// are cast to float32 inside the graphs (nn/params.ts); int4 Linear weights run as MatMulNBits.
 import type { FileAccess } from '../io/file-access.ts';
 import { readJson } from '../io/file-access.ts';
 import { openWeights } from '../io/weights.ts';
-import { readAll } from '../io/tensor-source.ts';
-import { MapWeightStore, type StoredTensor, type WeightStore } from '../nn/index.ts';
+import { int4Source, MapWeightStore, type StoredTensor, type WeightStore } from '../nn/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { HartTransformer, parseHartConfig, type HARTForT2IConfig } from '../models/transformer/index.ts';
+import { HartTransformer, ignoredBuffers, parseHartConfig, type HARTForT2IConfig } from '../models/transformer/index.ts';
 import { HartTokenizer, parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokenizer/index.ts';
 import { DiffusionSampler, diffLossConfig } from '../models/diffusion/index.ts';
 import type { HartParts } from './generate-loop.ts';
@@ -32,10 +32,20 @@ export async function detectLayout(files: FileAccess): Promise<HartFolderLayout>
   throw new Error(`${files.describe('')} is not a HART model folder: expected hart.json (HART.js) or llm/config.json (official)`);
 }
 
-async function readStore(files: FileAccess, name?: string): Promise<WeightStore> {
-  const src = await openWeights(files, name);
+/**
+ * Reads a part's tensors (int4 parts grouped into their logical weight, see nn/int4.ts); the
+ * buffers in `skip` (name → the shape the config implies) are shape-checked but never read.
+ */
+async function readStore(files: FileAccess, name?: string, skip = new Map<string, number[]>()): Promise<WeightStore> {
+  const src = int4Source(await openWeights(files, name));
   try {
-    return new MapWeightStore(await readAll(src) as Map<string, StoredTensor>);
+    const map = new Map<string, StoredTensor>();
+    for (const n of src.names()) {
+      const want = skip.get(n);
+      if (!want) map.set(n, await src.read(n) as StoredTensor);
+      else if (src.info(n).shape.join() !== want.join()) throw new Error(`${files.describe(name ?? '')}: ${n} has shape [${src.info(n).shape}], the config implies [${want}]`);
+    }
+    return new MapWeightStore(map);
   } finally {
     await src.close();
   }
@@ -49,7 +59,8 @@ export async function loadHart(files: FileAccess, runtime: Runtime): Promise<Loa
   let weightsName: string | undefined;
   for (const w of layout.weights) if (await tdir.exists(w)) { weightsName = w; break; }
   if (!weightsName) throw new Error(`${tdir.describe('')} has none of ${layout.weights.join(', ')}`);
-  const tStore = await readStore(tdir, weightsName);
+  // the official files' recomputed buffers (attn_bias_for_masking is 380 MB at full size) are never read
+  const tStore = await readStore(tdir, weightsName, ignoredBuffers(transformerConfig));
   const kStore = await readStore(kdir);
   const [transformer, diffusion] = await Promise.all([
     HartTransformer.fromWeights(transformerConfig, tStore, runtime),

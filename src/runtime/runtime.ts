@@ -18,6 +18,11 @@ export interface RuntimeOptions {
   threads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
+   * ONNX Runtime's memory pattern (one pre-planned block per input shape; default on). Off, each
+   * tensor comes from the arena on its own, which lowers the peak of large graphs with many shapes.
+   */
+  memPattern?: boolean;
+  /**
    * How a model with external data (over 2 GB) becomes a session. Node writes model + weights to a
    * temporary folder and loads the path (src/runtime/node.node.ts); the default hands the weights
    * to ONNX Runtime as an in-memory external data file (onnxruntime-web).
@@ -92,16 +97,23 @@ export class CompiledModel {
   release(): Promise<void> { return this.session.release(); }
 }
 
+/** Per-model session settings that override the runtime's. */
+export interface LoadOptions {
+  /** See RuntimeOptions.memPattern. */
+  memPattern?: boolean;
+}
+
 export class Runtime {
   private cache = new Map<string, Promise<CompiledModel>>();
   constructor(readonly ort: OrtModule, readonly options: RuntimeOptions = {}) {}
 
-  private sessionOptions(): OrtSession.SessionOptions {
+  private sessionOptions(load: LoadOptions = {}): OrtSession.SessionOptions {
     const opts: OrtSession.SessionOptions = {
       executionProviders: this.options.executionProviders ?? ['cpu'],
       graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
     };
     if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
+    if ((this.options.memPattern ?? load.memPattern) === false) opts.enableMemPattern = false;
     return opts;
   }
 
@@ -110,8 +122,8 @@ export class Runtime {
    * becomes com.microsoft.QuickGelu, which is float32-only), so a valid float64 graph can fail to
    * load at the 'all' level; such a failure is retried with the basic, kernel-preserving level.
    */
-  private async createSession(model: OnnxModel): Promise<OrtSession> {
-    const opts = this.sessionOptions();
+  private async createSession(model: OnnxModel, load: LoadOptions = {}): Promise<OrtSession> {
+    const opts = this.sessionOptions(load);
     const create = (o: OrtSession.SessionOptions) => {
       if (!model.externalData) return this.ort.InferenceSession.create(model.bytes, o);
       if (this.options.createWithExternalData) return this.options.createWithExternalData(model, o);
@@ -136,12 +148,12 @@ export class Runtime {
   }
 
   /** Creates (or reuses) a session for the model. */
-  async load(model: OnnxModel): Promise<CompiledModel> {
-    const key = await this.key(model);
+  async load(model: OnnxModel, opts: LoadOptions = {}): Promise<CompiledModel> {
+    const key = (await this.key(model)) + (opts.memPattern === false ? '|no-mem-pattern' : '');
     let p = this.cache.get(key);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache
-      p = this.createSession(model).then((s) => new CompiledModel(s, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort));
+      p = this.createSession(model, opts).then((s) => new CompiledModel(s, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort));
       this.cache.set(key, p);
       p.catch(() => this.cache.delete(key));
     }

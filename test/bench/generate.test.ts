@@ -25,7 +25,8 @@ test('hart bench generate --config tiny --json: the last line is the JSON report
   for (const k of ['text_encoder', 'diffusion', 'decode', 'transformer', 'total']) assert.ok(j.ratio_to_peak[k] > 0, `ratio_to_peak.${k}`);
   assert.ok(j.ratio_to_peak.scales.every((v: number) => v > 0));
   assert.ok(j.matmul_gflops > 0 && j.floor_seconds > 0);
-  assert.ok(Math.abs(j.pipeline_vs_floor - j.seconds.total / j.floor_seconds) < 0.01 * j.pipeline_vs_floor + 0.01);
+  // (the printed seconds are rounded to ms: the tiny floor is only a few of them)
+  assert.ok(Math.abs(j.pipeline_vs_floor - j.seconds.total / j.floor_seconds) < 0.05 * j.pipeline_vs_floor);
   assert.ok(j.rss_gib.peak > 0 && j.rss_gib.scales.length === 7 && j.rss_gib.decode.peak_gib > 0);
   assert.equal(j.extrapolated, undefined);
 });

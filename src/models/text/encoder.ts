@@ -5,7 +5,7 @@
 // Positions are arange(L) over the whole sequence (HF's default position_ids); the attention mask
 // is HF's: causal, plus a key-padding mask from the 2-D attention_mask, added as float32-min.
 // Sessions are created outside the runtime's cache, so release() really frees the model.
-import type { WeightStore, StoredTensor } from '../../nn/index.ts';
+import { int4Source, type WeightStore, type StoredTensor } from '../../nn/index.ts';
 import type { DType as GraphDType } from '../../graph/index.ts';
 import { DTYPE_BYTES, numel, toFloat32, type Tensor as IoTensor } from '../../io/dtypes.ts';
 import type { TensorSource } from '../../io/tensor-source.ts';
@@ -55,6 +55,7 @@ function layerOf(name: string): number | null {
 }
 
 function storedOf(name: string, t: IoTensor): StoredTensor {
+  if ((t as StoredTensor).int4) return t as StoredTensor; // int4 Linear weight (nn/int4.ts): kept packed
   if (t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'bfloat16') {
     return { dtype: t.dtype as GraphDType, shape: t.shape, data: t.data as StoredTensor['data'] };
   }
@@ -78,7 +79,8 @@ export class Qwen2Encoder {
    * Reads the language-model weights from `weights`, builds the layer graphs and opens their
    * sessions. Everything needed is copied out, so the caller may close `weights` afterwards.
    */
-  static async load(config: Qwen2Config, weights: TensorSource, runtime: Runtime, options: Qwen2EncoderOptions = {}): Promise<Qwen2Encoder> {
+  static async load(config: Qwen2Config, source: TensorSource, runtime: Runtime, options: Qwen2EncoderOptions = {}): Promise<Qwen2Encoder> {
+    const weights = int4Source(source); // int4 parts (a converted folder) appear as their logical weights
     const lm = selectLanguageModelWeights(weights.names(), config);
     const shapes = qwen2ParamShapes(config);
     for (const [k, shape] of shapes) {

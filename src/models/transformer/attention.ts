@@ -13,6 +13,13 @@ export interface AttentionOptions {
   kernel?: 'graph' | 'mha';
   /** Split the heads into this many groups, computed one after another (must divide num_heads). */
   headGroups?: number;
+  /**
+   * With head groups: split the queries into chunks of this many tokens as well, so a score matrix
+   * is at most [B, heads/groups, queryChunk, keys]. Needs maxQueries, the largest token count a
+   * call will see (chunks past the call's tokens are empty).
+   */
+  queryChunk?: number;
+  maxQueries?: number;
 }
 
 export interface AttentionIO {
@@ -21,6 +28,14 @@ export interface AttentionIO {
   sin_BlD: Tensor;
   /** Cached keys/values of earlier tokens, [B, H, P, hd] (RoPE already applied to the keys). */
   past?: { k_BHPD: Tensor; v_BHPD: Tensor };
+  /**
+   * The same in an inference cache's token-major layout, [P, B, H, hd]: this call's keys are
+   * appended in that layout and the result transposed once. The copy then depends on this call's
+   * keys, so ONNX Runtime runs it with its block; a transpose of the cache input alone depends on
+   * nothing and its reverse-DFS order runs every block's before the first block, holding all of
+   * them at once (3 GB at the released model's last scale).
+   */
+  pastTokenMajor?: { k_PBHD: Tensor; v_PBHD: Tensor };
   /** Additive mask broadcastable to [B, H, l, P + l] (training's block-causal level mask). */
   bias?: Tensor;
 }
@@ -70,8 +85,19 @@ export function llamaAttention(
   const cos = io.cos_BlD.unsqueeze([1]), sin = io.sin_BlD.unsqueeze([1]);
   q = applyRope(q, cos, sin);
   k = applyRope(k, cos, sin);
-  const kAll = io.past ? concat([io.past.k_BHPD, k], 2) : k;
-  const vAll = io.past ? concat([io.past.v_BHPD, v], 2) : v;
+  let kAll = k, vAll = v;
+  // token-major keys/values [S, B, H, hd] (with a token-major cache), from which head groups are sliced
+  let kCat_SBHD: Tensor | undefined, vCat_SBHD: Tensor | undefined;
+  if (io.past) {
+    kAll = concat([io.past.k_BHPD, k], 2);
+    vAll = concat([io.past.v_BHPD, v], 2);
+  } else if (io.pastTokenMajor) {
+    // [P, B, H, hd] ++ [l, B, H, hd] → [B, H, P + l, hd]
+    kCat_SBHD = concat([io.pastTokenMajor.k_PBHD, k.transpose([2, 0, 1, 3])], 0);
+    vCat_SBHD = concat([io.pastTokenMajor.v_PBHD, v.transpose([2, 0, 1, 3])], 0);
+    kAll = kCat_SBHD.transpose([1, 2, 0, 3]);
+    vAll = vCat_SBHD.transpose([1, 2, 0, 3]);
+  }
 
   let o_BHlD: Tensor;
   if (opts.kernel === 'mha') {
@@ -86,9 +112,24 @@ export function llamaAttention(
   if (groups === 1) {
     o_BHlD = sdpa(q, kAll, vAll, scale, io.bias);
   } else {
-    const sizes = new Array(groups).fill(H / groups);
-    const qs = q.split(1, sizes), ks = kAll.split(1, sizes), vs = vAll.split(1, sizes);
-    o_BHlD = concat(qs.map((qg, g) => sdpa(qg, ks[g], vs[g], scale, io.bias)), 1);
+    const hg = H / groups;
+    const sizes = new Array(groups).fill(hg);
+    const qs = q.split(1, sizes);
+    // Per group, its heads' keys/values: from the token-major concatenation one slice each (so
+    // the whole [B, H, S, hd] transpose is never held), else a split of [B, H, S, hd].
+    const kvOf = kCat_SBHD && vCat_SBHD
+      ? (g: number) => [kCat_SBHD!, vCat_SBHD!].map((t) => t.slice([2], [g * hg], [(g + 1) * hg]).transpose([1, 2, 0, 3]))
+      : (() => { const ks = kAll.split(1, sizes), vs = vAll.split(1, sizes); return (g: number) => [ks[g], vs[g]]; })();
+    const Q = opts.queryChunk, maxL = opts.maxQueries;
+    const chunks = Q && maxL && maxL > Q ? Math.ceil(maxL / Q) : 1;
+    o_BHlD = concat(qs.map((qg, g) => {
+      const [kg, vg] = kvOf(g);
+      if (chunks === 1) return sdpa(qg, kg, vg, scale, io.bias);
+      if (io.bias) throw new Error('llamaAttention: query chunks take no attention bias');
+      // the last chunk runs to the end, so the chunks add up to the call's l tokens
+      const parts = Array.from({ length: chunks }, (_, c) => qg.slice([2], [c * Q!], [c === chunks - 1 ? Infinity : (c + 1) * Q!]));
+      return concat(parts.map((qc) => sdpa(qc, kg, vg, scale)), 2);
+    }), 1);
   }
   const o_BlC = o_BHlD.transpose([0, 2, 1, 3]).reshape([0, 0, C]);
   return { out_BlC: linear(p.scope('proj'), o_BlC, C), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };

@@ -1,8 +1,8 @@
 // The KV-cached inference step of HARTForT2I (autoregressive_infer_cfg, spec §1.3) as graphs with
 // symbolic sizes (B = the CFG-doubled batch, l = this step's tokens, P = cached tokens), so that
 // one ONNX Runtime session per segment serves the context prefix (step 0) and every scale. The
-// blocks can be split into consecutive segments (StepSegment), each its own graph, because
-// protobuf caps one ONNX model at 2 GB (the released model's blocks hold 2.7 GB of float32):
+// blocks can be split into consecutive segments (StepSegment), each its own graph (e.g. to keep
+// every model under protobuf's 2 GB without external data; the released blocks hold 2.7 GB):
 //   inputs  x_BlC [B, l, C] (embedded tokens, or the previous segment's hidden), cond_BD [B, T, C],
 //           rope_cos/rope_sin [B, l, hd], past.{i}.key / past.{i}.value [P, B, H, hd] for the
 //           segment's blocks i (P = 0 at step 0), context_mask [B, T] only for AdaLN "avg" pooling
@@ -47,7 +47,7 @@ export interface StepSegment {
  * Splits the blocks into consecutive segments of at most `maxBytes` of float32 block weights each
  * (at least one block per segment); the last segment carries the head.
  */
-export function stepSegments(cfg: HARTForT2IConfig, maxBytes = 2 ** 30): StepSegment[] {
+export function stepSegments(cfg: HARTForT2IConfig, maxBytes = Infinity): StepSegment[] {
   const d = hartDims(cfg);
   const C = d.C, ada = cfg.disable_aln ? 0 : 6 * C * C;
   const blockBytes = 4 * (4 * C * C + C + 2 * C + 3 * C * d.ffnHidden + C + ada);
@@ -76,12 +76,11 @@ export function buildStepGraph(
   const cond = { cond_BTC, contextMask_BT };
   let x = x_BlC;
   for (let i = segment.start; i < segment.end; i++) {
-    // [P, B, H, hd] → [B, H, P, hd]
-    const past = {
-      k_BHPD: g.input(`past.${i}.key`, 'float32', ['P', 'B', d.heads, d.headDim]).transpose([1, 2, 0, 3]),
-      v_BHPD: g.input(`past.${i}.value`, 'float32', ['P', 'B', d.heads, d.headDim]).transpose([1, 2, 0, 3]),
+    const pastTokenMajor = {
+      k_PBHD: g.input(`past.${i}.key`, 'float32', ['P', 'B', d.heads, d.headDim]),
+      v_PBHD: g.input(`past.${i}.value`, 'float32', ['P', 'B', d.heads, d.headDim]),
     };
-    const r = hartBlock(p.scope(`blocks.${i}`), cfg, x, cond, { cos_BlD, sin_BlD, past }, opts);
+    const r = hartBlock(p.scope(`blocks.${i}`), cfg, x, cond, { cos_BlD, sin_BlD, pastTokenMajor }, opts);
     x = r.x_BlC;
     // [B, H, l, hd] → rows kv_rows → [n, B, H, hd]
     outputs[`new.${i}.key`] = r.attn.kNew_BHlD.gather(kvRows_n, 2).transpose([2, 0, 1, 3]);

@@ -54,10 +54,11 @@ test('HartTransformer steps match the official KV-cached inference at every scal
   await rt.dispose();
 });
 
-test('attention variants (head groups, com.microsoft MultiHeadAttention) and one graph per block give the same steps', async () => {
+test('attention variants (head groups, query chunks, com.microsoft MultiHeadAttention) and one graph per block give the same steps', async () => {
   const { cfg, store } = fixtureModel();
   const rt = nodeRuntime({ threads: 2 });
-  for (const opts of [{ headGroups: 2 }, { kernel: 'mha' as const }, { maxSegmentBytes: 1 }]) {
+  // queryChunk 16: 4 chunks at the last scale (64 tokens), empty ones at the small scales
+  for (const opts of [{ headGroups: 2 }, { kernel: 'mha' as const }, { maxSegmentBytes: 1 }, { headGroups: 2, queryChunk: 16 }]) {
     const t = await HartTransformer.fromWeights(cfg, store, rt, opts);
     if ('maxSegmentBytes' in opts) assert.equal(t.segmentCount, cfg.depth);
     const { errs } = await runAll(t);

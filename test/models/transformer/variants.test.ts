@@ -56,15 +56,17 @@ const variants: [string, object][] = [
   ['shared AdaLN (scale_shift_table + avg)', { shared_aln: true }],
   ['attn_l2_norm', { attn_l2_norm: true }],
   ['plain blocks, 4 heads in 2 groups', { num_heads: 4, headGroups: 2 }],
+  ['plain blocks, 4 heads in 4 groups, queries in chunks of 3', { num_heads: 4, headGroups: 4, queryChunk: 3 }],
 ];
 
 for (const [name, extra] of variants) {
   test(`step graph matches the float64 reference: ${name}`, async () => {
-    const { headGroups, ...fields } = extra as { headGroups?: number };
+    const { headGroups, queryChunk, ...fields } = extra as { headGroups?: number; queryChunk?: number };
     const cfg = parseHartConfig({ ...base, ...fields });
     const weights = randomWeights(cfg, 7);
     checkTransformerWeights(cfg, weights, V, Cvae);
-    const { graph, outputs } = buildStepGraph(cfg, new MapWeightStore(weights), V, { headGroups });
+    // (this step has l = 4 queries: chunks [0, 3) and [3, 4))
+    const { graph, outputs } = buildStepGraph(cfg, new MapWeightStore(weights), V, { headGroups, queryChunk, maxQueries: queryChunk ? 4 : undefined });
     void graph;
     const rt = nodeRuntime({ threads: 1 });
     const s = await rt.load(emitOnnx({ outputs }));
