@@ -50,6 +50,8 @@ export interface BenchGenerateOptions {
   fixture?: string;
   /** ONNX Runtime memory pattern: 'on' or 'off' (default: ONNX Runtime's, on). */
   memPattern?: string;
+  /** One generation, freeing the transformer and diffusion sessions before the decode (what `hart generate` does). */
+  singleShot?: boolean;
   /** No human-readable lines (tests). */
   quiet?: boolean;
 }
@@ -212,8 +214,12 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
   // ---- generations (full: MatMul-peak probes between the stages, outside their times)
   const probe = name === 'full' ? async () => { await peak.measure(3); } : undefined;
   const runs: RunRecord[] = [];
+  if (opts.singleShot && repeat !== 1) throw new Error('--single-shot times exactly one generation (--repeat 1)');
+  const release = opts.singleShot
+    ? async () => { await model.parts.transformer.release(rt); await model.parts.diffusion.release(rt); }
+    : undefined;
   for (let r = 0; r < repeat; r++) {
-    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, say, probe);
+    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, say, probe, release);
     rec.times.text_encoder = textTimes[r] ?? 0;
     rec.memory.text_encoder = textMem;
     runs.push(rec);
@@ -231,7 +237,7 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
 
 /** One generation through runGeneration, stage by stage. */
 async function timeGeneration(parts: HartParts, context: HostTensor, B: number, validTokens: number, scalesToRun: number, skipDecode: boolean,
-  say: (s: string) => void, probe?: () => Promise<void>): Promise<RunRecord> {
+  say: (s: string) => void, probe?: () => Promise<void>, beforeDecode?: () => Promise<void>): Promise<RunRecord> {
   const d = parts.transformer.dims, N = d.numScales;
   const times: StageTimes = { text_encoder: 0, scales: [], scales_transformer: new Array(N).fill(0), diffusion: 0, decode: 0 };
   const memory: RunRecord['memory'] = { scales: [] };
@@ -273,6 +279,7 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
     await runGeneration(parts, { context, positionIds }, {
       ...resolveOptions(B, { seed: 1, cfg: 4.5, moreSmooth: false }),
       signal: abort.signal,
+      beforeDecode,
       onProgress: (e) => {
         if (e.stage === 'scale') {
           times.scales.push(lap());

@@ -55,6 +55,7 @@ export function registerCommands(program: Command): void {
     .option('--system-tokens <n>', 'system-prompt tokens before the 300 prompt tokens (default: 132, an estimate)')
     .option('--head-groups <n>', 'attention head groups (default: defaultHeadGroups)')
     .option('--kernel <k>', 'attention lowering: graph or mha')
+    .option('--single-shot', 'free the transformer and diffusion sessions before the decode, as hart generate does (one generation)')
     .option('--mem-pattern <on|off>', "ONNX Runtime's memory pattern (default on)")
     .action(async (opts) => (await import('../../bench/generate.ts')).benchGenerate(opts));
   bench

@@ -89,7 +89,7 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
     else throw new Error(`${modelDir} has no text_encoder/ folder; pass --text-encoder <dir> (a Qwen2 folder)`);
   }
   log(`hart: loading ${modelDir}`);
-  const pipe = await HartPipeline.fromPretrained(files, { runtime, textEncoder, keepTextEncoder: false });
+  const pipe = await HartPipeline.fromPretrained(files, { runtime, textEncoder, keepTextEncoder: false, singleShot: true });
   const prompts = Array.from({ length: batch }, () => prompt);
   const t0 = performance.now();
   const result = await pipe.generate(prompts, {

@@ -40,6 +40,8 @@ export interface LoopOptions extends ResolvedOptions {
   /** Preview maker called with the current f_hat after each scale (when onProgress is set). */
   preview?: (f_hat_BChw: HostTensor) => Promise<ImageCHW[]>;
   hooks?: LoopHooks;
+  /** Runs after the residual diffusion, before the decoder (the pipeline frees the transformer here in single-shot mode). */
+  beforeDecode?: () => Promise<void>;
 }
 
 function abortIfNeeded(signal?: AbortSignal): void {
@@ -118,6 +120,7 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     for (let i = 0; i < fh.length; i++) sum[i] = fh[i] + add[i];
     f_hat = { dtype: 'float32', shape: f_hat.shape, data: sum };
   }
+  await o.beforeDecode?.();
   await o.onProgress?.({ stage: 'decode', step: N, total: N, elapsed: elapsed() });
   const img = await tokenizer.decode(f_hat, { clamp: true });
   const [, , H, W] = img.shape;

@@ -24,6 +24,11 @@ export interface PipelineOptions {
   textEncoder?: () => Promise<PromptEncoder>;
   /** Keep the text encoder resident between generations (default true; the CLI releases it). */
   keepTextEncoder?: boolean;
+  /**
+   * One generation only (the CLI): the transformer and diffusion sessions are freed before the
+   * decoder runs, so their memory arenas and the decoder's activations are never resident together.
+   */
+  singleShot?: boolean;
 }
 
 export interface GenerateResult {
@@ -35,6 +40,7 @@ export interface GenerateResult {
 
 export class HartPipeline {
   private encoder?: PromptEncoder;
+  private consumed = false;
   private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {}
 
   static async fromPretrained(files: FileAccess, opts: PipelineOptions): Promise<HartPipeline> {
@@ -68,8 +74,18 @@ export class HartPipeline {
   /** The loop on already-encoded text (tests replay the official context; servers may cache encodings). */
   async generateFromContext(ctx: EncodedContext, options: GenerateOptions & { previews?: boolean; hooks?: LoopHooks } = {},
     resolved = resolveOptions(ctx.context.shape[0], (({ previews: _p, hooks: _h, ...r }) => r)(options))): Promise<ImageCHW[]> {
-    const { tokenizer } = this.model;
+    const { tokenizer, transformer, diffusion } = this.model;
+    if (this.consumed) throw new Error('this single-shot pipeline has already generated; load it again');
+    const runtime = this.opts.runtime;
+    const beforeDecode = this.opts.singleShot
+      ? async () => {
+        this.consumed = true;
+        await transformer.release(runtime);
+        await diffusion.release(runtime);
+      }
+      : undefined;
     return runGeneration(this.model, ctx, {
+      beforeDecode,
       ...resolved,
       onProgress: options.onProgress,
       signal: options.signal,

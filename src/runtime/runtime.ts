@@ -170,6 +170,17 @@ export class Runtime {
     return new CompiledModel(session, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort);
   }
 
+  /** Releases cached sessions (their arenas and weights) and forgets them; a later load recreates them. */
+  async evict(...models: CompiledModel[]): Promise<void> {
+    for (const [key, p] of [...this.cache]) {
+      const m = await p.catch(() => undefined);
+      if (m && models.includes(m)) {
+        this.cache.delete(key);
+        await m.release().catch(() => {});
+      }
+    }
+  }
+
   /** Releases every cached session. */
   async dispose(): Promise<void> {
     const all = [...this.cache.values()];

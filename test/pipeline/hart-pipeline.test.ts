@@ -64,3 +64,13 @@ test('options are validated with messages naming the option', () => {
   assert.throws(() => resolveOptions(1, { steps: 8 } as never), /unknown generate option "steps"/);
   assert.deepEqual(resolveOptions(3, { seed: 10 }).seeds, [10, 11, 12]);
 });
+
+test('single-shot frees the transformer before decoding, gives the same image, and refuses a second run', async () => {
+  const rt = nodeRuntime({ threads: 2 });
+  const once = await HartPipeline.fromPretrained(diskFiles(fixtureDir()), { runtime: rt, singleShot: true });
+  const a = await once.generateFromContext(context(), { seed: 11, moreSmooth: false });
+  const b = await (await pipeline()).generateFromContext(context(), { seed: 11, moreSmooth: false });
+  assert.deepEqual(a[0].data, b[0].data);
+  await assert.rejects(once.generateFromContext(context(), { seed: 11 }), /single-shot pipeline has already generated/);
+  await rt.dispose();
+});

@@ -52,6 +52,11 @@ export class DiffusionSampler {
     return new DiffusionSampler(config, await runtime.load(diffusionNetOnnx(store, config, prefix)));
   }
 
+  /** Frees the MLP's session; the sampler cannot run afterwards. */
+  release(runtime: Runtime): Promise<void> {
+    return runtime.evict(this.net);
+  }
+
   /** The respaced tables of gen_diffusion for `steps` (cached). */
   schedule(steps = this.config.num_sampling_steps): DiffusionSchedule {
     let s = this.schedules.get(steps);

@@ -101,6 +101,14 @@ export class HartTransformer {
     private readonly diffCond: CompiledModel,
   ) {}
 
+  private released = false;
+
+  /** Frees every session of this transformer (its weights and arenas); it cannot run afterwards. */
+  async release(runtime: Runtime): Promise<void> {
+    this.released = true;
+    await runtime.evict(this.prefix, this.embed, this.diffCond, ...this.stepModels.map((s) => s.model));
+  }
+
   /** Number of graphs the blocks are split into. */
   get segmentCount(): number { return this.stepModels.length; }
 
@@ -145,6 +153,7 @@ export class HartTransformer {
    * (bool/0-1; only AdaLN "avg" pooling reads it; the uncond rows get mask [1, 0, …, 0]).
    */
   async begin(context: HostTensor, contextPositionIds: HostTensor | ArrayLike<number>[], contextMask?: HostTensor): Promise<HartGeneration> {
+    if (this.released) throw new Error('HartTransformer: released (single-shot pipeline); load the model again');
     const d = this.dims;
     const [B, T, D] = context.shape;
     if (context.shape.length !== 3 || T !== d.T || D !== d.contextDim) {
