@@ -8,6 +8,7 @@ import { loadTextEncoder } from './pipeline/text-encoder-folder.ts';
 
 export * from './index.ts';
 export { nodeRuntime, diskFiles };
+export { convertHart } from './convert/convert.node.ts';
 
 export interface NodePipelineOptions {
   /** 'cpu' (default) or 'cuda' (needs onnxruntime-node's CUDA build and a GPU). */

@@ -111,7 +111,7 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
   for (const [i, im] of result.images.entries()) {
     const meta = {
       prompt, seed: String(result.seeds[i]), model: modelDir,
-      settings: JSON.stringify({ ...options, seed: result.seeds[i] }),
+      settings: JSON.stringify({ ...result.settings, seeds: undefined, seed: result.seeds[i] }),
       software: 'hart-js',
     };
     await mkdir(dirname(resolve(paths[i])), { recursive: true });

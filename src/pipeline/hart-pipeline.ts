@@ -7,7 +7,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import { loadHart, type LoadedHart } from './load.ts';
 import { runGeneration, type EncodedContext, type LoopHooks } from './generate-loop.ts';
-import { resolveOptions, type GenerateOptions } from './options.ts';
+import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.ts';
 import { makePreviewer } from './preview.ts';
 
 /** What the pipeline needs from a text encoder (src/models/text implements it). */
@@ -36,6 +36,8 @@ export interface GenerateResult {
   /** Per prompt: it had more tokens than the model reads and was cut (the official code does so silently). */
   truncated: boolean[];
   seeds: number[];
+  /** The settings every image was made with (defaults filled in). */
+  settings: ResolvedOptions;
 }
 
 export class HartPipeline {
@@ -52,7 +54,7 @@ export class HartPipeline {
     const list = typeof prompts === 'string' ? [prompts] : prompts;
     if (list.length === 0) throw new Error('generate: no prompts');
     const { previews, ...rest } = options;
-    const resolved = resolveOptions(list.length, rest);
+    const resolved = resolveOptions(list.length, rest, this.model.hartJson?.defaults);
     if (!this.opts.textEncoder) throw new Error('this pipeline has no text encoder; pass one to fromPretrained or use generateFromContext');
     this.encoder ??= await this.opts.textEncoder();
     const enc = await this.encoder.encodePrompts(list, { maxLength: this.model.transformerConfig.context_token });
@@ -68,12 +70,12 @@ export class HartPipeline {
       mask: enc.mask,
     };
     const images = await this.generateFromContext(ctx, { ...rest, previews }, resolved);
-    return { images, truncated: enc.truncated, seeds: resolved.seeds };
+    return { images, truncated: enc.truncated, seeds: resolved.seeds, settings: resolved };
   }
 
   /** The loop on already-encoded text (tests replay the official context; servers may cache encodings). */
   async generateFromContext(ctx: EncodedContext, options: GenerateOptions & { previews?: boolean; hooks?: LoopHooks } = {},
-    resolved = resolveOptions(ctx.context.shape[0], (({ previews: _p, hooks: _h, ...r }) => r)(options))): Promise<ImageCHW[]> {
+    resolved = resolveOptions(ctx.context.shape[0], (({ previews: _p, hooks: _h, ...r }) => r)(options), this.model.hartJson?.defaults)): Promise<ImageCHW[]> {
     const { tokenizer, transformer, diffusion } = this.model;
     if (this.consumed) throw new Error('this single-shot pipeline has already generated; load it again');
     const runtime = this.opts.runtime;

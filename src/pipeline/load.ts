@@ -4,6 +4,7 @@
 // are cast to float32 inside the graphs (nn/params.ts); int4 Linear weights run as MatMulNBits.
 import type { FileAccess } from '../io/file-access.ts';
 import { readJson } from '../io/file-access.ts';
+import { parseHartJson, type HartJson } from './hart-json.ts';
 import { openWeights } from '../io/weights.ts';
 import { int4Source, MapWeightStore, type StoredTensor, type WeightStore } from '../nn/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -17,13 +18,16 @@ export interface LoadedHart extends HartParts {
   tokenizerConfig: HartTokenizerConfig;
   /** Where the transformer weights came from (e.g. "llm/ema_model.bin"). */
   transformerWeights: string;
+  /** The HART.js folder's hart.json (absent for the official layout). */
+  hartJson?: HartJson;
 }
 
-export interface HartFolderLayout { transformerDir: string; tokenizerDir: string; weights: string[] }
+export interface HartFolderLayout { transformerDir: string; tokenizerDir: string; weights: string[]; hartJson?: HartJson }
 
 export async function detectLayout(files: FileAccess): Promise<HartFolderLayout> {
   if (await files.exists('hart.json')) {
-    return { transformerDir: 'transformer', tokenizerDir: 'tokenizer', weights: ['model.safetensors'] };
+    const hartJson = parseHartJson(await readJson(files, 'hart.json'), files.describe('hart.json'));
+    return { transformerDir: hartJson.parts.transformer, tokenizerDir: hartJson.parts.tokenizer, weights: ['model.safetensors'], hartJson };
   }
   if (await files.exists('llm/config.json')) {
     // sample.py generates with the EMA weights
@@ -56,6 +60,10 @@ export async function loadHart(files: FileAccess, runtime: Runtime): Promise<Loa
   const tdir = files.sub(layout.transformerDir), kdir = files.sub(layout.tokenizerDir);
   const transformerConfig = parseHartConfig(await readJson(tdir, 'config.json'));
   const tokenizerConfig = parseTokenizerConfig(await readJson(kdir, 'config.json'));
+  const hj = layout.hartJson;
+  if (hj && (hj.patch_nums.join() !== transformerConfig.patch_nums.join() || hj.context_token !== transformerConfig.context_token)) {
+    throw new Error(`${files.describe('hart.json')}: patch_nums/context_token disagree with ${tdir.describe('config.json')}`);
+  }
   let weightsName: string | undefined;
   for (const w of layout.weights) if (await tdir.exists(w)) { weightsName = w; break; }
   if (!weightsName) throw new Error(`${tdir.describe('')} has none of ${layout.weights.join(', ')}`);
@@ -67,5 +75,5 @@ export async function loadHart(files: FileAccess, runtime: Runtime): Promise<Loa
     DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)),
   ]);
   const tokenizer = HartTokenizer.fromWeights(tokenizerConfig, kStore, runtime);
-  return { transformer, tokenizer, diffusion, transformerConfig, tokenizerConfig, transformerWeights: `${layout.transformerDir}/${weightsName}` };
+  return { transformer, tokenizer, diffusion, transformerConfig, tokenizerConfig, transformerWeights: `${layout.transformerDir}/${weightsName}`, hartJson: hj };
 }

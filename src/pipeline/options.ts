@@ -41,7 +41,10 @@ function check(cond: boolean, msg: string): void {
   if (!cond) throw new RangeError(msg);
 }
 
-export function resolveOptions(batch: number, o: GenerateOptions = {}): ResolvedOptions {
+/** Model-specific defaults (hart.json `defaults`) over the official ones. */
+export interface ModelDefaults { cfg?: number; top_k?: number | null; top_p?: number; temperature?: number; diffusion_steps?: number; more_smooth?: boolean }
+
+export function resolveOptions(batch: number, o: GenerateOptions = {}, model: ModelDefaults = {}): ResolvedOptions {
   const known = new Set(['seed', 'seeds', 'cfg', 'topK', 'topP', 'temperature', 'diffusionSteps', 'moreSmooth', 'onProgress', 'signal']);
   for (const k of Object.keys(o)) check(known.has(k), `unknown generate option "${k}"`);
   check(o.seed === undefined || o.seeds === undefined, 'give seed or seeds, not both');
@@ -54,15 +57,15 @@ export function resolveOptions(batch: number, o: GenerateOptions = {}): Resolved
     seeds = Array.from({ length: batch }, (_, b) => s + b);
   }
   for (const s of seeds) check(Number.isSafeInteger(s) && s >= 0 && s <= MAX_SEED, `seed ${s} must be an integer in [0, 2^53)`);
-  const cfg = o.cfg ?? DEFAULTS.cfg;
+  const cfg = o.cfg ?? model.cfg ?? DEFAULTS.cfg;
   check(Number.isFinite(cfg) && cfg >= 0 && cfg <= 50, `cfg ${cfg} must be a number in [0, 50]`);
-  const topK = o.topK ?? null;
+  const topK = o.topK ?? model.top_k ?? null;
   check(topK === null || (Number.isInteger(topK) && topK >= 1), `topK ${topK} must be an integer ≥ 1`);
-  const topP = o.topP ?? DEFAULTS.topP;
+  const topP = o.topP ?? model.top_p ?? DEFAULTS.topP;
   check(Number.isFinite(topP) && topP >= 0 && topP <= 1, `topP ${topP} must be in [0, 1]`);
-  const temperature = o.temperature ?? DEFAULTS.temperature;
+  const temperature = o.temperature ?? model.temperature ?? DEFAULTS.temperature;
   check(Number.isFinite(temperature) && temperature >= 0 && temperature <= 10, `temperature ${temperature} must be in [0, 10]`);
-  const diffusionSteps = o.diffusionSteps ?? DEFAULTS.diffusionSteps;
+  const diffusionSteps = o.diffusionSteps ?? model.diffusion_steps ?? DEFAULTS.diffusionSteps;
   check(Number.isInteger(diffusionSteps) && diffusionSteps >= 1 && diffusionSteps <= 1000, `diffusionSteps ${diffusionSteps} must be an integer in [1, 1000]`);
-  return { seeds, cfg, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? DEFAULTS.moreSmooth };
+  return { seeds, cfg, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? model.more_smooth ?? DEFAULTS.moreSmooth };
 }

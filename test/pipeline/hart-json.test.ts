@@ -1,0 +1,49 @@
+// hart.json: validated strictly; a converted folder's patch_nums must agree with its transformer;
+// its sampling defaults become the pipeline's defaults (explicit options still win).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseHartJson } from '../../src/pipeline/hart-json.ts';
+import { resolveOptions } from '../../src/pipeline/options.ts';
+import { convertHart } from '../../src/convert/convert.node.ts';
+import { diskFiles } from '../../src/io/file-access.node.ts';
+import { loadHart } from '../../src/pipeline/load.ts';
+import { nodeRuntime } from '../../src/runtime/node.node.ts';
+import { fixtureDir } from '../fixtures.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'hart-json-test-'));
+const runtime = nodeRuntime({ threads: 2 });
+after(async () => { rmSync(tmp, { recursive: true, force: true }); await runtime.dispose(); });
+
+const valid = {
+  format: 'hart-js', format_version: 1, parts: { transformer: 'transformer', tokenizer: 'tokenizer' },
+  resolution: 128, patch_nums: [1, 2, 3, 4, 5, 6, 8], context_token: 8, defaults: { cfg: 3 },
+};
+
+test('parseHartJson rejects malformed files with the field named', () => {
+  assert.equal(parseHartJson(valid).defaults.cfg, 3);
+  assert.equal(parseHartJson(valid).defaults.diffusion_steps, 8);
+  assert.throws(() => parseHartJson({ ...valid, colour: 1 }), /unknown field "colour"/);
+  assert.throws(() => parseHartJson({ ...valid, format_version: 2 }), /format_version 2 is not supported/);
+  assert.throws(() => parseHartJson({ ...valid, parts: { transformer: '../x', tokenizer: 't' } }), /plain folder name/);
+  assert.throws(() => parseHartJson({ ...valid, patch_nums: [1, 0] }), /patch_nums/);
+  assert.throws(() => parseHartJson({ ...valid, defaults: { cfg: 1, steps: 3 } }), /unknown default "steps"/);
+  assert.throws(() => parseHartJson([]), /JSON object/);
+});
+
+test('a converted folder loads with its hart.json; its defaults apply, explicit options win', async () => {
+  const out = join(tmp, 'conv');
+  await convertHart(fixtureDir(), out);
+  const hj = JSON.parse(readFileSync(join(out, 'hart.json'), 'utf8'));
+  hj.defaults.cfg = 2.5;
+  writeFileSync(join(out, 'hart.json'), JSON.stringify(hj));
+  const model = await loadHart(diskFiles(out), runtime);
+  assert.equal(model.hartJson?.defaults.cfg, 2.5);
+  assert.equal(resolveOptions(1, {}, model.hartJson?.defaults).cfg, 2.5);
+  assert.equal(resolveOptions(1, { cfg: 6 }, model.hartJson?.defaults).cfg, 6);
+  hj.patch_nums = [1, 2, 3];
+  writeFileSync(join(out, 'hart.json'), JSON.stringify(hj));
+  await assert.rejects(loadHart(diskFiles(out), runtime), /patch_nums\/context_token disagree/);
+});
