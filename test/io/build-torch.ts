@@ -1,5 +1,6 @@
 // Test helpers: build torch.save-style checkpoints in memory (a stored ZIP, optionally zip64, and a
 // protocol-2 pickle assembled opcode by opcode), so malformed cases can be made precisely.
+import { mulberry32 } from '../mulberry32.ts';
 
 export function le(n: number, bytes: number): number[] {
   const out: number[] = [];
@@ -93,13 +94,4 @@ export function torchZip(pickle: Uint8Array, storages: Record<string, Uint8Array
 }
 
 /** Deterministic PRNG (mulberry32) for fuzz tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;

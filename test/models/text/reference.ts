@@ -4,18 +4,9 @@
 // GQA attention (query head h reads K/V head ⌊h/rep⌋) under a causal + key-padding mask →
 // o_proj (no bias) → residual → RMSNorm → SwiGLU → residual; final RMSNorm.
 import type { Qwen2Config } from '../../../src/models/text/config.ts';
+import { mulberry32 } from '../../mulberry32.ts';
 
-/** Small deterministic uniform generator (mulberry32), independent of the project's RNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export function tinyQwen2Config(over: Partial<Qwen2Config> = {}): Qwen2Config {
   return {
