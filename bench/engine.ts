@@ -78,14 +78,16 @@ export async function measureEngine(opts: BenchEngineOptions): Promise<Record<st
   if (torch) { await torch.time('matmul', 1); await torch.time('fwd', 1); await torch.time('train', 1); }
   for (let r = 0; r < rounds; r++) {
     const seen = peak.seconds.length;
-    await peak.measure(3);
+    // each contender runs several times back to back (steady state: its weights warm in cache
+    // after the previous contender evicted them); medians over all runs and rounds
+    await peak.measure(5);
     t.mm.push(peak.seconds.slice(seen));
-    for (const [k, f] of fwd.entries()) t.fwd[k].push(await runs(2, () => f.run({ x })));
-    if (torch) t.tfwd.push(await torch.time('fwd', 2));
+    for (const [k, f] of fwd.entries()) t.fwd[k].push(await runs(5, () => f.run({ x })));
+    if (torch) t.tfwd.push(await torch.time('fwd', 5));
     for (const [k, tr] of train.entries()) t.train[k].push(await runs(1, () => tr.step(x, gy)));
     if (torch) {
       t.ttrain.push(await torch.time('train', 1));
-      t.tmm.push(await torch.time('matmul', 3));
+      t.tmm.push(await torch.time('matmul', 5));
     }
   }
   await torch?.close();
