@@ -73,6 +73,10 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
   if (!modelDir) {
     if (existsSync(join(DEFAULT_MODEL, 'hart.json'))) modelDir = DEFAULT_MODEL;
     else {
+      if (!existsSync(join(DEMO_MODEL, 'llm', 'config.json'))) {
+        throw new Error('no model: there is no embedded model yet (models/default) and the parity model '
+          + `${DEMO_MODEL} is not there either; pass --model <dir> (a HART.js folder or the official hart-0.7b-1024px)`);
+      }
       modelDir = DEMO_MODEL;
       log('hart: no embedded model yet (models/default); using the random-weight parity model from '
         + '../shared/fixtures/hart-parity-tiny with a random byte-level text encoder: the image is noise, '
