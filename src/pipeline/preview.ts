@@ -4,30 +4,14 @@
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { HartTokenizer } from '../models/tokenizer/index.ts';
 import type { ImageCHW } from '../io/png.ts';
-import { areaMatrix } from '../tables/resample.ts';
+import { areaMatrix, resizePlanes } from '../tables/resample.ts';
 
 /** Area-resizes [B, C, H, W] to [B, C, s, s] with PyTorch's adaptive-average-pool windows. */
 export function areaDown(x: HostTensor, s: number): HostTensor {
   const [B, C, H, W] = x.shape;
   if (H === s && W === s) return x;
-  const mh = areaMatrix(H, s), mw = areaMatrix(W, s);
-  const src = x.data as Float32Array;
-  const out = new Float32Array(B * C * s * s);
-  const tmp = new Float64Array(s * W);
-  for (let p = 0; p < B * C; p++) {
-    const plane = src.subarray(p * H * W, (p + 1) * H * W);
-    tmp.fill(0);
-    for (let i = 0; i < s; i++) for (let h = 0; h < H; h++) {
-      const a = mh[i * H + h];
-      if (a !== 0) for (let w = 0; w < W; w++) tmp[i * W + w] += a * plane[h * W + w];
-    }
-    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) {
-      let acc = 0;
-      for (let w = 0; w < W; w++) acc += tmp[i * W + w] * mw[j * W + w];
-      out[(p * s + i) * s + j] = acc;
-    }
-  }
-  return { dtype: 'float32', shape: [B, C, s, s], data: out };
+  const out = resizePlanes(x.data as Float32Array, B * C, H, W, areaMatrix(H, s), s, areaMatrix(W, s), s);
+  return { dtype: 'float32', shape: [B, C, s, s], data: Float32Array.from(out) };
 }
 
 export function makePreviewer(tokenizer: HartTokenizer, maxLatent = 8, patchNums?: number[]) {

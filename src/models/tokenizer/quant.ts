@@ -24,22 +24,23 @@ function matrixConst(x: Tensor, M: Float64Array, outSize: number, inSize: number
   return x.graph.constant(Float32Array.from(M), [outSize, inSize]);
 }
 
-/** F.interpolate(x, size=(outH, outW), mode='area') = adaptive_avg_pool2d: M_h·X·M_wᵀ (identity at equal size). */
-export function areaResize(x_BChw: Tensor, outH: number, outW: number): Tensor {
+/** M_h·X·M_wᵀ with the [out, in] matrices of `matrix` (identity at equal size). */
+function matrixResize(x_BChw: Tensor, outH: number, outW: number, matrix: (inSize: number, outSize: number) => Float64Array): Tensor {
   const H = dimOf(x_BChw, 2), W = dimOf(x_BChw, 3);
   if (H === outH && W === outW) return x_BChw;
-  const mH = matrixConst(x_BChw, areaMatrix(H, outH), outH, H);
-  const mWt = matrixConst(x_BChw, areaMatrix(W, outW), outW, W).mT();
+  const mH = matrixConst(x_BChw, matrix(H, outH), outH, H);
+  const mWt = matrixConst(x_BChw, matrix(W, outW), outW, W).mT();
   return mH.matmul(x_BChw.matmul(mWt));
 }
 
-/** F.interpolate(x, size=(outH, outW), mode='bicubic', align_corners=False): M_h·X·M_wᵀ (identity at equal size). */
+/** F.interpolate(x, size=(outH, outW), mode='area') = adaptive_avg_pool2d. */
+export function areaResize(x_BChw: Tensor, outH: number, outW: number): Tensor {
+  return matrixResize(x_BChw, outH, outW, areaMatrix);
+}
+
+/** F.interpolate(x, size=(outH, outW), mode='bicubic', align_corners=False). */
 export function bicubicResize(x_BChw: Tensor, outH: number, outW: number): Tensor {
-  const H = dimOf(x_BChw, 2), W = dimOf(x_BChw, 3);
-  if (H === outH && W === outW) return x_BChw;
-  const mH = matrixConst(x_BChw, bicubicMatrix(H, outH), outH, H);
-  const mWt = matrixConst(x_BChw, bicubicMatrix(W, outW), outW, W).mT();
-  return mH.matmul(x_BChw.matmul(mWt));
+  return matrixResize(x_BChw, outH, outW, (i, o) => bicubicMatrix(i, o));
 }
 
 /** [B, C, h, w] → [B, h·w, C] (permute(0,2,3,1), tokens row-major). */
