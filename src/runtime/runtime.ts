@@ -23,6 +23,12 @@ export interface RuntimeOptions {
    */
   memPattern?: boolean;
   /**
+   * Whether ONNX Runtime's intra-op worker threads spin while waiting for work (ORT's default: on,
+   * lowest latency). Off ('session.intra_op.allow_spinning' = '0') they sleep, which leaves the
+   * cores to other processes on a shared machine and can steady step times; undefined keeps ORT's.
+   */
+  allowSpinning?: boolean;
+  /**
    * How a model with external data (over 2 GB) becomes a session. Node writes model + weights to a
    * temporary folder and loads the path (src/runtime/node.node.ts); the default hands the weights
    * to ONNX Runtime as an in-memory external data file (onnxruntime-web).
@@ -114,6 +120,9 @@ export class Runtime {
     };
     if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
     if ((this.options.memPattern ?? load.memPattern) === false) opts.enableMemPattern = false;
+    if (this.options.allowSpinning !== undefined) {
+      opts.extra = { session: { intra_op: { allow_spinning: this.options.allowSpinning ? '1' : '0' } } };
+    }
     return opts;
   }
 

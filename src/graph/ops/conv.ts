@@ -1,10 +1,20 @@
-// 2-D convolution (ONNX Conv: stride, padding, dilation, groups) and its VJP
-// (input gradient by ConvTranspose, weight gradient by a convolution of x with the output gradient).
+// 2-D convolution (ONNX Conv: stride, padding, dilation, groups) and its VJP (input gradient by
+// ConvTranspose; weight gradient by im2col + MatMul, conv-lowering.ts, or as a convolution of x
+// with the output gradient).
 import type { Dim } from '../dims.ts';
 import { addDims, exprDim, fmtShape, mulDims } from '../dims.ts';
-import { defineOp } from '../tensor.ts';
+import { defineOp, type Tensor } from '../tensor.ts';
+import { convWeightGrad } from './conv-lowering.ts';
 
-export interface ConvAttrs { strides: number[]; pads: number[]; dilations: number[]; group: number }
+export interface ConvAttrs {
+  strides: number[]; pads: number[]; dilations: number[]; group: number;
+  /**
+   * How the VJP computes the weight gradient (not emitted): 'im2col' (default) as patch matrix ×
+   * output gradient in MatMul kernels (conv-lowering.ts), 'conv' as one Conv whose kernel is the
+   * output-gradient map (several times slower in ONNX Runtime's CPU kernels; kept as a reference).
+   */
+  weightGrad?: 'im2col' | 'conv';
+}
 
 function outDim(d: Dim, k: number, s: number, p0: number, p1: number, dil: number): Dim {
   // Stride 1 keeps a symbolic size symbolic ("H" for a 3×3 conv with padding 1), so residual adds line up.
@@ -46,18 +56,25 @@ defineOp({
     const k = [kh, kw], hw = [H, W];
     const outPad = [0, 1].map((i) => (hw[i] + a.pads[i] + a.pads[i + 2] - a.dilations[i] * (k[i] - 1) - 1) % a.strides[i]);
     const gx = g.graph.apply1('ConvTranspose', [g, w], { ...a, output_padding: outPad });
-    // dw[o,c,i,j] = Σ_{n,h,w} g[n,o,h,w] · x_pad[n, G(o)·Cg + c, h·s + i·d, w·s + j·d]: a convolution
-    // whose batch is c (channels within a group), whose channels are (group, n), with g as the
-    // weight (O/groups outputs per group, N inputs each); stride and dilation swap roles.
-    const G = a.group, Cg = w.shape[1] as number;
-    const xg = x.reshape([0, G, Cg, H, W]).transpose([2, 1, 0, 3, 4]).reshape([Cg, -1, H, W]); // [Cg, G·N, H, W]
-    const gt = g.transpose([1, 0, 2, 3]); // [O, N, Ho, Wo]
-    const full = g.graph.apply1('Conv', [xg, gt], { strides: a.dilations, pads: a.pads, dilations: a.strides, group: G });
-    const gw = full.slice([2, 3], [0, 0], [kh, kw]).transpose([1, 0, 2, 3]); // [O, Cg, kh, kw]
+    const gw = a.weightGrad === 'conv' ? weightGradByConv(x, g, w.shape as number[], a) : convWeightGrad(x, g, w.shape as number[], a);
     const gb = b ? g.sum([0, 2, 3]) : null;
     return b ? [gx, gw, gb] : [gx, gw];
   },
 });
+
+/**
+ * dw[o,c,i,j] = Σ_{n,h,w} g[n,o,h,w] · x_pad[n, G(o)·Cg + c, h·s + i·d, w·s + j·d]: a convolution
+ * whose batch is c (channels within a group), whose channels are (group, n), with g as the weight
+ * (O/groups outputs per group, N inputs each); stride and dilation swap roles.
+ */
+function weightGradByConv(x: Tensor, g: Tensor, wShape: number[], a: ConvAttrs): Tensor {
+  const [, Cg, kh, kw] = wShape;
+  const G = a.group, H = x.shape[2], W = x.shape[3];
+  const xg = x.reshape([0, G, Cg, H, W]).transpose([2, 1, 0, 3, 4]).reshape([Cg, -1, H, W]); // [Cg, G·N, H, W]
+  const gt = g.transpose([1, 0, 2, 3]); // [O, N, Ho, Wo]
+  const full = g.graph.apply1('Conv', [xg, gt], { strides: a.dilations, pads: a.pads, dilations: a.strides, group: G });
+  return full.slice([2, 3], [0, 0], [kh, kw]).transpose([1, 0, 2, 3]); // [O, Cg, kh, kw]
+}
 
 defineOp({
   name: 'ConvTranspose',
