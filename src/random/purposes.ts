@@ -8,4 +8,13 @@ export const PURPOSE = {
   gumbel: 2,
   /** Diffusion noise: draw 0 = x_T, 1 + i = the noise of step i (index = draw). */
   diffusionNoise: 3,
+  // Training data (src/train/data/): 16 and up, so training's own purposes can take 4–15.
+  /** Scene i of the 'train' split: content and layout draws (index = i). */
+  sceneTrain: 16,
+  /** Scene i of the 'test' split (in-distribution evaluation; index = i). */
+  sceneTest: 17,
+  /** Scene i of the 'heldout' split (held-out attribute combinations; index = i). */
+  sceneHeldOut: 18,
+  /** Batch composition at a training step: source and item of every slot (index = step). */
+  dataBatch: 19,
 } as const;
