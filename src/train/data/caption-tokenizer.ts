@@ -5,8 +5,9 @@
 //     punctuation character alone: "flag: Åland" → flag, :, åland);
 //   - model: WordPiece used as a word-level vocabulary with a character fallback: every word of the
 //     given captions is one token (by frequency, then alphabetically), then every character seen
-//     as a word start and as a "##" continuation, so a word outside the vocabulary (a held-out
-//     emoji's, a typo) is spelled in characters, and only unseen characters become <unk>;
+//     and every printable ASCII character (upper case excepted: it is lower-cased first) as a word
+//     start and as a "##" continuation, so a word outside the vocabulary (a held-out emoji's, a
+//     typo) is spelled in characters, and only other unseen characters become <unk>;
 //   - special tokens <pad> (id 0, the pad token HART pads prompts with) and <unk> (id 1); no
 //     post-processor (nothing is added around a prompt, like Qwen2's).
 // (@huggingface/tokenizers has no WordLevel model; WordPiece with whole words is its equivalent.)
@@ -66,7 +67,8 @@ export function buildCaptionTokenizer(captions: Iterable<string>, options: Capti
   for (const words of captionWords(captions)) for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
   const words = [...counts].filter(([, c]) => c >= minCount)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([w]) => w);
-  const chars = [...new Set([...counts.keys()].flatMap((w) => [...w]))].sort();
+  const ascii = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => !/[A-Z]/.test(c));
+  const chars = [...new Set([...ascii, ...[...counts.keys()].flatMap((w) => [...w])])].sort();
   const vocab = new Map<string, number>([[PAD_TOKEN, 0], [UNK_TOKEN, 1]]);
   for (const w of words) vocab.set(w, vocab.size);
   for (const c of chars) if (!vocab.has(c)) vocab.set(c, vocab.size);
