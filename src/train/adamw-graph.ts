@@ -148,6 +148,29 @@ export class GraphTrainer {
     return t.data as FloatArray;
   }
 
+  /** Names of the trained parameters, in graph order. */
+  get paramNames(): string[] { return this.spec.slots.map((s) => s.param); }
+
+  /** Every state tensor (parameters by name, moments as adamw.m.<name> / adamw.v.<name>): what a checkpoint holds. */
+  stateTensors(): Map<string, HostTensor> { return new Map(this.state); }
+
+  /**
+   * Restores what stateTensors() returned and the step count; every name must be known and every
+   * shape equal, and every state tensor present.
+   */
+  restore(tensors: ReadonlyMap<string, { shape: readonly number[]; data: FloatArray }>, t: number): void {
+    for (const [k, cur] of this.state) {
+      const v = tensors.get(k);
+      if (!v) throw new Error(`checkpoint: missing ${k}`);
+      if (v.shape.join() !== cur.shape.join()) throw new Error(`checkpoint: ${k} has shape [${v.shape}], the model has [${cur.shape}]`);
+      if (!(v.data instanceof (cur.data as FloatArray).constructor)) throw new Error(`checkpoint: ${k} has the wrong dtype`);
+    }
+    for (const k of tensors.keys()) if (!this.state.has(k)) throw new Error(`checkpoint: unknown tensor ${k}`);
+    for (const [k, cur] of this.state) this.state.set(k, hostTensor((tensors.get(k)!.data as FloatArray).slice(), [...cur.shape], cur.dtype));
+    if (!Number.isInteger(t) || t < 0) throw new Error(`checkpoint: bad step count ${t}`);
+    this.opt.t = t;
+  }
+
   /** Runs one step on `feeds` (the batch); returns the loss and the extra outputs (and grad norm). */
   async step(feeds: Record<string, HostTensor>, lr = this.opt.lr): Promise<Record<string, HostTensor>> {
     if (!this.session) throw new Error('GraphTrainer: call load(runtime) first');

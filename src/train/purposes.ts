@@ -1,0 +1,17 @@
+// Philox stream purposes of training draws (see random/philox.ts): each is addressed by
+// (recipe seed, purpose, step), so a resumed run draws exactly what an uninterrupted one would.
+// Kept apart from random/purposes.ts (generation) by starting at 0x100.
+export const TRAIN_PURPOSE = {
+  /** Tokenizer stage: which samples decode the discrete-only latent (one uniform per sample). */
+  skipContinuous: 0x100,
+  /** Transformer stage: classifier-free-guidance condition drop (one uniform per sample). */
+  condDrop: 0x101,
+  /** Transformer stage: the order that picks the kept last-scale tokens (n uniforms per sample). */
+  lastScaleOrder: 0x102,
+  /** Residual diffusion: training timesteps (one uniform per row). */
+  diffusionT: 0x103,
+  /** Residual diffusion: the noise of q_sample (one normal per value). */
+  diffusionNoise: 0x104,
+  /** Tokenizer stage: dead-code restarts (which encoder outputs replace unused codes). */
+  deadCodes: 0x105,
+} as const;

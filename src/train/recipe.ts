@@ -1,0 +1,193 @@
+// A training recipe (recipes/*.json): the data mix, the three models' configs (official field
+// names) and each stage's schedule. Parsed strictly: unknown fields and wrong types are errors
+// naming the field, so a typo never silently trains with a default.
+import { parseHartConfig, type HARTForT2IConfig } from '../models/transformer/config.ts';
+import { parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokenizer/config.ts';
+import { parseQwen2Config, type Qwen2Config } from '../models/text/config.ts';
+
+export interface StageSchedule {
+  steps: number;
+  batch: number;
+  lr: number;
+  warmup: number;
+  min_lr: number;
+  weight_decay: number;
+  grad_clip: number;
+}
+
+export interface TokenizerStage extends StageSchedule {
+  config: HartTokenizerConfig;
+  /** Probability that a sample's decoder sees the discrete-only latent (HART's alternating training: 0.5). */
+  skip_continuous_prob: number;
+  l1_weight: number;
+  /** Every this many steps, codes unused since the last restart are moved onto encoder outputs (0 = never). */
+  dead_code_every: number;
+}
+
+export interface TransformerStage extends StageSchedule {
+  config: HARTForT2IConfig;
+  /** Probability that a sample's text condition is dropped (trains the unconditional branch for CFG). */
+  cond_drop: number;
+  /** Last-scale tokens kept per sample (MAR-style subsampling; pn_last² keeps all). */
+  kept_last: number;
+  /** EMA decay of the weights used for sampling. */
+  ema: number;
+  diff_weight: number;
+}
+
+export interface TextEncoderStage {
+  config: Omit<Qwen2Config, 'vocab_size'>;
+}
+
+export interface Recipe {
+  name: string;
+  seed: number;
+  resolution: number;
+  patch_nums: number[];
+  data: { emoji: number; scenes: number; emoji_sets: ('twitter' | 'google')[] };
+  tokenizer: TokenizerStage;
+  text_encoder: TextEncoderStage;
+  transformer: TransformerStage;
+  /** Write a checkpoint every this many steps (and at the end of a stage, and on Ctrl-C). */
+  checkpoint_every: number;
+  /** Write a grid of samples for `sample_prompts` every this many transformer steps (0 = only at the end). */
+  sample_every: number;
+  sample_prompts: string[];
+  /** The generated model's sampling defaults (hart.json). */
+  defaults: { cfg: number; top_k: number | null; top_p: number; temperature: number; diffusion_steps: number; more_smooth: boolean };
+}
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class RecipeError extends Error {}
+
+function obj(v: unknown, where: string, keys: readonly string[]): Json {
+  if (!isObj(v)) throw new RecipeError(`${where} must be an object`);
+  const unknown = Object.keys(v).filter((k) => !keys.includes(k));
+  if (unknown.length) throw new RecipeError(`${where}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (known: ${keys.join(', ')})`);
+  return v;
+}
+
+function num(o: Json, k: string, where: string, min: number, max: number, int = false, fallback?: number): number {
+  const v = Object.hasOwn(o, k) ? o[k] : fallback;
+  if (v === undefined) throw new RecipeError(`${where}.${k} is missing`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) {
+    throw new RecipeError(`${where}.${k} must be ${int ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+const SCHEDULE_KEYS = ['steps', 'batch', 'lr', 'warmup', 'min_lr', 'weight_decay', 'grad_clip'];
+
+function schedule(o: Json, where: string): StageSchedule {
+  const s = {
+    steps: num(o, 'steps', where, 0, 1e8, true),
+    batch: num(o, 'batch', where, 1, 4096, true),
+    lr: num(o, 'lr', where, 0, 10),
+    warmup: num(o, 'warmup', where, 0, 1e8, true, 0),
+    min_lr: num(o, 'min_lr', where, 0, 10, false, 0),
+    weight_decay: num(o, 'weight_decay', where, 0, 10, false, 0),
+    grad_clip: num(o, 'grad_clip', where, 0, 1e6, false, 1),
+  };
+  if (s.min_lr > s.lr) throw new RecipeError(`${where}.min_lr ${s.min_lr} exceeds lr ${s.lr}`);
+  return s;
+}
+
+function wrap<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new RecipeError(`${where}: ${(e as Error).message}`);
+  }
+}
+
+/** Parses and checks a recipe object (from recipes/*.json); `what` names the file in errors. */
+export function parseRecipe(json: unknown, what = 'recipe'): Recipe {
+  try {
+    return parse(json);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new Error(`${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+function parse(json: unknown): Recipe {
+  const o = obj(json, 'the recipe', ['name', 'seed', 'resolution', 'patch_nums', 'data', 'tokenizer', 'text_encoder', 'transformer',
+    'checkpoint_every', 'sample_every', 'sample_prompts', 'defaults', 'comment']);
+  if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) throw new RecipeError('name must be 1–64 letters, digits, "_", "." or "-"');
+  const pn = o.patch_nums;
+  if (!Array.isArray(pn) || pn.length < 2 || pn.length > 32 || pn.some((v) => !Number.isInteger(v) || v < 1 || v > 256)) {
+    throw new RecipeError('patch_nums must be 2–32 integers in [1, 256]');
+  }
+  const patch_nums = pn as number[];
+  const resolution = num(o, 'resolution', 'the recipe', 8, 4096, true);
+
+  const d = obj(o.data, 'data', ['emoji', 'scenes', 'emoji_sets']);
+  const sets = d.emoji_sets ?? ['twitter', 'google'];
+  if (!Array.isArray(sets) || sets.length === 0 || sets.some((s) => s !== 'twitter' && s !== 'google')) {
+    throw new RecipeError('data.emoji_sets must be a non-empty list of "twitter" / "google"');
+  }
+  const data = { emoji: num(d, 'emoji', 'data', 0, 1), scenes: num(d, 'scenes', 'data', 0, 1), emoji_sets: sets as ('twitter' | 'google')[] };
+  if (data.emoji + data.scenes <= 0) throw new RecipeError('data: emoji and scenes weights are both 0');
+
+  const tk = obj(o.tokenizer, 'tokenizer', ['config', ...SCHEDULE_KEYS, 'skip_continuous_prob', 'l1_weight', 'dead_code_every']);
+  const tokConfig = wrap('tokenizer.config', () => parseTokenizerConfig({ ...(tk.config as object), v_patch_nums: patch_nums }));
+  const down = 2 ** (tokConfig.ch_mult.length - 1);
+  if (resolution / down !== patch_nums[patch_nums.length - 1]) {
+    throw new RecipeError(`the last patch num ${patch_nums[patch_nums.length - 1]} must be resolution / ${down} = ${resolution / down}`);
+  }
+  const tokenizer: TokenizerStage = {
+    ...schedule(tk, 'tokenizer'),
+    config: tokConfig,
+    skip_continuous_prob: num(tk, 'skip_continuous_prob', 'tokenizer', 0, 1, false, 0.5),
+    l1_weight: num(tk, 'l1_weight', 'tokenizer', 0, 100, false, 0.5),
+    dead_code_every: num(tk, 'dead_code_every', 'tokenizer', 0, 1e8, true, 0),
+  };
+
+  const te = obj(o.text_encoder, 'text_encoder', ['config']);
+  const textConfig = wrap('text_encoder.config', () => parseQwen2Config({ model_type: 'qwen2', ...(te.config as object), vocab_size: 1 }));
+  const { vocab_size: _v, ...textRest } = textConfig;
+
+  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight']);
+  const trConfig = wrap('transformer.config', () => parseHartConfig({ ...(tr.config as object), patch_nums, context_dim: textConfig.hidden_size }));
+  const last = patch_nums[patch_nums.length - 1] ** 2;
+  const transformer: TransformerStage = {
+    ...schedule(tr, 'transformer'),
+    config: trConfig,
+    cond_drop: num(tr, 'cond_drop', 'transformer', 0, 1, false, 0.1),
+    kept_last: num(tr, 'kept_last', 'transformer', 1, last, true, last),
+    ema: num(tr, 'ema', 'transformer', 0, 1, false, 0.999),
+    diff_weight: num(tr, 'diff_weight', 'transformer', 0, 100, false, 1),
+  };
+
+  const sp = o.sample_prompts ?? [];
+  if (!Array.isArray(sp) || sp.length > 64 || sp.some((s) => typeof s !== 'string' || s.trim() === '' || s.length > 200)) {
+    throw new RecipeError('sample_prompts must be up to 64 non-empty strings of ≤ 200 characters');
+  }
+  const df = obj(o.defaults ?? {}, 'defaults', ['cfg', 'top_k', 'top_p', 'temperature', 'diffusion_steps', 'more_smooth']);
+  const topK = Object.hasOwn(df, 'top_k') ? df.top_k : null;
+  if (topK !== null && (!Number.isInteger(topK) || (topK as number) < 1)) throw new RecipeError('defaults.top_k must be null or a positive integer');
+  if (Object.hasOwn(df, 'more_smooth') && typeof df.more_smooth !== 'boolean') throw new RecipeError('defaults.more_smooth must be true or false');
+  return {
+    name: o.name,
+    seed: num(o, 'seed', 'the recipe', 0, Number.MAX_SAFE_INTEGER, true),
+    resolution,
+    patch_nums,
+    data,
+    tokenizer,
+    text_encoder: { config: textRest },
+    transformer,
+    checkpoint_every: num(o, 'checkpoint_every', 'the recipe', 1, 1e8, true, 200),
+    sample_every: num(o, 'sample_every', 'the recipe', 0, 1e8, true, 0),
+    sample_prompts: sp as string[],
+    defaults: {
+      cfg: num(df, 'cfg', 'defaults', 0, 50, false, 4.5),
+      top_k: topK as number | null,
+      top_p: num(df, 'top_p', 'defaults', 0, 1, false, 0),
+      temperature: num(df, 'temperature', 'defaults', 0, 10, false, 1),
+      diffusion_steps: num(df, 'diffusion_steps', 'defaults', 1, 1000, true, Number(trConfig.num_sampling_steps)),
+      more_smooth: (df.more_smooth as boolean | undefined) ?? true,
+    },
+  };
+}

@@ -1,0 +1,257 @@
+// `hart train <recipe>`: runs a recipe's stages (tokenizer, then text encoder + transformer +
+// residual diffusion) in a run folder, with a progress line (loss, samples/s, achieved GFLOP/s,
+// ETA), a JSONL log of every step, periodic sample grids, atomic checkpoints (every
+// `checkpoint_every` steps, at the end of a stage and on Ctrl-C), `--resume` that continues
+// bitwise where the run stopped, a clear stop on a non-finite loss (the last good checkpoint
+// stays), and finally a HART.js model folder that `hart generate --model` loads.
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { nodeRuntime } from '../runtime/node.node.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { parseRecipe, type Recipe } from './recipe.ts';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.node.ts';
+import { TokenizerStage, TransformerStage, type StepReport } from './stages.ts';
+import { loadEncoder } from './transformer-batch.ts';
+import { writeModelFolder } from './model-folder.node.ts';
+import { modelCard } from './model-card.ts';
+import { parseQwen2Config, type Qwen2Config } from '../models/text/config.ts';
+import { PromptTokenizer } from '../models/text/prompt-tokenizer.ts';
+import { MapWeightStore, type StoredTensor } from '../nn/index.ts';
+import { readTensorFile, writeSafetensorsFile } from '../io/files.node.ts';
+import type { Tensor as IoTensor } from '../io/dtypes.ts';
+import { BatchSource, Prefetcher } from './data/stream.ts';
+import { loadEmojiDataset } from './data/emoji.node.ts';
+import type { EmojiDataset } from './data/emoji-join.ts';
+import { buildCaptionTokenizer } from './data/caption-tokenizer.ts';
+import { sceneVocabulary } from './data/scene-vocab.ts';
+import { writeSampleGrid } from './samples.node.ts';
+
+export interface TrainOptions {
+  /** Run folder (default runs/<recipe name>). */
+  run?: string;
+  resume?: boolean;
+  /** Copy the finished model folder here too. */
+  out?: string;
+  threads?: number;
+  quiet?: boolean;
+  /** Stop (with a checkpoint) after this many steps of this invocation: for tests and staged runs. */
+  maxSteps?: number;
+  /** Storage of the model folder's float weights. */
+  dtype?: 'float32' | 'float16';
+  /** Replace the emoji data (tests): null = scenes only. */
+  emoji?: EmojiDataset | null;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface TrainResult {
+  runDir: string;
+  /** The model folder, when the run finished. */
+  modelDir?: string;
+  stopped: 'finished' | 'max-steps' | 'interrupted';
+  stage: 'tokenizer' | 'transformer' | 'done';
+  step: number;
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(sec).padStart(2, '0')}s`;
+}
+
+/** Captions the caption tokenizer is built from: the training emoji's and the scenes vocabulary. */
+function tokenizerCaptions(emoji: EmojiDataset | null): string[] {
+  const caps = emoji ? emoji.records.filter((r) => !r.heldOut).map((r) => r.caption) : [];
+  return [...caps, ...sceneVocabulary()];
+}
+
+export async function runTraining(recipeJson: unknown, recipeText: string, o: TrainOptions = {}): Promise<TrainResult> {
+  const recipe: Recipe = parseRecipe(recipeJson);
+  const runDir = resolve(o.run ?? join('runs', recipe.name));
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const sha = createHash('sha256').update(recipeText).digest('hex');
+  await mkdir(runDir, { recursive: true });
+  const ck = o.resume ? await readCheckpoint(runDir) : null;
+  if (!o.resume && existsSync(join(runDir, 'checkpoint.json'))) {
+    throw new Error(`${runDir} already holds a run: continue it with --resume, or pick another --run folder`);
+  }
+  if (ck && ck.state.recipe_sha256 !== sha) throw new Error(`${runDir} was started with a different recipe; resume with the same file`);
+  await writeFile(join(runDir, 'recipe.json'), recipeText);
+  const runtime = nodeRuntime({ threads: o.threads ?? 0 });
+  const emoji = o.emoji !== undefined ? o.emoji : (recipe.data.emoji > 0 ? loadEmojiDataset({ sets: recipe.data.emoji_sets }) : null);
+  let budget = o.maxSteps ?? Infinity;
+  const logFile = join(runDir, 'log.jsonl');
+
+  const progress = (stage: string, r: StepReport, total: number, sps: number, gflops: number, eta: number) => {
+    if (o.quiet) return;
+    const m = Object.entries(r.metrics).filter(([, v]) => Number.isFinite(v)).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(' ');
+    const bar = '█'.repeat(Math.round((20 * (r.step + 1)) / total)).padEnd(20, '·');
+    log(`${stage} ${bar} ${r.step + 1}/${total} loss ${r.loss.toFixed(4)} ${m} lr ${r.lr.toExponential(2)} | ${sps.toFixed(1)} samples/s ${gflops.toFixed(1)} GFLOP/s ETA ${fmtTime(eta)}`);
+  };
+
+  // ---------------- stage 1: the hybrid tokenizer ----------------
+  const tokDir = join(runDir, 'tokenizer.safetensors');
+  let tokWeights: Map<string, IoTensor>;
+  if (ck?.state.stage === 'transformer' || (ck === null && existsSync(tokDir) && o.resume)) {
+    tokWeights = await readTensorFile(tokDir);
+  } else {
+    const stage = new TokenizerStage(recipe);
+    await stage.load(runtime);
+    let start = 0;
+    if (ck?.state.stage === 'tokenizer') {
+      stage.restore(ck.tensors, ck.state.step);
+      start = ck.state.step;
+      log(`resumed the tokenizer stage at step ${start}`);
+    }
+    const r = await runStage('tokenizer', recipe, start, recipe.tokenizer.steps, recipe.tokenizer.batch, recipe.seed, emoji, stage.flopsPerSample, {
+      step: (s, b) => stage.step(s, b),
+      checkpoint: (s) => writeCheckpoint(runDir, { stage: 'tokenizer', step: s, recipe_sha256: sha }, stage.stateTensors()),
+      budget: () => budget--, signal: o.signal, logFile, progress,
+    });
+    if (r !== 'finished') return { runDir, stopped: r.reason, stage: 'tokenizer', step: r.step };
+    tokWeights = stage.weights();
+    await writeSafetensorsFile(tokDir, tokWeights);
+  }
+
+  // ---------------- stage 2: text encoder + transformer + residual diffusion ----------------
+  const cap = buildCaptionTokenizer(tokenizerCaptions(emoji));
+  const textConfig: Qwen2Config = parseQwen2Config({ ...recipe.text_encoder.config, model_type: 'qwen2', vocab_size: cap.vocab.size });
+  const tokStore = new MapWeightStore(new Map([...tokWeights].map(([k, v]) => [k, v as unknown as StoredTensor])));
+  const encodeSession = await loadEncoder(runtime, recipe.tokenizer.config, tokStore, recipe.resolution, recipe.patch_nums);
+  const t = recipe.transformer;
+  const stage = new TransformerStage(recipe, textConfig, {
+    cfg: t.config, textCfg: textConfig, tokCfg: recipe.tokenizer.config,
+    codebook: tokWeights.get('quantize.embedding.weight')!.data as Float32Array,
+    promptTokenizer: new PromptTokenizer({ tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig }),
+    encodeSession, seed: recipe.seed, condDrop: t.cond_drop, keptLast: t.kept_last, diffusionBatchMul: t.config.diffusion_batch_mul,
+  });
+  await stage.load(runtime);
+  let start = 0;
+  if (ck?.state.stage === 'transformer') {
+    stage.restore(ck.tensors, ck.state.step);
+    start = ck.state.step;
+    log(`resumed the transformer stage at step ${start}`);
+  }
+  const folder = async (dir: string, dtype: 'float32' | 'float16' = 'float32') => {
+    await writeModelFolder(dir, {
+      recipe, textConfig, tokenizerWeights: tokWeights, transformerWeights: stage.weights(true),
+      tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig, dtype,
+      modelCard: modelCard(recipe, { steps: stage.trainer.t }), sources: { steps: { tokenizer: recipe.tokenizer.steps, transformer: stage.trainer.t } },
+    });
+  };
+  const samples = async (s: number) => {
+    if (recipe.sample_prompts.length === 0) return;
+    const dir = join(runDir, 'model-latest');
+    await folder(dir);
+    await writeSampleGrid(dir, recipe.sample_prompts, join(runDir, 'samples', `step-${String(s + 1).padStart(6, '0')}.png`), o.threads);
+  };
+  let pending: Promise<Record<string, import('../runtime/host-tensor.ts').HostTensor>> | null = null;
+  const r = await runStage('transformer', recipe, start, t.steps, t.batch, recipe.seed + 1, emoji, stage.flopsPerSample, {
+    // host preparation of step s+1 (tokenizer encode, captions, draws) overlaps the ONNX run of step s
+    step: async (s, b, next) => {
+      const feeds = await (pending ?? stage.feeds(s, b));
+      pending = null;
+      const run = stage.step(s, feeds);
+      if (next) pending = next.then((nb) => stage.feeds(s + 1, nb));
+      return run;
+    },
+    checkpoint: (s) => writeCheckpoint(runDir, { stage: 'transformer', step: s, recipe_sha256: sha }, stage.stateTensors()),
+    after: async (s) => {
+      if (recipe.sample_every > 0 && (s + 1) % recipe.sample_every === 0 && s + 1 < t.steps) await samples(s);
+    },
+    budget: () => budget--, signal: o.signal, logFile, progress,
+  });
+  if (r !== 'finished') return { runDir, stopped: r.reason, stage: 'transformer', step: r.step };
+  const modelDir = join(runDir, 'model');
+  await folder(modelDir, o.dtype ?? 'float32');
+  if (o.out) await folder(resolve(o.out), o.dtype ?? 'float32');
+  await samples(t.steps - 1);
+  log(`finished: model folder ${modelDir}${o.out ? ` and ${resolve(o.out)}` : ''}`);
+  return { runDir, modelDir: o.out ? resolve(o.out) : modelDir, stopped: 'finished', stage: 'done', step: t.steps };
+}
+
+interface StageHooks {
+  /** Runs step s on batch b; `next` (when given) resolves to the batch of step s + 1. */
+  step: (s: number, b: { images: Float32Array; captions: string[] }, next?: Promise<{ images: Float32Array; captions: string[] }>) => Promise<StepReport>;
+  checkpoint: (stepsDone: number) => Promise<void>;
+  after?: (s: number) => Promise<void>;
+  /** Steps left for this invocation (decremented per step). */
+  budget: () => number;
+  signal?: AbortSignal;
+  logFile: string;
+  progress: (stage: string, r: StepReport, total: number, sps: number, gflops: number, eta: number) => void;
+}
+
+async function runStage(
+  name: string, recipe: Recipe, start: number, total: number, batchSize: number, seed: number, emoji: EmojiDataset | null,
+  flopsPerSample: number, h: StageHooks,
+): Promise<'finished' | { reason: 'max-steps' | 'interrupted'; step: number }> {
+  if (start >= total) return 'finished';
+  const source = new BatchSource({
+    seed, batchSize, weights: { emoji: emoji ? recipe.data.emoji : 0, scenes: recipe.data.scenes }, emoji: emoji ?? undefined,
+  });
+  const pre = new Prefetcher(source, start);
+  let interrupted = false;
+  const onSig = () => { interrupted = true; };
+  process.once('SIGINT', onSig);
+  h.signal?.addEventListener('abort', onSig);
+  let lastGood = start;
+  const t0 = performance.now();
+  let batch = await pre.next();
+  try {
+    for (let s = start; s < total; s++) {
+      if (interrupted || h.budget() <= 0) {
+        await h.checkpoint(s);
+        return { reason: interrupted ? 'interrupted' : 'max-steps', step: s };
+      }
+      const next = s + 1 < total ? pre.next() : undefined;
+      const r = await h.step(s, batch, next);
+      if (!Number.isFinite(r.loss)) {
+        throw new Error(`${name} step ${s + 1}: the loss is ${r.loss}; stopping. The last good checkpoint (step ${lastGood}) is kept: lower the learning rate or raise grad_clip in the recipe, then --resume`);
+      }
+      await appendFile(h.logFile, `${JSON.stringify({ stage: name, ...r, time: Date.now() })}\n`);
+      const done = s + 1 - start, secs = (performance.now() - t0) / 1000;
+      const sps = (done * batchSize) / secs;
+      if (s === start || (s + 1) % 10 === 0 || s + 1 === total) h.progress(name, r, total, sps, (sps * flopsPerSample) / 1e9, ((total - s - 1) * batchSize) / sps);
+      if ((s + 1) % recipe.checkpoint_every === 0 || s + 1 === total) {
+        await h.checkpoint(s + 1);
+        lastGood = s + 1;
+      }
+      if (h.after) await h.after(s);
+      if (next) batch = await next;
+    }
+  } finally {
+    process.removeListener('SIGINT', onSig);
+    h.signal?.removeEventListener('abort', onSig);
+  }
+  return 'finished';
+}
+
+/** The `hart train` command. */
+export async function trainCommand(recipePath: string, opts: { run?: string; resume?: boolean; out?: string; threads?: string; quiet?: boolean; maxSteps?: string; dtype?: string }): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(recipePath, 'utf8');
+  } catch {
+    throw new Error(`cannot read the recipe ${recipePath}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${recipePath} is not valid JSON: ${(e as Error).message}`);
+  }
+  const int = (v: string | undefined, what: string) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new Error(`${what} must be a non-negative integer, got "${v}"`);
+    return Number(v);
+  };
+  if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'float16') throw new Error(`--dtype must be float32 or float16, got "${opts.dtype}"`);
+  const r = await runTraining(json, text, {
+    run: opts.run, resume: opts.resume, out: opts.out, threads: int(opts.threads, '--threads'), quiet: opts.quiet,
+    maxSteps: int(opts.maxSteps, '--max-steps'), dtype: opts.dtype as 'float32' | 'float16' | undefined,
+  });
+  if (r.stopped !== 'finished') process.stderr.write(`stopped (${r.stopped}) in the ${r.stage} stage after step ${r.step}; continue with: hart train ${recipePath}${opts.run ? ` --run ${opts.run}` : ''} --resume\n`);
+}
