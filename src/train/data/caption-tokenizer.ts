@@ -12,6 +12,8 @@
 //     post-processor (nothing is added around a prompt, like Qwen2's).
 // (@huggingface/tokenizers has no WordLevel model; WordPiece with whole words is its equivalent.)
 import { Tokenizer } from '@huggingface/tokenizers';
+import type { EmojiRecord } from './emoji-join.ts';
+import { sceneVocabulary } from './scene-vocab.ts';
 
 export const PAD_TOKEN = '<pad>';
 export const UNK_TOKEN = '<unk>';
@@ -85,4 +87,9 @@ export function buildCaptionTokenizer(captions: Iterable<string>, options: Capti
     clean_up_tokenization_spaces: false,
   };
   return { tokenizerJson: tokenizerJson(vocab), tokenizerConfig, vocab, words: words.length };
+}
+
+/** The tokenizer for emoji + scenes training: the training (not held-out) emoji captions and the scenes vocabulary. */
+export function trainingCaptionTokenizer(emoji: readonly EmojiRecord[], options: CaptionTokenizerOptions = {}): CaptionTokenizer {
+  return buildCaptionTokenizer([...emoji.filter((r) => !r.heldOut).map((r) => r.caption), ...sceneVocabulary()], options);
 }

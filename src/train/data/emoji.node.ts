@@ -63,7 +63,8 @@ export function loadEmojiDataset(options: LoadEmojiOptions = {}): EmojiDataset {
   let records = emojiRecords(sets, options.from);
   if (options.filter) records = records.filter(options.filter);
   const S = EMOJI_SIZE;
-  const pixels = new Uint8Array(records.length * S * S * 3);
+  // Shared memory, so a WorkerPrefetcher's thread reads the same bytes without a copy.
+  const pixels = new Uint8Array(new SharedArrayBuffer(records.length * S * S * 3));
   records.forEach((r, i) => {
     const path = join(dirs.sets[r.set]!, 'img', r.set, String(S), r.image);
     if (!existsSync(path)) throw new Error(`emoji image missing: ${path} (reinstall ${EMOJI_SOURCES[r.set].package})`);

@@ -2,15 +2,14 @@
 // tokenizer_config.json, loaded through PromptTokenizer (the text encoder's own path).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PAD_TOKEN, UNK_TOKEN, buildCaptionTokenizer, captionWords } from '../../../src/train/data/caption-tokenizer.ts';
+import { PAD_TOKEN, UNK_TOKEN, captionWords, trainingCaptionTokenizer } from '../../../src/train/data/caption-tokenizer.ts';
 import { emojiRecords } from '../../../src/train/data/emoji.node.ts';
 import { scenePrompts } from '../../../src/train/data/scenes.ts';
-import { sceneVocabulary } from '../../../src/train/data/scene-vocab.ts';
 import { PromptTokenizer } from '../../../src/models/text/prompt-tokenizer.ts';
 
 const records = emojiRecords();
 const train = records.filter((r) => !r.heldOut);
-const built = buildCaptionTokenizer([...train.map((r) => r.caption), ...sceneVocabulary()]);
+const built = trainingCaptionTokenizer(records);
 // As a model folder stores it: JSON text, parsed back.
 const tok = new PromptTokenizer({ tokenizerJson: JSON.parse(JSON.stringify(built.tokenizerJson)), tokenizerConfig: JSON.parse(JSON.stringify(built.tokenizerConfig)) });
 const tokens = (s: string) => tok.encode(s).map((i) => tok.tokenizer.id_to_token(i));

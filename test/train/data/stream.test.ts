@@ -108,3 +108,21 @@ test('prefetcher: batch step+1 is built while the caller awaits step (event loop
   assert.equal(p.prefetched, true);
   assert.equal(digest(await p.next()), digest(src.batch(1)));
 });
+
+test('worker prefetcher: the same batches from another thread, resumable at any step', async () => {
+  const { WorkerPrefetcher } = await import('../../../src/train/data/prefetch-worker.node.ts');
+  const opts = { seed: 42, batchSize: 6, weights: { emoji: 1, scenes: 1 }, emoji };
+  const src = new BatchSource(opts);
+  const w = new WorkerPrefetcher(opts, 7);
+  try {
+    for (let s = 7; s < 10; s++) {
+      const got = await w.next();
+      assert.equal(got.step, s);
+      assert.deepEqual(got.captions, src.batch(s).captions);
+      assert.equal(digest(got), digest(src.batch(s)));
+    }
+  } finally {
+    await w.close();
+  }
+  assert.throws(() => new WorkerPrefetcher({ ...opts, batchSize: 0 }), /batchSize/);
+});
