@@ -74,4 +74,11 @@ export function registerCommands(program: Command): void {
     .description('hart convert accuracy on the parity fixture: float16 / int4 vs float32 (image, logits, token choices)')
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts) => (await import('../../bench/convert-accuracy.ts')).benchConvertAccuracy(opts));
+  bench
+    .command('fuzz')
+    .description('seeded mutation fuzzer over every model-file reader: accepted / rejected / other exception / over 2 s / over +256 MiB')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--cases <n>', 'cases in all, spread over the readers', '100000')
+    .option('--seed <n>', 'seed of the mutations', '1')
+    .action(async (opts) => (await import('../../bench/fuzz.ts')).benchFuzz(opts));
 }

@@ -36,7 +36,7 @@ export function toSafetensorsDType(dtype: DType): SafetensorsDType {
 /** Safetensors dtype name (e.g. "F32") -> our name; throws on names we do not support. */
 export function fromSafetensorsDType(s: string): DType {
   const d = Object.prototype.hasOwnProperty.call(FROM_ST, s) ? FROM_ST[s] : undefined;
-  if (!d) throw new Error(`unsupported safetensors dtype ${JSON.stringify(s)} (supported: ${Object.values(TO_ST).join(', ')})`);
+  if (!d) throw new Error(`unsupported safetensors dtype ${JSON.stringify(s.slice(0, 40))} (supported: ${Object.values(TO_ST).join(', ')})`);
   return d;
 }
 

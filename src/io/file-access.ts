@@ -1,6 +1,7 @@
 // FileAccess: how model folders are read, independent of where they live (disk in Node, fetch or
 // OPFS in a browser, memory in tests). Paths are relative, '/'-separated.
 import { bytesAccess, type RandomAccess } from './tensor-source.ts';
+import { decodeUtf8, JSON_LIMITS, type JsonLimits, parseJsonText } from './schema.ts';
 
 export interface FileAccess {
   exists(path: string): Promise<boolean>;
@@ -31,11 +32,19 @@ export function memoryFiles(files: Map<string, Uint8Array>, prefix = ''): FileAc
   };
 }
 
-export async function readJson(files: FileAccess, path: string): Promise<unknown> {
-  const text = await files.readText(path);
+/**
+ * Reads and parses a JSON file of a model folder, bounded before anything is allocated: its size
+ * (limits.maxBytes), then its nesting depth and value count (see schema.ts).
+ */
+export async function readJson(files: FileAccess, path: string, limits: JsonLimits = JSON_LIMITS): Promise<unknown> {
+  const what = files.describe(path);
+  const acc = await files.open(path);
+  let bytes: Uint8Array;
   try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${files.describe(path)} is not valid JSON: ${(e as Error).message}`);
+    if (acc.byteLength > limits.maxBytes) throw new Error(`${what}: ${acc.byteLength} bytes is too large for this JSON file (limit ${limits.maxBytes})`);
+    bytes = await acc.read(0, acc.byteLength);
+  } finally {
+    await acc.close();
   }
+  return parseJsonText(decodeUtf8(bytes, what), what, limits);
 }

@@ -179,8 +179,13 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       case 0x94: memo.set(memo.size, top()); break;
       case 0x70: { const s = line(); if (!/^\d{1,10}$/.test(s)) fail('bad PUT index'); memo.set(Number(s), top()); break; }
       case 0x68: case 0x6a: case 0x67: {
-        const i = op === 0x68 ? le(1) : op === 0x6a ? le(4) : Number(line());
-        if (!memo.has(i)) fail(`memo entry ${i} is not defined`);
+        let i: number;
+        if (op === 0x67) {
+          const s = line();
+          if (!/^\d{1,10}$/.test(s)) fail(`GET names memo slot ${JSON.stringify(s.slice(0, 40))}, which is not a number`);
+          i = Number(s);
+        } else i = op === 0x68 ? le(1) : le(4);
+        if (!memo.has(i)) fail(`GET of memo slot ${i}, which nothing was stored in (corrupt pickle)`);
         stack.push(memo.get(i));
         break;
       }

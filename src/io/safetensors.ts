@@ -4,6 +4,7 @@
 // through a RandomAccess (header first, then each tensor on demand). Browser-safe.
 import { type DType, type Tensor, type TensorData, DTYPE_BYTES, bytesOf, checkData, fromSafetensorsDType, toFloat32, toSafetensorsDType, viewAs } from './dtypes.ts';
 import { type RandomAccess, type TensorInfo, type TensorSource, bytesAccess } from './tensor-source.ts';
+import { describe } from './schema.ts';
 
 /** Headers larger than this are rejected as corrupt (the official library uses the same bound). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -69,14 +70,14 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   for (const [name, v] of Object.entries(json)) {
     if (name === '__metadata__') {
       if (!isPlainObject(v)) throw new Error(`${what}: __metadata__ must be an object of strings`);
-      for (const [k, s] of Object.entries(v)) if (typeof s !== 'string') throw new Error(`${what}: __metadata__.${k} is not a string`);
+      for (const [k, s] of Object.entries(v)) if (typeof s !== 'string') throw new Error(`${what}: __metadata__.${k.slice(0, 60)} is not a string`);
       metadata = v as Record<string, string>;
       continue;
     }
-    const at = `${what}: tensor ${JSON.stringify(name)}`;
+    const at = `${what}: tensor ${describe(name)}`;
     if (!isPlainObject(v)) throw new Error(`${at}: entry is not an object`);
     const keys = Object.keys(v).sort().join(',');
-    if (keys !== 'data_offsets,dtype,shape') throw new Error(`${at}: entry must have exactly dtype, shape, data_offsets (has ${keys || 'nothing'})`);
+    if (keys !== 'data_offsets,dtype,shape') throw new Error(`${at}: entry must have exactly dtype, shape, data_offsets (has ${keys.slice(0, 80) || 'nothing'})`);
     if (typeof v.dtype !== 'string') throw new Error(`${at}: dtype is not a string`);
     let dtype: DType;
     try {
@@ -86,11 +87,11 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
     }
     const shape = v.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`${at}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      throw new Error(`${at}: shape ${describe(shape)} is not a list of non-negative integers`);
     }
     const off = v.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`${at}: data_offsets ${JSON.stringify(off)} is not a pair of non-negative integers`);
+      throw new Error(`${at}: data_offsets ${describe(off)} is not a pair of non-negative integers`);
     }
     const [begin, end] = off as [number, number];
     if (begin > end) throw new Error(`${at}: data_offsets [${begin}, ${end}] are reversed`);
@@ -98,7 +99,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
     let expected = DTYPE_BYTES[dtype];
     for (const d of shape as number[]) expected *= d;
     if (expected !== end - begin) {
-      throw new Error(`${at}: ${end - begin} bytes but ${v.dtype}${JSON.stringify(shape)} needs ${expected}`);
+      throw new Error(`${at}: ${end - begin} bytes but ${v.dtype}${describe(shape)} needs ${expected}`);
     }
     raw.push([name, { dtype, shape: (shape as number[]).slice(), byteOffset: dataStart + begin, byteLength: end - begin }, begin, end]);
   }
@@ -107,7 +108,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   let pos = 0;
   for (const [name, , begin, end] of byOffset) {
     if (begin !== pos) {
-      throw new Error(`${what}: tensor ${JSON.stringify(name)} starts at data offset ${begin}, expected ${pos} (${begin < pos ? 'overlaps the previous tensor' : 'leaves a gap'})`);
+      throw new Error(`${what}: tensor ${describe(name)} starts at data offset ${begin}, expected ${pos} (${begin < pos ? 'overlaps the previous tensor' : 'leaves a gap'})`);
     }
     pos = end;
   }
@@ -118,7 +119,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
 
 function entryOf(h: SafetensorsHeader, name: string, what: string): SafetensorsEntry {
   const e = h.tensors.get(name);
-  if (!e) throw new Error(`${what}: no tensor named ${JSON.stringify(name)}`);
+  if (!e) throw new Error(`${what}: no tensor named ${describe(name)}`);
   return e;
 }
 

@@ -7,9 +7,16 @@ import { type DType, DTYPE_BYTES, viewAs } from './dtypes.ts';
 import { PickleCallable, unpickle } from './pickle.ts';
 import { type RandomAccess, type TensorInfo, type TensorSource } from './tensor-source.ts';
 import { type ZipArchive, type ZipEntry, openZip } from './zip.ts';
+import { describe } from './schema.ts';
 
 /** The pickle must fit in memory; beyond this it is treated as corrupt. */
 const MAX_PICKLE_BYTES = 1 << 30;
+/** torch tensors have at most 64 dimensions (c10 kMaxDims... in practice a handful). */
+const MAX_RANK = 64;
+/** Nested state dicts deeper than this are not a checkpoint (names are joined by "."). */
+const MAX_DICT_DEPTH = 64;
+/** A view may repeat storage elements (stride 0, overlaps) only up to this many bytes. */
+const MAX_REPEATING_VIEW_BYTES = 1 << 20;
 
 export const TORCH_STORAGE_DTYPES: Record<string, DType> = {
   DoubleStorage: 'float64', FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
@@ -28,10 +35,10 @@ const isIntList = (v: unknown): v is number[] => Array.isArray(v) && v.every((d)
 
 function rebuildTensor(args: unknown[]): TensorRef {
   const [storage, offset, size, stride] = args;
-  if (!(storage instanceof StorageRef)) throw new Error('first argument is not a storage');
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new Error(`bad storage offset ${String(offset)}`);
-  if (!isIntList(size)) throw new Error(`bad size ${JSON.stringify(size)}`);
-  if (!isIntList(stride) || stride.length !== size.length) throw new Error(`bad stride ${JSON.stringify(stride)} for size ${JSON.stringify(size)}`);
+  if (!(storage instanceof StorageRef)) throw new Error(`a tensor's storage is ${describe(storage)}, not a torch storage`);
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new Error(`a tensor's storage offset must be a non-negative integer, got ${describe(offset)}`);
+  if (!isIntList(size) || size.length > MAX_RANK) throw new Error(`a tensor's size must be a list of at most ${MAX_RANK} non-negative integers, got ${describe(size)}`);
+  if (!isIntList(stride) || stride.length !== size.length) throw new Error(`a tensor's stride must be ${size.length} non-negative integers (one per dimension of size ${describe(size)}), got ${describe(stride)}`);
   return new TensorRef(storage, offset as number, size.slice(), stride.slice());
 }
 
@@ -53,33 +60,34 @@ function findGlobal(module: string, name: string): unknown {
 }
 
 function persistentLoad(pid: unknown): StorageRef {
-  if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') throw new Error(`unsupported persistent id ${describe(pid)}`);
+  if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') throw new Error(`a storage reference must be ("storage", type, key, location, size), got ${describe(pid)}`);
   const [, type, key, , numel] = pid;
   if (!(type instanceof StorageType)) throw new Error(`storage type ${describe(type)} is not a supported torch storage`);
-  if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) throw new Error(`bad storage key ${describe(key)}`);
-  if (!Number.isSafeInteger(numel) || numel < 0) throw new Error(`bad storage size ${describe(numel)}`);
+  if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) throw new Error(`a storage key must be 1-64 letters, digits, "_", "." or "-", got ${describe(key)}`);
+  if (!Number.isSafeInteger(numel) || numel < 0) throw new Error(`a storage size must be a non-negative integer, got ${describe(numel)}`);
   return new StorageRef(type.dtype, key, numel);
 }
 
-function describe(v: unknown): string {
-  try {
-    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x))?.slice(0, 200) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}
-
-/** Collects tensors from the unpickled object: a dict of tensors, or nested dicts (names joined by "."). */
-function collect(obj: unknown, prefix: string, out: Map<string, TensorRef>, seen = new Set<unknown>()): void {
-  if (!(obj instanceof Map) || seen.has(obj)) return; // a pickle can build cyclic dicts
-  seen.add(obj);
-  for (const [k, v] of obj) {
-    if (typeof k !== 'string' && typeof k !== 'number') continue;
-    const name = prefix + String(k);
-    if (v instanceof TensorRef) {
-      if (out.has(name)) throw new Error(`duplicate tensor name ${JSON.stringify(name)}`);
-      out.set(name, v);
-    } else collect(v, name + '.', out, seen);
+/**
+ * Collects tensors from the unpickled object: a dict of tensors, or nested dicts (names joined by
+ * "."). Iterative, each dict visited once (a pickle can build cyclic or shared dicts), depth bounded.
+ */
+function collect(root: unknown, out: Map<string, TensorRef>): void {
+  const seen = new Set<unknown>();
+  const todo: [unknown, string, number][] = [[root, '', 0]];
+  while (todo.length) {
+    const [obj, prefix, depth] = todo.pop()!;
+    if (!(obj instanceof Map) || seen.has(obj)) continue;
+    if (depth > MAX_DICT_DEPTH) throw new Error(`the state dict nests dicts deeper than ${MAX_DICT_DEPTH} levels (at ${JSON.stringify(prefix.slice(0, 80))}…)`);
+    seen.add(obj);
+    for (const [k, v] of obj) {
+      if (typeof k !== 'string' && typeof k !== 'number') continue;
+      const name = prefix + String(k);
+      if (v instanceof TensorRef) {
+        if (out.has(name)) throw new Error(`duplicate tensor name ${describe(name)}`);
+        out.set(name, v);
+      } else if (v instanceof Map) todo.push([v, name + '.', depth + 1]);
+    }
   }
 }
 
@@ -91,12 +99,21 @@ function extent(t: TensorRef): number {
   return last + 1;
 }
 
+/** Element-sized unsigned views (never float views: copying through them could change NaN bits). */
+function lanes(bytes: Uint8Array, es: number): Uint8Array | Uint16Array | Uint32Array | BigUint64Array {
+  if (bytes.byteOffset % es !== 0) bytes = bytes.slice(); // aligned copy
+  const n = bytes.byteLength / es;
+  return es === 1 ? bytes : es === 2 ? new Uint16Array(bytes.buffer, bytes.byteOffset, n)
+    : es === 4 ? new Uint32Array(bytes.buffer, bytes.byteOffset, n) : new BigUint64Array(bytes.buffer, bytes.byteOffset, n);
+}
+
 /** Copies a strided view (element offsets relative to `base`) into a C-contiguous byte array. */
 function gather(src: Uint8Array, es: number, base: number, shape: number[], stride: number[]): Uint8Array {
   let n = 1;
   for (const d of shape) n *= d;
   const out = new Uint8Array(n * es);
   if (n === 0) return out;
+  const from = lanes(src, es), to = lanes(out, es);
   const rank = shape.length;
   const inner = rank ? shape[rank - 1] : 1;
   const innerStride = rank ? stride[rank - 1] : 1;
@@ -106,10 +123,10 @@ function gather(src: Uint8Array, es: number, base: number, shape: number[], stri
     let e = base;
     for (let i = 0; i < rank - 1; i++) e += idx[i] * stride[i];
     if (innerStride === 1) {
-      out.set(src.subarray(e * es, (e + inner) * es), o);
-      o += inner * es;
+      to.set(from.subarray(e, e + inner) as never, o);
+      o += inner;
     } else {
-      for (let j = 0; j < inner; j++, e += innerStride, o += es) out.set(src.subarray(e * es, e * es + es), o);
+      for (let j = 0; j < inner; j++, e += innerStride, o++) to[o] = from[e];
     }
     for (let i = rank - 2; i >= 0; i--) {
       if (++idx[i] < shape[i]) break;
@@ -151,41 +168,57 @@ export async function openTorchBin(access: RandomAccess, what = 'torch checkpoin
   const bo = zip.entries.get(prefix + 'byteorder');
   if (bo) {
     const s = new TextDecoder().decode(await zip.read(bo, 0, Math.min(bo.size, 16))).trim();
-    if (s !== 'little' && s !== 'big') throw new Error(`${what}: byteorder ${JSON.stringify(s)} is neither little nor big`);
+    if (s !== 'little' && s !== 'big') throw new Error(`${what}: byteorder ${describe(s)} is neither little nor big`);
     bigEndian = s === 'big';
   }
 
   const obj = unpickle(await zip.read(pklEntry), { findGlobal, persistentLoad, what: `${what}: ${pkls[0]}` });
+  if (!(obj instanceof Map)) throw new Error(`${what}: the pickle holds ${describe(obj)}, not a dict of tensors`);
   const refs = new Map<string, TensorRef>();
   try {
-    collect(obj, '', refs);
+    collect(obj, refs);
   } catch (e) {
     throw new Error(`${what}: ${(e as Error).message}`);
   }
-  if (!(obj instanceof Map)) throw new Error(`${what}: the pickle holds ${describe(obj)}, not a dict of tensors`);
 
   // Validate every view against its storage now, so a bad file fails at open time.
+  // Every view is checked against the bytes actually present, so reading the tensors costs time
+  // and memory proportional to the file: views stay inside their storage, a view repeats storage
+  // elements (stride 0, overlapping strides) only when small, and all views together read at
+  // most a few times the storage bytes (tied weights share a storage).
   const storages = new Map<string, ZipEntry>();
+  const storageBytes = new Map<string, number>();
+  let viewBytes = 0;
   for (const [name, t] of refs) {
-    const at = `${what}: tensor ${JSON.stringify(name)}`;
+    const at = `${what}: tensor ${describe(name)}`;
     const es = DTYPE_BYTES[t.storage.dtype];
-    const entry = zip.entries.get(`${prefix}data/${t.storage.key}`);
-    if (!entry) throw new Error(`${at}: storage ${prefix}data/${t.storage.key} is missing from the archive`);
+    const key = `${prefix}data/${t.storage.key}`;
+    const entry = zip.entries.get(key);
+    if (!entry) throw new Error(`${at}: its storage ${key} is missing from the archive`);
+    if (entry.method !== 0 || entry.compressedSize !== entry.size) throw new Error(`${at}: its storage ${key} is compressed (only stored entries, as torch.save writes them, are read)`);
     if (entry.size < t.storage.numel * es) {
-      throw new Error(`${at}: storage ${t.storage.key} holds ${entry.size} bytes, shorter than its declared ${t.storage.numel} ${t.storage.dtype} elements`);
+      throw new Error(`${at}: its storage ${t.storage.key} holds ${entry.size} bytes, fewer than its declared ${t.storage.numel} ${t.storage.dtype} elements`);
     }
-    if (extent(t) > t.storage.numel) {
-      throw new Error(`${at}: view (offset ${t.offset}, size ${JSON.stringify(t.shape)}, stride ${JSON.stringify(t.stride)}) reaches past its ${t.storage.numel}-element storage`);
-    }
+    const view = `view (offset ${t.offset}, size ${describe(t.shape)}, stride ${describe(t.stride)})`;
+    if (extent(t) > t.storage.numel) throw new Error(`${at}: ${view} reaches past its ${t.storage.numel}-element storage`);
     let n = 1;
     for (const d of t.shape) n *= d;
-    if (n * es > 2 ** 34) throw new Error(`${at}: size ${JSON.stringify(t.shape)} is absurd`);
+    if (n > t.storage.numel && n * es > MAX_REPEATING_VIEW_BYTES) {
+      throw new Error(`${at}: ${view} has ${n} elements but its storage only ${t.storage.numel}: a repeating (stride-0 or overlapping) view this large is not a weight`);
+    }
+    viewBytes += n * es;
+    storageBytes.set(key, entry.size);
     storages.set(name, entry);
+  }
+  let totalStorage = 0;
+  for (const b of storageBytes.values()) totalStorage += b;
+  if (viewBytes > 4 * totalStorage + MAX_REPEATING_VIEW_BYTES * 16) {
+    throw new Error(`${what}: its tensors would read ${viewBytes} bytes from ${totalStorage} bytes of storage (views repeat the same data too often)`);
   }
   const names = [...refs.keys()].sort();
   const get = (name: string) => {
     const t = refs.get(name);
-    if (!t) throw new Error(`${what}: no tensor named ${JSON.stringify(name)}`);
+    if (!t) throw new Error(`${what}: no tensor named ${describe(name)}`);
     return t;
   };
   return {

@@ -1,6 +1,9 @@
 // hart.json, the top file of a HART.js model folder (DESIGN.md): which folder holds each part, the
 // resolution and patch_nums, and the sampling defaults (official names) the model was made for.
-import { DEFAULTS } from './options.ts';
+// Checked by one schema (schema.ts): every field's type and range, own properties only; absent
+// sampling defaults come from the transformer's config.json and then sample.py (see options.ts).
+import { describe, f, type Field, hasOwn, isPlainObject, parseFields, reject } from '../io/schema.ts';
+import type { ModelDefaults } from './options.ts';
 
 export interface HartJson {
   format: 'hart-js';
@@ -9,32 +12,62 @@ export interface HartJson {
   resolution: number;
   patch_nums: number[];
   context_token: number;
-  defaults: { cfg: number; top_k: number | null; top_p: number; temperature: number; diffusion_steps: number; more_smooth: boolean };
+  /** The model's sampling defaults as written (absent ones are filled in at load time). */
+  defaults: ModelDefaults;
+  /** Prompt handling of the text encoder: system_prompt false = bare prompts (models trained here); default true (official). */
+  prompt?: { system_prompt?: boolean };
   storage?: unknown;
   sources?: unknown;
 }
 
-const KEYS = ['format', 'format_version', 'parts', 'resolution', 'patch_nums', 'context_token', 'defaults', 'storage', 'sources'];
-const DEFAULT_KEYS = ['cfg', 'top_k', 'top_p', 'temperature', 'diffusion_steps', 'more_smooth'];
+const FOLDER = f.string(255, /^(?!\.\.?$)[A-Za-z0-9_.-]+$/, 'a plain folder name');
+
+/** The generation options a model may set, official names, with the ranges resolveOptions accepts. */
+export const DEFAULTS_SCHEMA: Record<keyof ModelDefaults, Field<unknown>> = {
+  cfg: f.number(0, 50),
+  top_k: f.nullable(f.int(1, 1 << 24)),
+  top_p: f.number(0, 1),
+  temperature: f.number(0, 10),
+  diffusion_steps: f.int(1, 1000),
+  more_smooth: f.bool(),
+};
+
+const SCHEMA: Record<keyof HartJson, Field<unknown>> = {
+  format: f.oneOf(['hart-js']),
+  format_version: { want: '1', check: (v) => (v === 1 ? v : reject('1', v)) },
+  parts: {
+    want: 'parts',
+    check: (v) => {
+      if (!isPlainObject(v)) return reject('an object of part → folder', v);
+      return parseFields(v, { transformer: FOLDER, tokenizer: FOLDER, text_encoder: FOLDER }, 'parts');
+    },
+  },
+  resolution: f.int(1, 1 << 16),
+  patch_nums: f.list(f.int(1, 1024), 1, 64),
+  context_token: f.int(1, 1 << 16),
+  defaults: { want: 'defaults', check: (v) => parseFields(v, DEFAULTS_SCHEMA, 'defaults') },
+  prompt: { want: 'prompt', check: (v) => parseFields(v, { system_prompt: f.bool() }, 'prompt') },
+  storage: f.any(),
+  sources: f.any(),
+};
 
 export function parseHartJson(json: unknown, what = 'hart.json'): HartJson {
-  const fail = (m: string): never => { throw new Error(`${what}: ${m}`); };
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('must be a JSON object');
-  const o = json as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!KEYS.includes(k)) fail(`unknown field "${k}"`);
-  if (o.format !== 'hart-js') fail(`format must be "hart-js", got ${JSON.stringify(o.format)}`);
-  if (o.format_version !== 1) fail(`format_version ${JSON.stringify(o.format_version)} is not supported (this HART.js reads 1)`);
-  const parts = o.parts as Record<string, unknown>;
-  if (typeof parts !== 'object' || parts === null) fail('parts must be an object');
-  for (const [k, v] of Object.entries(parts)) {
-    if (!['transformer', 'tokenizer', 'text_encoder'].includes(k)) fail(`unknown part "${k}"`);
-    if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(v) || v === '..' || v === '.') fail(`part ${k} must be a plain folder name, got ${JSON.stringify(v)}`);
+  if (!isPlainObject(json)) throw new Error(`${what}: must be a JSON object, got ${describe(json)}`);
+  if (hasOwn(json, 'format_version') && json.format_version !== 1) {
+    throw new Error(`${what}: format_version ${describe(json.format_version)} is not supported (this HART.js reads 1)`);
   }
-  if (!parts.transformer || !parts.tokenizer) fail('parts needs transformer and tokenizer');
-  const pn = o.patch_nums;
-  if (!Array.isArray(pn) || pn.length === 0 || pn.some((v) => !Number.isInteger(v) || v < 1)) fail('patch_nums must be positive integers');
-  for (const k of ['resolution', 'context_token']) if (!Number.isInteger(o[k]) || (o[k] as number) < 1) fail(`${k} must be a positive integer`);
-  const d = { cfg: DEFAULTS.cfg, top_k: null, top_p: DEFAULTS.topP, temperature: DEFAULTS.temperature, diffusion_steps: DEFAULTS.diffusionSteps, more_smooth: DEFAULTS.moreSmooth, ...(o.defaults as object ?? {}) };
-  for (const k of Object.keys(d)) if (!DEFAULT_KEYS.includes(k)) fail(`unknown default "${k}"`);
-  return { ...(o as unknown as HartJson), defaults: d };
+  let o: Record<string, unknown>;
+  try {
+    o = parseFields(json, SCHEMA, what);
+  } catch (e) {
+    // nested parts/defaults messages read "parts: ..." / "defaults: ..."; name the file first
+    const m = (e as Error).message;
+    throw new Error(m.startsWith(what) ? m : `${what}: ${m}`);
+  }
+  for (const k of ['format', 'format_version', 'parts', 'resolution', 'patch_nums', 'context_token']) {
+    if (o[k] === undefined) throw new Error(`${what}: "${k}" is missing`);
+  }
+  const parts = o.parts as HartJson['parts'];
+  if (!parts.transformer || !parts.tokenizer) throw new Error(`${what}: "parts" needs transformer and tokenizer`);
+  return { ...(o as unknown as HartJson), defaults: (o.defaults ?? {}) as ModelDefaults };
 }

@@ -54,7 +54,7 @@ export class HartPipeline {
     const list = typeof prompts === 'string' ? [prompts] : prompts;
     if (list.length === 0) throw new Error('generate: no prompts');
     const { previews, ...rest } = options;
-    const resolved = resolveOptions(list.length, rest, this.model.hartJson?.defaults);
+    const resolved = resolveOptions(list.length, rest, this.model.defaults);
     if (!this.opts.textEncoder) throw new Error('this pipeline has no text encoder; pass one to fromPretrained or use generateFromContext');
     this.encoder ??= await this.opts.textEncoder();
     const enc = await this.encoder.encodePrompts(list, { maxLength: this.model.transformerConfig.context_token });
@@ -75,7 +75,7 @@ export class HartPipeline {
 
   /** The loop on already-encoded text (tests replay the official context; servers may cache encodings). */
   async generateFromContext(ctx: EncodedContext, options: GenerateOptions & { previews?: boolean; hooks?: LoopHooks } = {},
-    resolved = resolveOptions(ctx.context.shape[0], (({ previews: _p, hooks: _h, ...r }) => r)(options), this.model.hartJson?.defaults)): Promise<ImageCHW[]> {
+    resolved = resolveOptions(ctx.context.shape[0], (({ previews: _p, hooks: _h, ...r }) => r)(options), this.model.defaults)): Promise<ImageCHW[]> {
     const { tokenizer, transformer, diffusion } = this.model;
     if (this.consumed) throw new Error('this single-shot pipeline has already generated; load it again');
     const runtime = this.opts.runtime;

@@ -5,6 +5,7 @@
 import type { FileAccess } from '../io/file-access.ts';
 import { readJson } from '../io/file-access.ts';
 import { parseHartJson, type HartJson } from './hart-json.ts';
+import { modelDefaults, type ModelDefaults } from './options.ts';
 import { openWeights } from '../io/weights.ts';
 import { int4Source, MapWeightStore, type StoredTensor, type WeightStore } from '../nn/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -20,6 +21,8 @@ export interface LoadedHart extends HartParts {
   transformerWeights: string;
   /** The HART.js folder's hart.json (absent for the official layout). */
   hartJson?: HartJson;
+  /** Sampling defaults for this model (hart.json, else the transformer config, else sample.py). */
+  defaults: Required<ModelDefaults>;
 }
 
 export interface HartFolderLayout { transformerDir: string; tokenizerDir: string; weights: string[]; hartJson?: HartJson }
@@ -58,8 +61,8 @@ async function readStore(files: FileAccess, name?: string, skip = new Map<string
 export async function loadHart(files: FileAccess, runtime: Runtime): Promise<LoadedHart> {
   const layout = await detectLayout(files);
   const tdir = files.sub(layout.transformerDir), kdir = files.sub(layout.tokenizerDir);
-  const transformerConfig = parseHartConfig(await readJson(tdir, 'config.json'));
-  const tokenizerConfig = parseTokenizerConfig(await readJson(kdir, 'config.json'));
+  const transformerConfig = parseHartConfig(await readJson(tdir, 'config.json'), tdir.describe('config.json'));
+  const tokenizerConfig = parseTokenizerConfig(await readJson(kdir, 'config.json'), kdir.describe('config.json'));
   const hj = layout.hartJson;
   if (hj && (hj.patch_nums.join() !== transformerConfig.patch_nums.join() || hj.context_token !== transformerConfig.context_token)) {
     throw new Error(`${files.describe('hart.json')}: patch_nums/context_token disagree with ${tdir.describe('config.json')}`);
@@ -75,5 +78,8 @@ export async function loadHart(files: FileAccess, runtime: Runtime): Promise<Loa
     DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)),
   ]);
   const tokenizer = HartTokenizer.fromWeights(tokenizerConfig, kStore, runtime);
-  return { transformer, tokenizer, diffusion, transformerConfig, tokenizerConfig, transformerWeights: `${layout.transformerDir}/${weightsName}`, hartJson: hj };
+  return {
+    transformer, tokenizer, diffusion, transformerConfig, tokenizerConfig, transformerWeights: `${layout.transformerDir}/${weightsName}`, hartJson: hj,
+    defaults: modelDefaults(hj?.defaults, transformerConfig),
+  };
 }

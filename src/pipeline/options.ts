@@ -14,7 +14,7 @@ export interface GenerateOptions {
   topP?: number;
   /** Logit temperature (official: none, i.e. 1); 0 = arg-max. */
   temperature?: number;
-  /** Residual diffusion steps (official: 8). */
+  /** Residual diffusion steps (default: the model's, i.e. its config's num_sampling_steps; officially 8). */
   diffusionSteps?: number;
   /** The Gumbel-softmax smooth path (official sample.py default: on; benchmarks: off). */
   moreSmooth?: boolean;
@@ -41,8 +41,27 @@ function check(cond: boolean, msg: string): void {
   if (!cond) throw new RangeError(msg);
 }
 
-/** Model-specific defaults (hart.json `defaults`) over the official ones. */
-export interface ModelDefaults { cfg?: number; top_k?: number | null; top_p?: number; temperature?: number; diffusion_steps?: number; more_smooth?: boolean }
+/** Model-specific sampling defaults, official names (hart.json `defaults`). */
+export type ModelDefaults = { cfg?: number; top_k?: number | null; top_p?: number; temperature?: number; diffusion_steps?: number; more_smooth?: boolean };
+
+/**
+ * A loaded model's sampling defaults, whatever its layout: what its hart.json sets (HART.js
+ * folders), else what its transformer config says (diffusion steps = num_sampling_steps, for the
+ * official llm/ folder too), else sample.py's values. top_k null is the per-scale schedule
+ * (600 / 300, clipped to the vocabulary when sampling).
+ */
+export function modelDefaults(hartJson: ModelDefaults | undefined, transformer: { num_sampling_steps: string }): Required<ModelDefaults> {
+  const h = hartJson ?? {};
+  const steps = Number(transformer.num_sampling_steps);
+  return {
+    cfg: h.cfg ?? DEFAULTS.cfg,
+    top_k: h.top_k ?? null,
+    top_p: h.top_p ?? DEFAULTS.topP,
+    temperature: h.temperature ?? DEFAULTS.temperature,
+    diffusion_steps: h.diffusion_steps ?? (Number.isInteger(steps) && steps >= 1 ? steps : DEFAULTS.diffusionSteps),
+    more_smooth: h.more_smooth ?? DEFAULTS.moreSmooth,
+  };
+}
 
 export function resolveOptions(batch: number, o: GenerateOptions = {}, model: ModelDefaults = {}): ResolvedOptions {
   const known = new Set(['seed', 'seeds', 'cfg', 'topK', 'topP', 'temperature', 'diffusionSteps', 'moreSmooth', 'onProgress', 'signal']);

@@ -24,12 +24,12 @@ const valid = {
 
 test('parseHartJson rejects malformed files with the field named', () => {
   assert.equal(parseHartJson(valid).defaults.cfg, 3);
-  assert.equal(parseHartJson(valid).defaults.diffusion_steps, 8);
+  assert.equal(parseHartJson(valid).defaults.diffusion_steps, undefined); // from the transformer config at load
   assert.throws(() => parseHartJson({ ...valid, colour: 1 }), /unknown field "colour"/);
   assert.throws(() => parseHartJson({ ...valid, format_version: 2 }), /format_version 2 is not supported/);
   assert.throws(() => parseHartJson({ ...valid, parts: { transformer: '../x', tokenizer: 't' } }), /plain folder name/);
   assert.throws(() => parseHartJson({ ...valid, patch_nums: [1, 0] }), /patch_nums/);
-  assert.throws(() => parseHartJson({ ...valid, defaults: { cfg: 1, steps: 3 } }), /unknown default "steps"/);
+  assert.throws(() => parseHartJson({ ...valid, defaults: { cfg: 1, steps: 3 } }), /hart.json: defaults: unknown field "steps"/);
   assert.throws(() => parseHartJson([]), /JSON object/);
 });
 

@@ -32,27 +32,37 @@ export interface Qwen2Config {
   sliding_window: number | null;
 }
 
+import { describe, hasOwn } from '../../io/schema.ts';
+
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Upper bounds on sizes (Qwen2-72B: hidden 8192, 80 layers, vocab 152k, 131k positions), so a
+ * hostile config never sizes a graph, a table or a loop beyond any real model. */
+const MAX: Record<string, number> = {
+  vocab_size: 1 << 22, hidden_size: 1 << 16, intermediate_size: 1 << 18, num_hidden_layers: 1024, num_attention_heads: 1024,
+  num_key_value_heads: 1024, head_dim: 4096, max_position_embeddings: 1 << 22,
+};
 
 /** Parses a Qwen2 (or Qwen2-VL) config.json object. */
 export function parseQwen2Config(json: unknown, what = 'text_encoder/config.json'): Qwen2Config {
   if (!isObject(json)) throw new Error(`${what}: not a JSON object`);
   const modelType = json.model_type;
   if (modelType !== 'qwen2' && modelType !== 'qwen2_vl') {
-    throw new Error(`${what}: model_type ${JSON.stringify(modelType)} is not a Qwen2 text model (expected "qwen2" or "qwen2_vl")`);
+    throw new Error(`${what}: model_type ${describe(modelType)} is not a Qwen2 text model (expected "qwen2" or "qwen2_vl")`);
   }
   const c: Json = modelType === 'qwen2_vl' && isObject(json.text_config) ? { ...json, ...json.text_config } : json;
 
+  const get = (key: string) => (hasOwn(c, key) ? c[key] : undefined);
   const int = (key: string, fallback?: number): number => {
-    const v = c[key] ?? fallback;
+    const v = get(key) ?? fallback;
     if (v === undefined) throw new Error(`${what}: missing "${key}"`);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${what}: "${key}" must be a positive integer (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > MAX[key]) throw new Error(`${what}: "${key}" must be an integer in [1, ${MAX[key]}], got ${describe(v)}`);
     return v;
   };
   const num = (key: string, fallback: number): number => {
-    const v = c[key] ?? fallback;
-    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${what}: "${key}" must be a positive number (got ${JSON.stringify(v)})`);
+    const v = get(key) ?? fallback;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new Error(`${what}: "${key}" must be a positive number, got ${describe(v)}`);
     return v;
   };
 
@@ -62,25 +72,26 @@ export function parseQwen2Config(json: unknown, what = 'text_encoder/config.json
   if (num_attention_heads % num_key_value_heads !== 0) {
     throw new Error(`${what}: num_attention_heads ${num_attention_heads} is not a multiple of num_key_value_heads ${num_key_value_heads}`);
   }
-  if (c.head_dim === undefined && hidden_size % num_attention_heads !== 0) {
+  if (get('head_dim') === undefined && hidden_size % num_attention_heads !== 0) {
     throw new Error(`${what}: hidden_size ${hidden_size} is not divisible by num_attention_heads ${num_attention_heads}`);
   }
   const head_dim = int('head_dim', Math.floor(hidden_size / num_attention_heads));
   if (head_dim % 2 !== 0) throw new Error(`${what}: head_dim ${head_dim} must be even for RoPE`);
 
-  const act = c.hidden_act ?? 'silu';
-  if (act !== 'silu') throw new Error(`${what}: hidden_act ${JSON.stringify(act)} is not supported (Qwen2 uses "silu")`);
+  const act = get('hidden_act') ?? 'silu';
+  if (act !== 'silu') throw new Error(`${what}: hidden_act ${describe(act)} is not supported (Qwen2 uses "silu")`);
 
-  const rs = c.rope_scaling;
+  const rs = get('rope_scaling');
   if (rs !== undefined && rs !== null) {
     const kind = isObject(rs) ? (rs.rope_type ?? rs.type) : undefined;
     // "mrope" (Qwen2-VL) reduces to plain RoPE for text-only input; "default" is plain RoPE.
     if (kind !== 'mrope' && kind !== 'default') {
-      throw new Error(`${what}: rope_scaling ${JSON.stringify(rs)} is not supported (only none, "default" and Qwen2-VL "mrope")`);
+      throw new Error(`${what}: rope_scaling ${describe(rs)} is not supported (only none, "default" and Qwen2-VL "mrope")`);
     }
   }
 
-  const sw = c.sliding_window;
+  const sw = get('sliding_window');
+  if (sw !== undefined && sw !== null && !(Number.isInteger(sw) && (sw as number) > 0)) throw new Error(`${what}: "sliding_window" must be a positive integer or null, got ${describe(sw)}`);
   return {
     model_type: modelType,
     vocab_size: int('vocab_size'),
@@ -94,7 +105,7 @@ export function parseQwen2Config(json: unknown, what = 'text_encoder/config.json
     rope_theta: num('rope_theta', 10000),
     max_position_embeddings: int('max_position_embeddings', 32768),
     hidden_act: 'silu',
-    use_sliding_window: c.use_sliding_window === true,
+    use_sliding_window: get('use_sliding_window') === true,
     sliding_window: typeof sw === 'number' ? sw : null,
   };
 }

@@ -1,6 +1,7 @@
 // The hybrid tokenizer's config (official HARTAutoEncoderConfig / HARTAutoEncoderWithDiscConfig,
 // hart/modules/models/autoencoder/configuration.py): field names and defaults as in the official
 // code, parsed from a model folder's tokenizer/config.json with strict checking.
+import { f, type Field, parseFields } from '../../io/schema.ts';
 
 export interface HartTokenizerConfig {
   model_type: 'hart_autoencoder_with_disc' | 'hart_autoencoder';
@@ -70,55 +71,30 @@ const HF_KEYS = new Set([
   'architectures', 'transformers_version', '_name_or_path', 'torch_dtype', '_commit_hash', 'auto_map',
 ]);
 
-type Kind = 'int' | 'number' | 'bool' | 'ints';
-const FIELDS: Record<Exclude<keyof HartTokenizerConfig, 'model_type' | 'quantizer_type'>, Kind> = {
-  vocab_size: 'int', z_channels: 'int', ch: 'int', ch_mult: 'ints', dropout: 'number', beta: 'number',
-  using_znorm: 'bool', quant_conv_ks: 'int', quant_resi: 'number', share_quant_resi: 'int',
-  default_qresi_counts: 'int', v_patch_nums: 'ints', test_mode: 'bool', levels: 'ints', hybrid: 'bool',
-  disable_quant_resi: 'bool', freeze_codebook_for_hybrid: 'bool', double_decoder: 'bool',
+/** Generous bounds (released: vocab 4096, ch 160, 5 levels) that keep sizes and loops finite. */
+const FIELDS: Record<keyof HartTokenizerConfig, Field<unknown>> = {
+  model_type: f.oneOf(['hart_autoencoder_with_disc', 'hart_autoencoder']), quantizer_type: f.oneOf(['var', 'var_hybrid']),
+  vocab_size: f.int(1, 1 << 24), z_channels: f.int(1, 1 << 14), ch: f.int(1, 1 << 14), ch_mult: f.list(f.int(1, 64), 1, 8),
+  dropout: f.number(0, 1), beta: f.number(-1e6, 1e6), using_znorm: f.bool(), quant_conv_ks: f.int(1, 15), quant_resi: f.number(-1e6, 1e6),
+  share_quant_resi: f.int(0, 64), default_qresi_counts: f.int(0, 64), v_patch_nums: f.list(f.int(1, 1024), 1, 64), test_mode: f.bool(),
+  levels: f.list(f.int(0, 1 << 16), 0, 64), hybrid: f.bool(), disable_quant_resi: f.bool(), freeze_codebook_for_hybrid: f.bool(), double_decoder: f.bool(),
 };
-
-function checkKind(key: string, v: unknown, kind: Kind): void {
-  const ok = kind === 'int' ? Number.isInteger(v)
-    : kind === 'number' ? typeof v === 'number' && Number.isFinite(v)
-    : kind === 'bool' ? typeof v === 'boolean'
-    : Array.isArray(v) && v.every((x) => Number.isInteger(x));
-  if (!ok) throw new Error(`tokenizer config: "${key}" must be ${kind === 'ints' ? 'a list of integers' : `a ${kind}`}, got ${JSON.stringify(v)}`);
-}
 
 /**
  * Parses a tokenizer config.json object: official field names, official defaults for missing
- * fields, unknown fields rejected (HF bookkeeping keys excepted), values checked for consistency.
+ * fields, unknown fields rejected (HF bookkeeping keys excepted), values checked for type, range
+ * and consistency. `what` names the file in messages.
  */
-export function parseTokenizerConfig(json: unknown): HartTokenizerConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('tokenizer config: expected a JSON object');
-  const cfg = structuredClone(TOKENIZER_CONFIG_DEFAULTS) as HartTokenizerConfig;
-  const unknown: string[] = [];
-  for (const [key, v] of Object.entries(json as Record<string, unknown>)) {
-    if (HF_KEYS.has(key)) continue;
-    if (key === 'model_type') {
-      if (v !== 'hart_autoencoder_with_disc' && v !== 'hart_autoencoder') {
-        throw new Error(`tokenizer config: model_type ${JSON.stringify(v)} is not a HART tokenizer (expected "hart_autoencoder_with_disc" or "hart_autoencoder")`);
-      }
-      cfg.model_type = v;
-    } else if (key === 'quantizer_type') {
-      if (v !== 'var' && v !== 'var_hybrid') throw new Error(`tokenizer config: quantizer_type ${JSON.stringify(v)} is not "var" or "var_hybrid"`);
-      cfg.quantizer_type = v;
-    } else if (Object.hasOwn(FIELDS, key)) {
-      checkKind(key, v, FIELDS[key as keyof typeof FIELDS]);
-      (cfg as unknown as Record<string, unknown>)[key] = Array.isArray(v) ? [...v] : v;
-    } else unknown.push(key);
-  }
-  if (unknown.length) {
-    throw new Error(`tokenizer config: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (known: model_type, quantizer_type, ${Object.keys(FIELDS).join(', ')})`);
-  }
-  validateTokenizerConfig(cfg);
+export function parseTokenizerConfig(json: unknown, what = 'tokenizer config'): HartTokenizerConfig {
+  const checked = parseFields(json, FIELDS, what, HF_KEYS);
+  const cfg = { ...structuredClone(TOKENIZER_CONFIG_DEFAULTS), ...checked } as HartTokenizerConfig;
+  validateTokenizerConfig(cfg, what);
   return cfg;
 }
 
 /** Throws if the config cannot describe a working tokenizer. */
-export function validateTokenizerConfig(c: HartTokenizerConfig): void {
-  const fail = (msg: string): never => { throw new Error(`tokenizer config: ${msg}`); };
+export function validateTokenizerConfig(c: HartTokenizerConfig, what = 'tokenizer config'): void {
+  const fail = (msg: string): never => { throw new Error(`${what}: ${msg}`); };
   if (c.vocab_size < 1) fail(`vocab_size ${c.vocab_size} must be positive`);
   if (c.z_channels < 1) fail(`z_channels ${c.z_channels} must be positive`);
   if (c.ch_mult.length < 1 || c.ch_mult.some((m) => m < 1)) fail(`ch_mult ${JSON.stringify(c.ch_mult)} must be a non-empty list of positive integers`);

@@ -1,6 +1,7 @@
 // HARTForT2IConfig: the transformer's config.json (hart/modules/models/transformer/configuration.py),
 // with the official field names and code defaults, strict parsing (unknown fields are an error,
 // Hugging Face bookkeeping keys are tolerated) and the sizes derived from it (spec §3.1).
+import { describe, f, type Field, hasOwn, isPlainObject, parseFields, reject } from '../../io/schema.ts';
 
 export interface HARTForT2IConfig {
   vae_path: string | null;
@@ -83,58 +84,54 @@ const HF_BOOKKEEPING = new Set([
 
 const MODEL_TYPE = 'hart_transformer_t2i';
 
-type Kind = 'int' | 'number' | 'bool' | 'string' | 'string?' | 'ints' | readonly string[];
-const FIELDS: Record<keyof HARTForT2IConfig, Kind> = {
-  vae_path: 'string?', context_token: 'int', context_dim: 'int', depth: 'int', embed_dim: 'int', num_heads: 'int',
-  mlp_ratio: 'number', drop_rate: 'number', attn_drop_rate: 'number', drop_path_rate: 'number', norm_eps: 'number',
-  shared_aln: 'bool', cond_drop_rate: 'number', attn_l2_norm: 'bool', patch_nums: 'ints',
-  flash_if_available: 'bool', fused_if_available: 'bool', mlp_type: ['llama', 'gpt2'], attn_type: ['llama', 'gpt2'],
-  disable_aln: 'bool', use_timestep_embed: 'bool', sep_aln_pooling_mode: ['max', 'avg'], use_cross_attn: 'bool',
-  diff_width: 'int', diff_depth: 'int', num_sampling_steps: 'string', diffusion_batch_mul: 'int', sampler: 'string',
-  use_context_norm: 'bool', context_norm_scale: 'number', diffusion_head_repeats: 'int',
+/** Bounds are generous (the released model: depth 24, embed_dim 1536, patch_nums up to 64) but keep
+ * a hostile config from sizing a graph or a loop by a number it never has the weights for. */
+const DIM = f.int(1, 1 << 16);
+const FIELDS: Record<keyof HARTForT2IConfig, Field<unknown>> = {
+  vae_path: f.nullable(f.string()), context_token: f.int(1, 1 << 16), context_dim: DIM, depth: f.int(1, 1024), embed_dim: DIM,
+  num_heads: f.int(1, 4096), mlp_ratio: f.number(0, 64, true), drop_rate: f.number(0, 1), attn_drop_rate: f.number(0, 1),
+  drop_path_rate: f.number(0, 1), norm_eps: f.number(0, 1, true), shared_aln: f.bool(), cond_drop_rate: f.number(0, 1),
+  attn_l2_norm: f.bool(), patch_nums: f.list(f.int(1, 1024), 2, 64),
+  flash_if_available: f.bool(), fused_if_available: f.bool(), mlp_type: f.oneOf(['llama', 'gpt2']), attn_type: f.oneOf(['llama', 'gpt2']),
+  disable_aln: f.bool(), use_timestep_embed: f.bool(), sep_aln_pooling_mode: f.oneOf(['max', 'avg']), use_cross_attn: f.bool(),
+  diff_width: DIM, diff_depth: f.int(1, 1024), num_sampling_steps: samplingSteps(), diffusion_batch_mul: f.int(1, 1024), sampler: f.string(64),
+  use_context_norm: f.bool(), context_norm_scale: f.number(-1e6, 1e6), diffusion_head_repeats: f.int(1, 1024),
 };
 
-function checkField(key: string, kind: Kind, v: unknown): unknown {
-  const bad = (want: string) => new Error(`HARTForT2IConfig.${key}: expected ${want}, got ${JSON.stringify(v)}`);
-  if (Array.isArray(kind)) {
-    if (!kind.includes(v as string)) throw bad(`one of ${kind.map((s) => JSON.stringify(s)).join(', ')}`);
-    return v;
-  }
-  switch (kind) {
-    case 'int': if (!Number.isInteger(v)) throw bad('an integer'); return v;
-    case 'number': if (typeof v !== 'number' || !Number.isFinite(v)) throw bad('a number'); return v;
-    case 'bool': if (typeof v !== 'boolean') throw bad('true or false'); return v;
-    case 'string': if (typeof v === 'number') return String(v); if (typeof v !== 'string') throw bad('a string'); return v;
-    case 'string?': if (v !== null && typeof v !== 'string') throw bad('a string or null'); return v;
-    case 'ints':
-      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => Number.isInteger(x) && x > 0)) throw bad('a list of positive integers');
-      return [...v];
-  }
-  throw bad(String(kind));
+/** num_sampling_steps: the diffusion step count, a string ("8") as officially, or a number; 1–1000. */
+function samplingSteps(): Field<string> {
+  const want = 'a step count from 1 to 1000 (e.g. "8")';
+  return {
+    want,
+    check: (v) => {
+      const s = typeof v === 'number' ? String(v) : v;
+      if (typeof s === 'string' && /^\d{1,4}$/.test(s) && Number(s) >= 1 && Number(s) <= 1000) return String(Number(s));
+      return reject(want, v);
+    },
+  };
+}
+
+/** The diffusion step count num_sampling_steps names (the model's default for diffusionSteps). */
+export function samplingStepCount(cfg: Pick<HARTForT2IConfig, 'num_sampling_steps'>): number {
+  return Number(cfg.num_sampling_steps);
 }
 
 /**
  * Parses a transformer config.json object: code defaults for absent fields, a clear error for an
- * unknown field or a wrong type, and the structural checks the official __init__ makes.
+ * unknown field or a value of the wrong type or out of range, and the structural checks the
+ * official __init__ makes. `what` names the file in messages.
  */
-export function parseHartConfig(json: unknown): HARTForT2IConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('HARTForT2IConfig: config.json must be a JSON object');
-  const src = json as Record<string, unknown>;
-  if (src.model_type !== undefined && src.model_type !== MODEL_TYPE) {
-    throw new Error(`HARTForT2IConfig: model_type is ${JSON.stringify(src.model_type)}, expected "${MODEL_TYPE}"`);
+export function parseHartConfig(json: unknown, what = 'HARTForT2IConfig'): HARTForT2IConfig {
+  if (!isPlainObject(json)) throw new Error(`${what}: config.json must be a JSON object, got ${describe(json)}`);
+  if (hasOwn(json, 'model_type') && json.model_type !== MODEL_TYPE) {
+    throw new Error(`${what}: model_type is ${describe(json.model_type)}, expected "${MODEL_TYPE}"`);
   }
-  const unknown = Object.keys(src).filter((k) => !(k in FIELDS) && !HF_BOOKKEEPING.has(k));
-  if (unknown.length) {
-    throw new Error(`HARTForT2IConfig: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} ` +
-      `(known: ${Object.keys(FIELDS).join(', ')})`);
-  }
-  const out: Record<string, unknown> = { ...HART_T2I_DEFAULTS, patch_nums: [...HART_T2I_DEFAULTS.patch_nums] };
-  for (const [k, kind] of Object.entries(FIELDS)) if (src[k] !== undefined) out[k] = checkField(k, kind, src[k]);
+  const checked = parseFields(json, FIELDS, what, HF_BOOKKEEPING);
+  const out: Record<string, unknown> = { ...HART_T2I_DEFAULTS, patch_nums: [...HART_T2I_DEFAULTS.patch_nums], ...checked };
   const cfg = out as unknown as HARTForT2IConfig;
   if (cfg.embed_dim % cfg.num_heads !== 0) {
-    throw new Error(`HARTForT2IConfig: embed_dim ${cfg.embed_dim} is not divisible by num_heads ${cfg.num_heads}`);
+    throw new Error(`${what}: embed_dim ${cfg.embed_dim} is not divisible by num_heads ${cfg.num_heads}`);
   }
-  if (cfg.patch_nums.length < 2) throw new Error('HARTForT2IConfig: patch_nums needs at least 2 scales');
   return cfg;
 }
 

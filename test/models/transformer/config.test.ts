@@ -42,8 +42,8 @@ test('code defaults fill absent fields; the released model sizes derive as in sp
 
 test('rejects unknown fields, wrong types and other model types; tolerates HF bookkeeping', () => {
   assert.throws(() => parseHartConfig({ ...fixtureJson(), embed_dims: 64 }), /unknown field "embed_dims"/);
-  assert.throws(() => parseHartConfig({ ...fixtureJson(), depth: '2' }), /depth: expected an integer/);
-  assert.throws(() => parseHartConfig({ ...fixtureJson(), mlp_type: 'swiglu' }), /mlp_type: expected one of "llama", "gpt2"/);
+  assert.throws(() => parseHartConfig({ ...fixtureJson(), depth: '2' }), /"depth" must be an integer/);
+  assert.throws(() => parseHartConfig({ ...fixtureJson(), mlp_type: 'swiglu' }), /"mlp_type" must be one of "llama", "gpt2"/);
   assert.throws(() => parseHartConfig({ ...fixtureJson(), model_type: 'hart_autoencoder_with_disc' }), /model_type/);
   assert.throws(() => parseHartConfig({ ...fixtureJson(), num_heads: 3 }), /not divisible by num_heads/);
   const cfg = parseHartConfig({ ...fixtureJson(), transformers_version: '4.42.2', _name_or_path: 'x/llm', torch_dtype: 'float16' });
