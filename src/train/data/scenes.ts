@@ -13,7 +13,9 @@
 //     the relation's centre difference ≥ 8 px. On failure the whole layout is redrawn.
 // Shapes fill their box (the star: its width; it is centred vertically), so each shape's bounding
 // box is 14–22 px on its longer side: circle (fill π/4), square (1), isosceles triangle apex up
-// (1/2), five-pointed star one point up with inner/outer radius 0.45 (fill ≈ 0.38, solidity ≈ 0.56).
+// (1/2), five-pointed star one point up with inner/outer radius 0.35 (fill ≈ 0.30, solidity ≈ 0.43;
+// scenes.md says ≈ 0.4 / ≈ 0.5, but a fatter star at 14 px blurred with σ = 1 reaches the checker's
+// 0.75 solidity and is read as a triangle or circle; 0.35 keeps every size and colour a star).
 // Rendering: coverage a from 4×4 supersampling per pixel, pixel = round(c·a + 255·(1 − a)).
 import { Philox, stream } from '../../random/philox.ts';
 import { PURPOSE } from '../../random/purposes.ts';
