@@ -159,7 +159,7 @@ export function emojiWeights(records: readonly EmojiRecord[], sampling: 'balance
  * A decoded PNG (any colour type fast-png returns: palette, grey, grey+alpha, RGB, RGBA; 8 or 16
  * bit; tRNS colour keys) composited on white: [H, W, 3] bytes, round(c·a + 255·(1 − a)).
  */
-export function compositeOnWhite(png: DecodedPng, out = new Uint8Array(png.width * png.height * 3)): Uint8Array {
+export function compositeOnWhite(png: DecodedPng, out: Uint8Array = new Uint8Array(png.width * png.height * 3)): Uint8Array {
   const n = png.width * png.height;
   let data: ArrayLike<number> = png.data;
   let channels = png.channels;
