@@ -1,6 +1,6 @@
 // Opening weights from a FileAccess (disk, browser, memory), browser-safe: one file (safetensors
 // or a torch.save zip, told apart by content) or an index with its shards, read tensor by tensor.
-import type { FileAccess } from './file-access.ts';
+import { type FileAccess, readJson } from './file-access.ts';
 import { openSafetensors } from './safetensors.ts';
 import { openSharded } from './sharded.ts';
 import type { TensorSource } from './tensor-source.ts';
@@ -29,7 +29,7 @@ export async function openWeights(files: FileAccess, name?: string): Promise<Ten
   for (const f of candidates) {
     if (!(await files.exists(f))) continue;
     if (!f.endsWith('.index.json')) return openWeightFile(files, f);
-    return openSharded(await files.readText(f), (file) => openWeightFile(files, file), files.describe(f));
+    return openSharded(await readJson(files, f), (file) => openWeightFile(files, file), files.describe(f));
   }
   throw new Error(`${files.describe('')}: no weights found (looked for ${candidates.join(', ')})`);
 }
