@@ -1,5 +1,25 @@
 // Registers the subcommands of `hart`; each lives in its own file and is loaded when used.
+// To add one: a `program.command(...)` block here whose action imports its file.
 import type { Command } from 'commander';
+import { interrupt } from './main.ts';
+
+/**
+ * A benchmark module (bench/<name>.ts). Benchmarks live outside src/ and run from a source
+ * checkout (through tsx); the published package does not ship them.
+ */
+async function benchModule(name: string): Promise<Record<string, (opts: unknown) => Promise<void>>> {
+  const url = new URL(`../../bench/${name}.ts`, import.meta.url);
+  try {
+    return await import(url.href);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' || (e as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      const err = new Error(`hart bench ${name} runs from a source checkout of HART.js (bench/${name}.ts is not part of the package)`);
+      err.name = 'UserError';
+      throw err;
+    }
+    throw e;
+  }
+}
 
 export function registerCommands(program: Command): void {
   program
@@ -7,7 +27,7 @@ export function registerCommands(program: Command): void {
     .description('generate an image from a text prompt (PNG with the settings in its metadata)')
     .argument('<prompt...>', 'the text prompt')
     .option('-o, --output <file>', 'output PNG (several images: out-1.png, out-2.png, …)', 'out.png')
-    .option('--model <dir>', 'model folder: HART.js layout (hart.json) or the official one (llm/, tokenizer/)')
+    .option('--model <dir>', 'model folder: HART.js layout (hart.json) or the official one (llm/, tokenizer/); default: the embedded model')
     .option('--text-encoder <dir>', 'Qwen2 text-encoder folder (default: <model>/text_encoder)')
     .option('--seed <n>', 'random seed (image b of a batch uses seed + b)', '1')
     .option('--cfg <x>', 'classifier-free guidance scale on the official ramp (default: the model\'s, 4.5)')
@@ -19,8 +39,32 @@ export function registerCommands(program: Command): void {
     .option('--batch <n>', 'images to make from the prompt', '1')
     .option('--threads <n>', 'CPU threads for ONNX Runtime (default: all cores)')
     .option('--preview-dir <dir>', 'write a coarse-to-fine preview PNG per scale')
+    .option('--no-metadata', 'write no prompt or settings into the PNG')
     .option('-q, --quiet', 'no progress output')
-    .action(async (prompt, opts) => (await import('./generate.node.ts')).generateCommand(prompt, opts));
+    .action(async (prompt, opts) => (await import('./generate.node.ts')).generateCommand(prompt, { ...opts, signal: interrupt.signal }));
+  program
+    .command('info')
+    .description('a model folder: name, parameter counts, configuration, sampling defaults, model card')
+    .option('--model <dir>', 'model folder (default: the embedded model)')
+    .option('--text-encoder <dir>', 'Qwen2 text-encoder folder, if separate')
+    .option('--json', 'print one JSON object')
+    .action(async (opts) => (await import('./info.node.ts')).infoCommand(opts));
+  program
+    .command('serve')
+    .description('HTTP API (OpenAI /v1/images/generations, streaming /api/generate) and the web app')
+    .option('--model <dir>', 'model folder (default: the embedded model)')
+    .option('--text-encoder <dir>', 'Qwen2 text-encoder folder, if separate')
+    .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', '7860')
+    .option('--concurrency <n>', 'generations run at once', '1')
+    .option('--queue <n>', 'requests waiting beyond those running; more get 429', '8')
+    .option('--max-n <n>', 'most images per request', '4')
+    .option('--body-limit <bytes>', 'largest request body', '65536')
+    .option('--cors <origins>', 'comma-separated origins allowed to call the API from a browser (default: none)')
+    .option('--threads <n>', 'CPU threads for ONNX Runtime')
+    .option('--web <dir>', 'the web app folder to serve (default: web/dist)')
+    .option('-q, --quiet', 'no request log')
+    .action(async (opts) => (await import('../server/serve.node.ts')).serveCommand(opts, interrupt.signal));
   program
     .command('convert')
     .description('official HART checkpoint folder (llm/, tokenizer/) → HART.js model folder (hart.json, safetensors, configs, model card)')
@@ -34,13 +78,25 @@ export function registerCommands(program: Command): void {
     .option('--json', 'print the report as one JSON object')
     .option('-q, --quiet', 'no progress output')
     .action(async (src, out, opts) => (await import('../convert/cli.node.ts')).convertCommand(src, out, opts));
-  const bench = program.command('bench').description('benchmarks (ratios against a baseline measured in the same run)');
+  program
+    .command('train')
+    .description('train a HART model from a recipe (recipes/*.json): tokenizer, then text encoder + transformer + residual diffusion')
+    .argument('<recipe>', 'the recipe JSON file')
+    .option('--run <dir>', 'run folder for checkpoints, logs and samples (default runs/<recipe name>)')
+    .option('--resume', 'continue the run in --run from its last checkpoint')
+    .option('--out <dir>', 'also write the finished model folder here')
+    .option('--dtype <dtype>', 'storage of the model folder weights: float32 or float16', 'float32')
+    .option('--max-steps <n>', 'stop with a checkpoint after n steps of this invocation')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (recipe, opts) => (await import('../train/train.node.ts')).trainCommand(recipe, opts));
+  const bench = program.command('bench').description('benchmarks (ratios against a baseline measured in the same run; from a source checkout)');
   bench
     .command('engine')
     .description('ONNX Runtime MatMul peak, a Llama-style block forward and training step, and a PyTorch peer')
     .option('--json', 'print one JSON object as the last line')
     .option('--threads <n>', 'intra-op threads', '2')
-    .action(async (opts) => (await import('../../bench/engine.ts')).benchEngine(opts));
+    .action(async (opts) => (await benchModule('engine')).benchEngine(opts));
   bench
     .command('generate')
     .description('one generation stage by stage: seconds, GFLOP/s vs the MatMul peak, FLOP floor, peak RSS')
@@ -57,7 +113,7 @@ export function registerCommands(program: Command): void {
     .option('--kernel <k>', 'attention lowering: graph or mha')
     .option('--single-shot', 'free the transformer and diffusion sessions before the decode, as hart generate does (one generation)')
     .option('--mem-pattern <on|off>', "ONNX Runtime's memory pattern (default on)")
-    .action(async (opts) => (await import('../../bench/generate.ts')).benchGenerate(opts));
+    .action(async (opts) => (await benchModule('generate')).benchGenerate(opts));
   bench
     .command('load')
     .description('full-size load: official checkpoint vs converted float32 / float16 / int4 folders (seconds, peak RSS, size)')
@@ -68,17 +124,34 @@ export function registerCommands(program: Command): void {
     .option('--cast-probe', 'also check whether ONNX Runtime folds Cast(float16 weight) into a float32 initializer (the optimized model it saves)')
     .option('--text-encoder', 'with the HART parts loaded, also load/run/release a random Qwen2-1.5B text encoder (int4 for the int4 folder)')
     .option('--skip <variants>', 'comma-separated variants to skip: official, float32, float16, int4')
-    .action(async (opts) => (await import('../../bench/load.ts')).benchLoad(opts));
+    .action(async (opts) => (await benchModule('load')).benchLoad(opts));
   bench
     .command('convert')
     .description('hart convert accuracy on the parity fixture: float16 / int4 vs float32 (image, logits, token choices)')
     .option('--json', 'print one JSON object as the last line')
-    .action(async (opts) => (await import('../../bench/convert-accuracy.ts')).benchConvertAccuracy(opts));
+    .action(async (opts) => (await benchModule('convert-accuracy')).benchConvertAccuracy(opts));
   bench
     .command('fuzz')
     .description('seeded mutation fuzzer over every model-file reader: accepted / rejected / other exception / over 2 s / over +256 MiB')
     .option('--json', 'print one JSON object as the last line')
     .option('--cases <n>', 'cases in all, spread over the readers', '100000')
     .option('--seed <n>', 'seed of the mutations', '1')
-    .action(async (opts) => (await import('../../bench/fuzz.ts')).benchFuzz(opts));
+    .action(async (opts) => (await benchModule('fuzz')).benchFuzz(opts));
+  bench
+    .command('serve')
+    .description('N concurrent clients against hart serve on loopback: p50/p95 latency, throughput, errors, 429s, RSS before/after')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--model <dir>', 'model folder (default: the embedded model)')
+    .option('--clients <n>', 'concurrent clients', '4')
+    .option('--requests <n>', 'requests in all', '500')
+    .option('--concurrency <n>', 'server generation concurrency', '1')
+    .option('--queue <n>', 'server queue bound', '8')
+    .option('--seconds <n>', 'stop after this many seconds', '120')
+    .action(async (opts) => (await benchModule('serve')).benchServe(opts));
+  bench
+    .command('browser')
+    .description('seconds per image in headless Chromium on wasm and WebGPU, as a ratio to Node in the same run')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--repeat <n>', 'images per backend', '2')
+    .action(async (opts) => (await benchModule('browser')).benchBrowser(opts));
 }

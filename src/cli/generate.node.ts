@@ -1,16 +1,18 @@
-// `hart generate`: prompts → PNG files (settings in the PNG's tEXt metadata), progress on stderr.
-import { mkdir } from 'node:fs/promises';
+// `hart generate`: prompt → PNG files (A1111-style `parameters` + UTF-8 prompt metadata), a
+// progress bar per stage on stderr. Every option, the model folder and the output path are checked
+// before any model loads; Ctrl-C stops at the next stage and writes nothing.
+import { mkdir, open, unlink, stat } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { diskFiles } from '../io/file-access.node.ts';
+import { randomBytes } from 'node:crypto';
 import { atomicWriteFile } from '../io/files.node.ts';
 import { encodePng } from '../io/png.ts';
 import { nodeRuntime } from '../runtime/node.node.ts';
-import { HartPipeline, type PromptEncoder } from '../pipeline/hart-pipeline.ts';
-import { loadTextEncoder } from '../pipeline/text-encoder-folder.ts';
-import { detectLayout } from '../pipeline/load.ts';
-import type { GenerateOptions } from '../pipeline/options.ts';
+import { HartPipeline } from '../pipeline/hart-pipeline.ts';
+import { resolveModel, UserError } from '../pipeline/default-model.node.ts';
+import { cliNumber, parseGenerationRequest, RequestError, toGenerateOptions } from '../api/request.ts';
+import { encodeImagePng } from '../api/metadata.ts';
+import { progressBars } from './progress.ts';
 
 export interface GenerateCliOptions {
   output: string;
@@ -27,19 +29,10 @@ export interface GenerateCliOptions {
   threads?: string;
   previewDir?: string;
   quiet?: boolean;
-}
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DEFAULT_MODEL = join(REPO, 'models', 'default');
-const DEMO_MODEL = join(REPO, '..', 'shared', 'fixtures', 'hart-parity-tiny');
-
-function num(name: string, v: string | undefined, integer = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${v}"`);
-  }
-  return n;
+  /** --no-metadata sets false. */
+  metadata?: boolean;
+  /** Cancels the generation (the CLI wires Ctrl-C to it). */
+  signal?: AbortSignal;
 }
 
 /** Output paths: out.png for one image, out-1.png, out-2.png, … for several. */
@@ -50,79 +43,127 @@ export function outputPaths(output: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${stem}-${i + 1}${ext}`);
 }
 
-export async function generateCommand(promptWords: string[], o: GenerateCliOptions): Promise<void> {
-  const prompt = promptWords.join(' ').trim();
-  if (!prompt) throw new Error('give a prompt, e.g. hart generate "a red circle above a blue square"');
-  const batch = num('batch', o.batch, true) ?? 1;
-  if (batch < 1 || batch > 64) throw new Error(`--batch must be in [1, 64], got ${batch}`);
-  const options: GenerateOptions = {
-    seed: num('seed', o.seed, true),
-    cfg: num('cfg', o.cfg),
-    topK: num('top-k', o.topK, true),
-    topP: num('top-p', o.topP),
-    temperature: num('temperature', o.temperature),
-    diffusionSteps: num('steps', o.steps, true),
-    moreSmooth: o.moreSmooth,
-  };
-  const threads = num('threads', o.threads, true);
-  const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
-  const runtime = nodeRuntime({ threads });
+/**
+ * Checks that files can be created in `dir` (made if missing): the nearest existing ancestor is a
+ * folder we can write to. Probes with a real file, so read-only mounts fail here too, not after the
+ * generation.
+ */
+export async function checkWritableDir(dir: string, what: string): Promise<void> {
+  let d = resolve(dir);
+  while (!existsSync(d)) {
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  if (!statSync(d).isDirectory()) throw new UserError(`${what}: ${d} is not a folder`);
+  const probe = join(d, `.hart-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await (await open(probe, 'wx')).close();
+    await unlink(probe);
+  } catch (e) {
+    throw new UserError(`${what}: cannot write in ${d} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
 
-  let modelDir = o.model;
-  let textEncoder: (() => Promise<PromptEncoder>) | undefined;
-  if (!modelDir) {
-    if (existsSync(join(DEFAULT_MODEL, 'hart.json'))) modelDir = DEFAULT_MODEL;
-    else {
-      if (!existsSync(join(DEMO_MODEL, 'llm', 'config.json'))) {
-        throw new Error('no model: there is no embedded model yet (models/default) and the parity model '
-          + `${DEMO_MODEL} is not there either; pass --model <dir> (a HART.js folder or the official hart-0.7b-1024px)`);
-      }
-      modelDir = DEMO_MODEL;
-      log('hart: no embedded model yet (models/default); using the random-weight parity model from '
-        + '../shared/fixtures/hart-parity-tiny with a random byte-level text encoder: the image is noise, '
-        + 'but every stage of the pipeline runs.');
-      const { demoTextEncoder } = await import('./demo-text-encoder.ts');
-      textEncoder = () => demoTextEncoder(runtime);
+async function checkOutputs(output: string, n: number): Promise<string[]> {
+  if (!output) throw new UserError('-o/--output must be a file name');
+  if (extname(output).toLowerCase() !== '.png') throw new UserError(`-o ${output}: the output must be a .png file`);
+  const paths = outputPaths(output, n);
+  for (const p of paths) {
+    const s = await stat(p).catch(() => undefined);
+    if (s?.isDirectory()) throw new UserError(`-o ${output}: ${p} is a folder`);
+  }
+  await checkWritableDir(dirname(resolve(paths[0])), `-o ${output}`);
+  return paths;
+}
+
+function abortError(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+export async function generateCommand(promptWords: string[], o: GenerateCliOptions): Promise<void> {
+  // 1. every option, before anything loads
+  let req;
+  try {
+    req = parseGenerationRequest({
+      prompt: promptWords.join(' ').trim(),
+      n: cliNumber(o.batch),
+      seed: cliNumber(o.seed),
+      cfg: cliNumber(o.cfg),
+      top_k: cliNumber(o.topK),
+      top_p: cliNumber(o.topP),
+      temperature: cliNumber(o.temperature),
+      steps: cliNumber(o.steps),
+      ...(o.moreSmooth === false ? { more_smooth: false } : {}),
+    }, 'cli');
+  } catch (e) {
+    if (e instanceof RequestError && e.field === 'prompt' && !promptWords.join('').trim()) {
+      throw new UserError('give a prompt, e.g. hart generate "a red circle above a blue square"');
     }
+    throw e instanceof RequestError ? new UserError(e.message) : e;
   }
-  const files = diskFiles(modelDir);
-  await detectLayout(files);
-  if (o.textEncoder) textEncoder = () => loadTextEncoder(diskFiles(o.textEncoder!), runtime);
-  else if (!textEncoder) {
-    if (await files.exists('text_encoder/config.json')) textEncoder = () => loadTextEncoder(files.sub('text_encoder'), runtime);
-    else throw new Error(`${modelDir} has no text_encoder/ folder; pass --text-encoder <dir> (a Qwen2 folder)`);
+  const n = req.n ?? 1;
+  if (req.seed !== undefined && req.seed + n - 1 > Number.MAX_SAFE_INTEGER) throw new UserError(`--seed ${req.seed} + --batch ${n} goes past 2^53`);
+  const threads = cliNumber(o.threads);
+  if (threads !== undefined && !(typeof threads === 'number' && Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+    throw new UserError(`--threads must be an integer in [1, 1024], got ${JSON.stringify(o.threads)}`);
   }
-  log(`hart: loading ${modelDir}`);
-  const pipe = await HartPipeline.fromPretrained(files, { runtime, textEncoder, keepTextEncoder: false, singleShot: true });
-  const prompts = Array.from({ length: batch }, () => prompt);
-  const t0 = performance.now();
-  const result = await pipe.generate(prompts, {
-    ...options,
-    previews: !!o.previewDir,
-    onProgress: async (e) => {
-      if (e.stage === 'scale') log(`  scale ${e.step + 1}/${e.total}  ${e.elapsed.toFixed(2)} s`);
-      else log(`  ${e.stage}  ${e.elapsed.toFixed(2)} s`);
-      if (o.previewDir && e.previews) {
-        await mkdir(o.previewDir, { recursive: true });
-        for (const [b, im] of e.previews.entries()) {
-          await atomicWriteFile(join(o.previewDir, `preview-${b + 1}-scale-${String(e.step).padStart(2, '0')}.png`), encodePng(im));
+  const paths = await checkOutputs(o.output, n);
+  if (o.previewDir) await checkWritableDir(o.previewDir, `--preview-dir ${o.previewDir}`);
+  const model = await resolveModel(o.model, o.textEncoder);
+
+  const signal = o.signal ?? new AbortController().signal;
+  const bars = progressBars(process.stderr, { quiet: o.quiet });
+  const log = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
+  if (model.demo) {
+    log('hart: no embedded model yet (models/default); using the random-weight parity model '
+      + '(../shared/fixtures/hart-parity-tiny) with a random text encoder: the image is noise, but every stage runs.');
+  }
+
+  // 2. load
+  const runtime = nodeRuntime({ threads: threads as number | undefined });
+  try {
+    bars.next('load');
+    const pipe = await HartPipeline.fromPretrained(model.files, {
+      runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: false, singleShot: true,
+    }).catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
+    if (abortError(signal)) throw new DOMException('cancelled', 'AbortError');
+    // 3. generate
+    bars.next('scales');
+    const N = pipe.model.transformer.dims.patchNums.length;
+    const t0 = performance.now();
+    const result = await pipe.generate(Array.from({ length: n }, () => req.prompt), {
+      ...toGenerateOptions(req),
+      signal,
+      previews: !!o.previewDir,
+      onProgress: async (e) => {
+        if (e.stage === 'scale') bars.update(e.step + 1, N);
+        else if (e.stage === 'diffusion') { bars.update(N - 1, N); bars.next('diffusion'); }
+        else if (e.stage === 'decode') bars.next('decode');
+        else if (e.stage === 'done') bars.next();
+        if (o.previewDir && e.previews) {
+          await mkdir(o.previewDir, { recursive: true });
+          for (const [b, im] of e.previews.entries()) {
+            await atomicWriteFile(join(o.previewDir, `preview-${b + 1}-scale-${String(e.step).padStart(2, '0')}.png`), encodePng(im));
+          }
         }
-      }
-    },
-  });
-  result.truncated.forEach((t) => { if (t) log('hart: warning: the prompt was longer than the model reads and was cut'); });
-  const paths = outputPaths(o.output, result.images.length);
-  for (const [i, im] of result.images.entries()) {
-    const meta = {
-      prompt, seed: String(result.seeds[i]), model: modelDir,
-      settings: JSON.stringify({ ...result.settings, seeds: undefined, seed: result.seeds[i] }),
-      software: 'hart-js',
-    };
-    await mkdir(dirname(resolve(paths[i])), { recursive: true });
-    await atomicWriteFile(paths[i], encodePng(im, meta));
-    log(`hart: wrote ${paths[i]} (${im.width}×${im.height}, seed ${result.seeds[i]})`);
+      },
+    });
+    const cut = result.truncated.filter(Boolean).length;
+    if (cut) log(`hart: warning: the prompt is longer than the ${pipe.model.transformerConfig.context_token} tokens the model reads; the rest was ignored`);
+    // 4. write (atomically: a reader, or a Ctrl-C, never sees half a file)
+    await mkdir(dirname(resolve(paths[0])), { recursive: true });
+    for (const [i, im] of result.images.entries()) {
+      if (abortError(signal)) throw new DOMException('cancelled', 'AbortError');
+      const png = encodeImagePng(im, o.metadata === false ? false : {
+        prompt: req.prompt, seed: result.seeds[i], settings: result.settings, width: im.width, height: im.height, model: model.name,
+      });
+      await atomicWriteFile(paths[i], png);
+      log(`hart: wrote ${paths[i]} (${im.width}×${im.height}, seed ${result.seeds[i]})`);
+    }
+    log(`hart: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    await pipe.dispose();
+  } finally {
+    await runtime.dispose();
   }
-  log(`hart: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-  await pipe.dispose();
-  await runtime.dispose();
 }

@@ -1,6 +1,6 @@
 // Node adapter: a Runtime on onnxruntime-node (CPU; CUDA when asked for and present). Models with
 // external data (weights over 2 GB) are written to a temporary folder and loaded from the path.
-import * as ort from 'onnxruntime-node';
+import { ort } from './ort-node.node.ts';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +27,12 @@ async function createFromFolder(model: OnnxModel, options: InferenceSession.Sess
     }
     const path = join(dir, 'model.onnx');
     await writeFile(path, model.bytes);
-    return await ort.InferenceSession.create(path, options);
+    return await ort.InferenceSession.create(path, options) as InferenceSession;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 export function nodeRuntime(options: RuntimeOptions = {}): Runtime {
-  return new Runtime(ort as unknown as OrtModule, { createWithExternalData: createFromFolder, ...options });
+  return new Runtime(ort, { createWithExternalData: createFromFolder, ...options });
 }
