@@ -84,7 +84,7 @@ export async function modelInfo(model: ModelRef): Promise<ModelInfo> {
 const fmt = (n: number) => n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n);
 
 export async function infoCommand(o: { model?: string; textEncoder?: string; json?: boolean }): Promise<void> {
-  const model = await resolveModel(o.model, o.textEncoder);
+  const model = await resolveModel(o.model, o.textEncoder, { requireTextEncoder: false });
   const info = await modelInfo(model);
   if (o.json) {
     process.stdout.write(`${JSON.stringify(info)}\n`);

@@ -28,6 +28,8 @@ export async function main(argv: string[]): Promise<void> {
     .version(VERSION)
     .option('--debug', 'print stack traces of errors')
     .showSuggestionAfterError()
+    // commander's messages (unknown option, missing argument, its suggestion) as one line
+    .configureOutput({ outputError: (str, write) => write(`hart: ${str.trim().replace(/\s*\n\s*/g, ' ')}\n`) })
     .exitOverride();
   const { registerCommands } = await import('./commands.ts');
   registerCommands(program);

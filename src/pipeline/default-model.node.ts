@@ -58,7 +58,7 @@ export interface ModelRef {
  * Checks a model folder (and text-encoder folder) without loading weights: the layout files are
  * there and readable, hart.json parses. Errors are UserErrors naming the folder.
  */
-export async function resolveModel(dir?: string, textEncoderDir?: string): Promise<ModelRef> {
+export async function resolveModel(dir?: string, textEncoderDir?: string, o: { requireTextEncoder?: boolean } = {}): Promise<ModelRef> {
   const d = dir ?? defaultModelDir();
   if (!existsSync(d)) throw new UserError(`model folder ${d} does not exist`);
   if (!statSync(d).isDirectory()) throw new UserError(`model folder ${d} is not a folder`);
@@ -80,7 +80,7 @@ export async function resolveModel(dir?: string, textEncoderDir?: string): Promi
     textEncoder = async (rt) => (await import('./demo-text-encoder.ts')).demoTextEncoder(rt);
   } else {
     const sub = layout.hartJson?.parts.text_encoder ?? 'text_encoder';
-    if (!(await files.exists(`${sub}/config.json`))) {
+    if (!(await files.exists(`${sub}/config.json`)) && (o.requireTextEncoder ?? true)) {
       throw new UserError(`${d} has no ${sub}/ folder; pass a Qwen2 text-encoder folder (--text-encoder <dir>)`);
     }
     textEncoder = (rt) => loadTextEncoder(files.sub(sub), rt);
