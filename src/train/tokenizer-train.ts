@@ -26,6 +26,10 @@ export interface TokenizerTrainOptions {
   l1Weight?: number;
   /** Weight of the VQ loss (default 1). */
   vqWeight?: number;
+  /** Weight-name prefix of the autoencoder in the store ('vae' for the official file; default none). */
+  prefix?: string;
+  /** Also output the reconstruction `rec` [B, 3, H, W] (tests, samples). */
+  withReconstruction?: boolean;
 }
 
 export interface TokenizerTrainGraph {
@@ -48,7 +52,7 @@ export function buildTokenizerTrainGraph(cfg: HartTokenizerConfig, store: Weight
   const SN = o.patchNums.length;
   if (o.patchNums[SN - 1] !== hw) throw new Error(`tokenizer training: the last patch num ${o.patchNums[SN - 1]} must equal the latent side ${hw}`);
   const g = new Graph();
-  const p = new Params(g, store);
+  const p = new Params(g, store, o.prefix ?? '');
   const img = g.input('img', 'float32', ['B', 3, R, R]);
   const skip_B = g.input('skip', 'float32', ['B']);
 
@@ -85,5 +89,6 @@ export function buildTokenizerTrainGraph(cfg: HartTokenizerConfig, store: Weight
   extras.rec_disc = weightedMean(mse_B, skip_B);
   extras.vq = vqLoss;
   extras.f_tokens = toTokens(fd);
+  if (o.withReconstruction) extras.rec = rec;
   return { graph: g, loss, extras, params: [...g.params] };
 }

@@ -12,7 +12,7 @@ import { nodeRuntime } from '../runtime/node.node.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { parseRecipe, type Recipe } from './recipe.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.node.ts';
-import { TokenizerStage, TransformerStage, type StepReport } from './stages.ts';
+import { TokenizerStage, TransformerStage, type StepReport, type TrainBatch } from './stages.ts';
 import { loadEncoder } from './transformer-batch.ts';
 import { writeModelFolder } from './model-folder.node.ts';
 import { modelCard } from './model-card.ts';
@@ -42,6 +42,10 @@ export interface TrainOptions {
   dtype?: 'float32' | 'float16';
   /** Replace the emoji data (tests): null = scenes only. */
   emoji?: EmojiDataset | null;
+  /** Replace the data altogether (tests): the batch of a step, a pure function of (stage, step, size). */
+  batches?: (stage: 'tokenizer' | 'transformer', step: number, size: number) => TrainBatch;
+  /** Replace the text-tokenizer's training captions (with `batches`). */
+  captions?: string[];
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
@@ -105,7 +109,8 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
       start = ck.state.step;
       log(`resumed the tokenizer stage at step ${start}`);
     }
-    const r = await runStage('tokenizer', recipe, start, recipe.tokenizer.steps, recipe.tokenizer.batch, recipe.seed, emoji, stage.flopsPerSample, {
+    const r = await runStage('tokenizer', start, recipe.tokenizer.steps, recipe.checkpoint_every, stage.flopsPerSample,
+      batchProvider(recipe, 'tokenizer', recipe.tokenizer.batch, recipe.seed, emoji, start, o.batches), {
       step: (s, b) => stage.step(s, b),
       checkpoint: (s) => writeCheckpoint(runDir, { stage: 'tokenizer', step: s, recipe_sha256: sha }, stage.stateTensors()),
       budget: () => budget--, signal: o.signal, logFile, progress,
@@ -116,7 +121,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   }
 
   // ---------------- stage 2: text encoder + transformer + residual diffusion ----------------
-  const cap = buildCaptionTokenizer(tokenizerCaptions(emoji));
+  const cap = buildCaptionTokenizer(o.captions ?? tokenizerCaptions(emoji));
   const textConfig: Qwen2Config = parseQwen2Config({ ...recipe.text_encoder.config, model_type: 'qwen2', vocab_size: cap.vocab.size });
   const tokStore = new MapWeightStore(new Map([...tokWeights].map(([k, v]) => [k, v as unknown as StoredTensor])));
   const encodeSession = await loadEncoder(runtime, recipe.tokenizer.config, tokStore, recipe.resolution, recipe.patch_nums);
@@ -148,7 +153,8 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
     await writeSampleGrid(dir, recipe.sample_prompts, join(runDir, 'samples', `step-${String(s + 1).padStart(6, '0')}.png`), o.threads);
   };
   let pending: Promise<Record<string, import('../runtime/host-tensor.ts').HostTensor>> | null = null;
-  const r = await runStage('transformer', recipe, start, t.steps, t.batch, recipe.seed + 1, emoji, stage.flopsPerSample, {
+  const r = await runStage('transformer', start, t.steps, recipe.checkpoint_every, stage.flopsPerSample,
+    batchProvider(recipe, 'transformer', t.batch, recipe.seed + 1, emoji, start, o.batches), {
     // host preparation of step s+1 (tokenizer encode, captions, draws) overlaps the ONNX run of step s
     step: async (s, b, next) => {
       const feeds = await (pending ?? stage.feeds(s, b));
@@ -184,15 +190,26 @@ interface StageHooks {
   progress: (stage: string, r: StepReport, total: number, sps: number, gflops: number, eta: number) => void;
 }
 
-async function runStage(
-  name: string, recipe: Recipe, start: number, total: number, batchSize: number, seed: number, emoji: EmojiDataset | null,
-  flopsPerSample: number, h: StageHooks,
-): Promise<'finished' | { reason: 'max-steps' | 'interrupted'; step: number }> {
-  if (start >= total) return 'finished';
+/** Batches of a stage from `start` on: the recipe's data mix (prefetched), or the test override. */
+function batchProvider(
+  recipe: Recipe, stage: 'tokenizer' | 'transformer', batchSize: number, seed: number, emoji: EmojiDataset | null, start: number,
+  override?: TrainOptions['batches'],
+): { next(): Promise<TrainBatch> } {
+  if (override) {
+    let step = start;
+    return { next: async () => override(stage, step++, batchSize) };
+  }
   const source = new BatchSource({
     seed, batchSize, weights: { emoji: emoji ? recipe.data.emoji : 0, scenes: recipe.data.scenes }, emoji: emoji ?? undefined,
   });
-  const pre = new Prefetcher(source, start);
+  return new Prefetcher(source, start);
+}
+
+async function runStage(
+  name: string, start: number, total: number, checkpointEvery: number, flopsPerSample: number,
+  pre: { next(): Promise<TrainBatch> }, h: StageHooks,
+): Promise<'finished' | { reason: 'max-steps' | 'interrupted'; step: number }> {
+  if (start >= total) return 'finished';
   let interrupted = false;
   const onSig = () => { interrupted = true; };
   process.once('SIGINT', onSig);
@@ -200,6 +217,7 @@ async function runStage(
   let lastGood = start;
   const t0 = performance.now();
   let batch = await pre.next();
+  const size = batch.captions.length;
   try {
     for (let s = start; s < total; s++) {
       if (interrupted || h.budget() <= 0) {
@@ -213,9 +231,9 @@ async function runStage(
       }
       await appendFile(h.logFile, `${JSON.stringify({ stage: name, ...r, time: Date.now() })}\n`);
       const done = s + 1 - start, secs = (performance.now() - t0) / 1000;
-      const sps = (done * batchSize) / secs;
-      if (s === start || (s + 1) % 10 === 0 || s + 1 === total) h.progress(name, r, total, sps, (sps * flopsPerSample) / 1e9, ((total - s - 1) * batchSize) / sps);
-      if ((s + 1) % recipe.checkpoint_every === 0 || s + 1 === total) {
+      const sps = (done * size) / secs;
+      if (s === start || (s + 1) % 10 === 0 || s + 1 === total) h.progress(name, r, total, sps, (sps * flopsPerSample) / 1e9, ((total - s - 1) * size) / sps);
+      if ((s + 1) % checkpointEvery === 0 || s + 1 === total) {
         await h.checkpoint(s + 1);
         lastGood = s + 1;
       }

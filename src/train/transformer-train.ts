@@ -29,6 +29,14 @@ export interface TransformerTrainOptions {
   keptLast: number;
   /** Weight of the diffusion loss beside the cross-entropy (default 1). */
   diffWeight?: number;
+  /**
+   * Where the context comes from: 'text-encoder' (default: the Qwen2 text encoder in the graph,
+   * trained jointly) or 'input' (text features fed as `context` [B, T, context_dim], e.g. from a
+   * frozen encoder, as the official model was trained).
+   */
+  context?: 'text-encoder' | 'input';
+  /** Also output the logits (tests; they are large). */
+  withLogits?: boolean;
 }
 
 export interface TransformerTrainGraph {
@@ -57,22 +65,29 @@ export function crossEntropy(logits_BLV: Tensor, target_BL: Tensor, V: number): 
 }
 
 export function buildTransformerTrainGraph(
-  cfg: HARTForT2IConfig, textCfg: Qwen2Config, store: WeightStore, o: TransformerTrainOptions,
+  cfg: HARTForT2IConfig, textCfg: Qwen2Config | null, store: WeightStore, o: TransformerTrainOptions,
 ): TransformerTrainGraph {
   const d = hartDims(cfg);
-  if (textCfg.hidden_size !== d.contextDim) throw new Error(`text encoder width ${textCfg.hidden_size} != the transformer's context_dim ${d.contextDim}`);
+  if (textCfg && textCfg.hidden_size !== d.contextDim) throw new Error(`text encoder width ${textCfg.hidden_size} != the transformer's context_dim ${d.contextDim}`);
   if (!(o.keptLast >= 1 && o.keptLast <= d.lastScaleTokens)) throw new Error(`keptLast ${o.keptLast} outside 1 … ${d.lastScaleTokens}`);
   const g = new Graph();
   const p = new Params(g, store);
   const T = d.T, K = o.keptLast, Limg = d.imageTokensBeforeLast + K, S = T + Limg;
   const dl = diffLossConfig(cfg, { z_channels: o.Cvae });
 
-  const ids = g.input('text_ids', 'int64', ['B', T]);
-  const textBias = g.input('text_bias', 'float32', ['B', T, T]);
-  const textCos = g.input('text_cos', 'float32', [T, textCfg.head_dim]);
-  const textSin = g.input('text_sin', 'float32', [T, textCfg.head_dim]);
+  let features: Tensor;
+  if ((o.context ?? 'text-encoder') === 'text-encoder') {
+    if (!textCfg) throw new Error('a text-encoder config is needed to train the text encoder');
+    const ids = g.input('text_ids', 'int64', ['B', T]);
+    const textBias = g.input('text_bias', 'float32', ['B', T, T]);
+    const textCos = g.input('text_cos', 'float32', [T, textCfg.head_dim]);
+    const textSin = g.input('text_sin', 'float32', [T, textCfg.head_dim]);
+    features = qwen2Forward(p.scope(TEXT_SCOPE), textCfg, ids, textCos, textSin, textBias);
+  } else {
+    features = g.input('context', 'float32', ['B', T, d.contextDim]);
+  }
   const keep_B = g.input('cond_keep', 'float32', ['B']);
-  const context = qwen2Forward(p.scope(TEXT_SCOPE), textCfg, ids, textCos, textSin, textBias).mul(keep_B.reshape([-1, 1, 1]));
+  const context = features.mul(keep_B.reshape([-1, 1, 1]));
 
   const inp: ForwardInputs = {
     context_BTD: context,
@@ -93,5 +108,7 @@ export function buildTransformerTrainGraph(
   const diff = forwardDiffLoss(p.scope('diffloss'), dl, z, res_BKCv, t, noise);
   const loss = ce.add(diff.loss.mul(o.diffWeight ?? 1));
   const acc = out.logits_BLV.argmax(-1).eq(target).cast('float32').mean([0, 1]);
-  return { graph: g, loss, extras: { ce, diff: diff.loss, acc }, params: [...g.params] };
+  const extras: Record<string, Tensor> = { ce, diff: diff.loss, acc };
+  if (o.withLogits) extras.logits = out.logits_BLV;
+  return { graph: g, loss, extras, params: [...g.params] };
 }
