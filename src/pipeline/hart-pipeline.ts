@@ -12,7 +12,7 @@ import { makePreviewer } from './preview.ts';
 
 /** What the pipeline needs from a text encoder (src/models/text implements it). */
 export interface PromptEncoder {
-  encodePrompts(prompts: readonly string[], options: { maxLength: number }): Promise<{
+  encodePrompts(prompts: readonly string[], options: { maxLength: number; useSystemPrompt?: boolean }): Promise<{
     context: HostTensor; mask: HostTensor; positionIds: HostTensor; truncated: boolean[];
   }>;
   release?(): Promise<void>;
@@ -57,7 +57,10 @@ export class HartPipeline {
     const resolved = resolveOptions(list.length, rest, this.model.defaults);
     if (!this.opts.textEncoder) throw new Error('this pipeline has no text encoder; pass one to fromPretrained or use generateFromContext');
     this.encoder ??= await this.opts.textEncoder();
-    const enc = await this.encoder.encodePrompts(list, { maxLength: this.model.transformerConfig.context_token });
+    const enc = await this.encoder.encodePrompts(list, {
+      maxLength: this.model.transformerConfig.context_token,
+      useSystemPrompt: this.model.hartJson?.prompt?.system_prompt ?? true,
+    });
     if (!(this.opts.keepTextEncoder ?? true)) {
       await this.encoder.release?.();
       this.encoder = undefined;
