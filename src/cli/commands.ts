@@ -157,6 +157,14 @@ export function registerCommands(program: Command): void {
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts) => (await benchModule('convert-accuracy')).benchConvertAccuracy(opts));
   bench
+    .command('train')
+    .description('the tokenizer and transformer training steps of a recipe: samples/s, GFLOP/s vs the same-run MatMul peak, spread, peak RSS')
+    .option('--recipe <file>', 'the recipe whose sizes to time', 'recipes/default.json')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--threads <n>', 'intra-op threads', '2')
+    .option('--rounds <n>', 'interleaved rounds (2 steps of each stage per round)', '5')
+    .action(async (opts) => { await (await benchModule('train')).benchTrain(opts); });
+  bench
     .command('fuzz')
     .description('seeded mutation fuzzer over every model-file reader: accepted / rejected / other exception / over 2 s / over +256 MiB')
     .option('--json', 'print one JSON object as the last line')
