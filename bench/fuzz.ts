@@ -29,7 +29,7 @@ import { modelDefaults, resolveOptions } from '../src/pipeline/options.ts';
 import { PickleWriter, statePickle, type FakeTensor } from '../test/io/build-torch.ts';
 import { mulberry32 } from '../test/mulberry32.ts';
 
-export interface FuzzOptions { json?: boolean; cases?: number | string; seed?: number | string; quiet?: boolean }
+export interface FuzzOptions { json?: boolean; cases?: number | string; seed?: number | string; quiet?: boolean; /** Comma-separated reader names (default: all). */ readers?: string }
 
 const CLASSES = ['accepted', 'rejected', 'other_exception', 'over_2s', 'over_256MiB'] as const;
 type Class = (typeof CLASSES)[number];
@@ -41,7 +41,7 @@ export interface FuzzResult {
   seconds: number;
   classes: Record<Class, number>;
   per_reader: Record<string, Record<Class, number>>;
-  /** Up to 10 cases of the bad classes: reader, mutation, what happened. */
+  /** Up to 3 cases of the bad classes per reader: reader, mutation, what happened. */
   examples: { reader: string; mutation: string; class: Class; detail: string }[];
   slowest_ms: number;
   largest_MiB: number;
@@ -455,7 +455,10 @@ export async function benchFuzz(opts: FuzzOptions = {}): Promise<FuzzResult> {
   if (!Number.isSafeInteger(cases) || cases < 1) throw new Error(`--cases must be a positive integer, got ${opts.cases}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, got ${opts.seed}`);
   const r = mulberry32(seed);
-  const ts = await targets(r);
+  const all = await targets(r);
+  const only = opts.readers ? new Set(opts.readers.split(',')) : undefined;
+  const ts = only ? all.filter((t) => only.has(t.name)) : all;
+  if (!ts.length) throw new Error(`--readers: none of ${opts.readers} (readers: ${all.map((t) => t.name).join(', ')})`);
   const zero = () => Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<Class, number>;
   const result: FuzzResult = {
     bench: 'fuzz', cases, seed, seconds: 0, classes: zero(), per_reader: Object.fromEntries(ts.map((t) => [t.name, zero()])), examples: [], slowest_ms: 0, largest_MiB: 0,
@@ -490,7 +493,7 @@ export async function benchFuzz(opts: FuzzOptions = {}): Promise<FuzzResult> {
     if (grew > 256 * 2 ** 20) { cls = 'over_256MiB'; detail = `+${(grew / 2 ** 20).toFixed(0)} MiB; ${detail}`; }
     result.classes[cls]++;
     result.per_reader[t.name][cls]++;
-    if (cls !== 'accepted' && cls !== 'rejected' && result.examples.length < 10) result.examples.push({ reader: t.name, mutation, class: cls, detail });
+    if (cls !== 'accepted' && cls !== 'rejected' && result.examples.filter((e) => e.reader === t.name).length < 3) result.examples.push({ reader: t.name, mutation, class: cls, detail });
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
       log(`fuzz: ${i + 1}/${cases} cases, ${JSON.stringify(result.classes)}`);

@@ -92,7 +92,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   const resolve = (module: unknown, name: unknown) => {
     if (typeof module !== 'string' || typeof name !== 'string') return fail('STACK_GLOBAL needs two strings');
     const v = opts.findGlobal(module, name);
-    if (v === undefined) fail(`global ${module}.${name} is not allowed (refusing to load it)`);
+    if (v === undefined) fail(`global ${`${module}.${name}`.slice(0, 120)} is not allowed (refusing to load it)`);
     return v;
   };
   const call = (f: unknown, args: unknown, op: string) => {
@@ -149,7 +149,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
         const s = line();
         if (s === '00' || s === '01') stack.push(s === '01');
         else if (/^[-+]?\d{1,15}$/.test(s)) stack.push(Number(s));
-        else fail(`bad INT ${JSON.stringify(s)}`);
+        else fail(`bad INT ${JSON.stringify(s.slice(0, 40))}`);
         break;
       }
       case 0x47: { const b = take(8); stack.push(new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, false)); break; }

@@ -53,6 +53,7 @@ export function decodePngChecked(bytes: Uint8Array, what = 'PNG'): ReturnType<ty
   try {
     return decodePng(bytes);
   } catch (e) {
-    throw new Error(`${what}: cannot be decoded (${String((e as Error)?.message ?? e).slice(0, 200)})`);
+    const m = String((e as Error)?.message ?? e).slice(0, 200);
+    throw new Error(`${what}: cannot be decoded (${/undefined|NaN|is not a function|Cannot read|outside the bounds/.test(m) ? 'the image data is shorter than the image or corrupt' : m})`);
   }
 }

@@ -172,7 +172,7 @@ export async function openTorchBin(access: RandomAccess, what = 'torch checkpoin
     bigEndian = s === 'big';
   }
 
-  const obj = unpickle(await zip.read(pklEntry), { findGlobal, persistentLoad, what: `${what}: ${pkls[0]}` });
+  const obj = unpickle(await zip.read(pklEntry), { findGlobal, persistentLoad, what: `${what}: ${pkls[0].slice(0, 80)}` });
   if (!(obj instanceof Map)) throw new Error(`${what}: the pickle holds ${describe(obj)}, not a dict of tensors`);
   const refs = new Map<string, TensorRef>();
   try {
@@ -194,8 +194,9 @@ export async function openTorchBin(access: RandomAccess, what = 'torch checkpoin
     const es = DTYPE_BYTES[t.storage.dtype];
     const key = `${prefix}data/${t.storage.key}`;
     const entry = zip.entries.get(key);
-    if (!entry) throw new Error(`${at}: its storage ${key} is missing from the archive`);
-    if (entry.method !== 0 || entry.compressedSize !== entry.size) throw new Error(`${at}: its storage ${key} is compressed (only stored entries, as torch.save writes them, are read)`);
+    const shown = key.length > 80 ? `${key.slice(0, 40)}…${key.slice(-30)}` : key;
+    if (!entry) throw new Error(`${at}: its storage ${shown} is missing from the archive`);
+    if (entry.method !== 0 || entry.compressedSize !== entry.size) throw new Error(`${at}: its storage ${shown} is compressed (only stored entries, as torch.save writes them, are read)`);
     if (entry.size < t.storage.numel * es) {
       throw new Error(`${at}: its storage ${t.storage.key} holds ${entry.size} bytes, fewer than its declared ${t.storage.numel} ${t.storage.dtype} elements`);
     }

@@ -2,6 +2,7 @@
 // stored (uncompressed) entries, read through RandomAccess so huge archives are never loaded
 // whole. Every offset and length is bounds-checked; errors say what is wrong. Browser-safe.
 import type { RandomAccess } from './tensor-source.ts';
+import { describe } from './schema.ts';
 
 export interface ZipEntry {
   name: string;
@@ -81,7 +82,7 @@ export async function openZip(access: RandomAccess, what = 'zip'): Promise<ZipAr
         if (id === 0x0001) {
           let q = e + 4;
           const take = () => {
-            if (q + 8 > e + 4 + len) throw new Error(`${what}: entry ${JSON.stringify(name)} has a short zip64 extra field`);
+            if (q + 8 > e + 4 + len) throw new Error(`${what}: entry ${describe(name)} has a short zip64 extra field`);
             const v = u64(cd, q, what);
             q += 8;
             return v;
@@ -94,10 +95,10 @@ export async function openZip(access: RandomAccess, what = 'zip'): Promise<ZipAr
         }
         e += 4 + len;
       }
-      if (!found) throw new Error(`${what}: entry ${JSON.stringify(name)} needs a zip64 extra field but has none`);
+      if (!found) throw new Error(`${what}: entry ${describe(name)} needs a zip64 extra field but has none`);
     }
-    if (localHeaderOffset + 30 + compressedSize > size) throw new Error(`${what}: entry ${JSON.stringify(name)} lies outside the file (truncated?)`);
-    if (entries.has(name)) throw new Error(`${what}: duplicate entry ${JSON.stringify(name)}`);
+    if (localHeaderOffset + 30 + compressedSize > size) throw new Error(`${what}: entry ${describe(name)} lies outside the file (truncated?)`);
+    if (entries.has(name)) throw new Error(`${what}: duplicate entry ${describe(name)}`);
     entries.set(name, { name, method, compressedSize, size: sz, localHeaderOffset });
     p = end;
   }
@@ -106,9 +107,9 @@ export async function openZip(access: RandomAccess, what = 'zip'): Promise<ZipAr
     const known = dataOffsets.get(e.name);
     if (known !== undefined) return known;
     const h = await access.read(e.localHeaderOffset, 30);
-    if (u32(h, 0) !== LFH) throw new Error(`${what}: entry ${JSON.stringify(e.name)} has a bad local header signature`);
+    if (u32(h, 0) !== LFH) throw new Error(`${what}: entry ${describe(e.name)} has a bad local header signature`);
     const off = e.localHeaderOffset + 30 + u16(h, 26) + u16(h, 28);
-    if (off + e.compressedSize > size) throw new Error(`${what}: entry ${JSON.stringify(e.name)} data lies outside the file (truncated?)`);
+    if (off + e.compressedSize > size) throw new Error(`${what}: entry ${describe(e.name)} data lies outside the file (truncated?)`);
     dataOffsets.set(e.name, off);
     return off;
   };
@@ -116,10 +117,10 @@ export async function openZip(access: RandomAccess, what = 'zip'): Promise<ZipAr
     entries,
     dataOffset,
     async read(e, offset = 0, length = e.size - offset) {
-      if (e.method !== 0) throw new Error(`${what}: entry ${JSON.stringify(e.name)} is compressed (method ${e.method}); only stored entries are supported`);
-      if (e.compressedSize !== e.size) throw new Error(`${what}: stored entry ${JSON.stringify(e.name)} has different compressed and uncompressed sizes`);
+      if (e.method !== 0) throw new Error(`${what}: entry ${describe(e.name)} is compressed (method ${e.method}); only stored entries are supported`);
+      if (e.compressedSize !== e.size) throw new Error(`${what}: stored entry ${describe(e.name)} has different compressed and uncompressed sizes`);
       if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > e.size) {
-        throw new Error(`${what}: read of ${length} bytes at ${offset} is outside entry ${JSON.stringify(e.name)} (${e.size} bytes)`);
+        throw new Error(`${what}: read of ${length} bytes at ${offset} is outside entry ${describe(e.name)} (${e.size} bytes)`);
       }
       return access.read((await dataOffset(e)) + offset, length);
     },

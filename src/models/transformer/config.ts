@@ -94,7 +94,7 @@ const FIELDS: Record<keyof HARTForT2IConfig, Field<unknown>> = {
   attn_l2_norm: f.bool(), patch_nums: f.list(f.int(1, 1024), 2, 64),
   flash_if_available: f.bool(), fused_if_available: f.bool(), mlp_type: f.oneOf(['llama', 'gpt2']), attn_type: f.oneOf(['llama', 'gpt2']),
   disable_aln: f.bool(), use_timestep_embed: f.bool(), sep_aln_pooling_mode: f.oneOf(['max', 'avg']), use_cross_attn: f.bool(),
-  diff_width: DIM, diff_depth: f.int(1, 1024), num_sampling_steps: samplingSteps(), diffusion_batch_mul: f.int(1, 1024), sampler: f.string(64),
+  diff_width: DIM, diff_depth: f.int(1, 1024), num_sampling_steps: samplingSteps(), diffusion_batch_mul: f.int(1, 1024), sampler: f.oneOf(['iddpm']),
   use_context_norm: f.bool(), context_norm_scale: f.number(-1e6, 1e6), diffusion_head_repeats: f.int(1, 1024),
 };
 
