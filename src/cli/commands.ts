@@ -171,6 +171,7 @@ export function registerCommands(program: Command): void {
     .option('--cases <n>', 'cases in all, spread over the readers', '100000')
     .option('--seed <n>', 'seed of the mutations', '1')
     .option('--readers <names>', 'comma-separated readers to fuzz (default: all)')
+    .option('--readers <names>', 'comma-separated readers to fuzz (default: all)')
     .action(async (opts) => (await benchModule('fuzz')).benchFuzz(opts));
   bench
     .command('serve')
