@@ -116,6 +116,24 @@ export function registerCommands(program: Command): void {
     .argument('<run-dir>', 'the run folder (or its log.jsonl)')
     .option('-o, --output <png>', 'output PNG', 'loss.png')
     .action(async (runDir, opts) => (await import('../eval/plot-log.node.ts')).plotLogCommand(runDir, opts));
+  program
+    .command('eval')
+    .description('measure a 64 px model: tokenizer PSNR/SSIM, held-out scenes accuracy, emoji retrieval, KID, the discrete-only ablation, latency (issue 8 goals)')
+    .option('--model <dir>', 'model folder (default: models/default)')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--n <count>', 'prompts per set (held-out scenes, training emoji, held-out emoji) and images per reconstruction set', '32')
+    .option('--seed <s>', 'seed of the samples and of the generations (image k: seed + k)', '1')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', '2')
+    .option('--batch <n>', 'images per generation call', '16')
+    .option('--features <file>', 'feature-network weights (default: src/eval/feature-net.safetensors; trained there when absent)')
+    .option('-q, --quiet', 'only the result')
+    .action(async (opts) => (await import('./eval.node.ts')).evalCommand(opts));
+  program
+    .command('plot-log')
+    .description('training curves of a run (<run-dir>/log.jsonl) as a PNG: one panel per stage and series')
+    .argument('<run-dir>', 'the run folder (or its log.jsonl)')
+    .option('-o, --output <png>', 'output PNG', 'loss.png')
+    .action(async (runDir, opts) => (await import('../eval/plot-log.node.ts')).plotLogCommand(runDir, opts));
   const bench = program.command('bench').description('benchmarks (ratios against a baseline measured in the same run; from a source checkout)');
   bench
     .command('engine')

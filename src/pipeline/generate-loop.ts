@@ -105,15 +105,19 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     }
     // last scale: residual diffusion on decoder_norm(hidden + word_embed(codebook[idx_hard]))
     await o.onProgress?.({ stage: 'diffusion', step: N, total: N, elapsed: elapsed() });
-    const z = (await transformer.diffusionCondition(out.hidden_BlC, { dtype: 'float32', shape: [B, l, Cv], data: hard })).data as Float32Array;
-    const half = B * l * d.C;
-    const noise = o.hooks?.diffusionNoise ?? philoxNoise(rngs, l);
-    const resid = await diffusion.sample(z.subarray(0, half), {
-      cfg: diffusionCfg(o.cfg, N), zUncond: z.subarray(half), noise, steps: String(o.diffusionSteps),
-    });
+    // (residualDiffusion false: the discrete-only ablation, the last scale's tokens h alone)
+    let resid: Float32Array | undefined;
+    if (o.residualDiffusion !== false) {
+      const z = (await transformer.diffusionCondition(out.hidden_BlC, { dtype: 'float32', shape: [B, l, Cv], data: hard })).data as Float32Array;
+      const half = B * l * d.C;
+      const noise = o.hooks?.diffusionNoise ?? philoxNoise(rngs, l);
+      resid = await diffusion.sample(z.subarray(0, half), {
+        cfg: diffusionCfg(o.cfg, N), zUncond: z.subarray(half), noise, steps: String(o.diffusionSteps),
+      });
+    }
     abortIfNeeded(o.signal);
     const tokens = new Float32Array(B * l * Cv);
-    for (let i = 0; i < tokens.length; i++) tokens[i] = h[i] + resid[i];
+    for (let i = 0; i < tokens.length; i++) tokens[i] = h[i] + (resid ? resid[i] : 0);
     const add = tokensToNchw(tokens, B, l, Cv);
     const fh = f_hat.data as Float32Array;
     const sum = new Float32Array(fh.length);

@@ -18,6 +18,11 @@ export interface GenerateOptions {
   diffusionSteps?: number;
   /** The Gumbel-softmax smooth path (official sample.py default: on; benchmarks: off). */
   moreSmooth?: boolean;
+  /**
+   * The residual diffusion at the last scale (default on). false = the discrete-only ablation of
+   * `hart eval`: the last scale's tokens without the continuous residual.
+   */
+  residualDiffusion?: boolean;
   /** Called after each stage; a returned promise is awaited (so previews can be written in order). */
   onProgress?: (e: PreviewEvent) => void | Promise<void>;
   signal?: AbortSignal;
@@ -31,6 +36,8 @@ export interface ResolvedOptions {
   temperature: number;
   diffusionSteps: number;
   moreSmooth: boolean;
+  /** Present (false) only for the discrete-only ablation, so default settings and metadata are unchanged. */
+  residualDiffusion?: false;
 }
 
 export const DEFAULTS = { seed: 1, cfg: 4.5, topP: 0, temperature: 1, diffusionSteps: 8, moreSmooth: true } as const;
@@ -64,7 +71,7 @@ export function modelDefaults(hartJson: ModelDefaults | undefined, transformer: 
 }
 
 export function resolveOptions(batch: number, o: GenerateOptions = {}, model: ModelDefaults = {}): ResolvedOptions {
-  const known = new Set(['seed', 'seeds', 'cfg', 'topK', 'topP', 'temperature', 'diffusionSteps', 'moreSmooth', 'onProgress', 'signal']);
+  const known = new Set(['seed', 'seeds', 'cfg', 'topK', 'topP', 'temperature', 'diffusionSteps', 'moreSmooth', 'residualDiffusion', 'onProgress', 'signal']);
   for (const k of Object.keys(o)) check(known.has(k), `unknown generate option "${k}"`);
   check(o.seed === undefined || o.seeds === undefined, 'give seed or seeds, not both');
   let seeds: number[];
@@ -86,5 +93,9 @@ export function resolveOptions(batch: number, o: GenerateOptions = {}, model: Mo
   check(Number.isFinite(temperature) && temperature >= 0 && temperature <= 10, `temperature ${temperature} must be in [0, 10]`);
   const diffusionSteps = o.diffusionSteps ?? model.diffusion_steps ?? DEFAULTS.diffusionSteps;
   check(Number.isInteger(diffusionSteps) && diffusionSteps >= 1 && diffusionSteps <= 1000, `diffusionSteps ${diffusionSteps} must be an integer in [1, 1000]`);
-  return { seeds, cfg, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? model.more_smooth ?? DEFAULTS.moreSmooth };
+  check(o.residualDiffusion === undefined || typeof o.residualDiffusion === 'boolean', `residualDiffusion ${o.residualDiffusion} must be true or false`);
+  return {
+    seeds, cfg, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? model.more_smooth ?? DEFAULTS.moreSmooth,
+    ...(o.residualDiffusion === false ? { residualDiffusion: false as const } : {}),
+  };
 }

@@ -1,0 +1,320 @@
+// `hart eval`: the figures of issue 8 for a 64 px model folder, each beside its goal.
+//   1. tokenizer reconstruction, discrete-only vs hybrid (PSNR, SSIM) on held-out emoji and
+//      held-out scenes (tokenizer-eval.ts);
+//   2. prompt adherence on held-out scene prompts (scenes.ts 'heldout': unseen colour–shape pairs
+//      and relation triples), judged by scenes-check.ts, per category and overall;
+//   3. emoji retrieval for training captions: is each generated image nearest to its caption's
+//      emoji among all emoji of the same set (skin-tone variants of one emoji are one group)?
+//      Primary space: Lab colour layout (8×8 cells); also the feature network's space;
+//   4. KID (feature network, feature-net.ts) of generated vs real emoji, training and held-out;
+//   5. the ablation: 2–4 again with the residual diffusion off (same prompts, same seeds);
+//   6. latency of one image (CFG, default steps): median after a warm-up, with stage shares.
+// Samples and seeds are fixed by --seed (Philox streams below); nothing is tuned to them.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadHartPipeline } from '../index.node.ts';
+import { PACKAGE_ROOT, UserError } from '../pipeline/default-model.node.ts';
+import type { HartPipeline } from '../pipeline/hart-pipeline.ts';
+import type { PreviewEvent } from '../pipeline/progress.ts';
+import { nodeRuntime } from '../runtime/node.node.ts';
+import { Philox, stream } from '../random/philox.ts';
+import { loadEmojiDataset } from '../train/data/emoji.node.ts';
+import type { EmojiDataset, EmojiRecord } from '../train/data/emoji-join.ts';
+import { renderScene, scenePrompts } from '../train/data/scenes.ts';
+import { CATEGORIES } from '../train/data/scene-vocab.ts';
+import type { ImageCHW } from '../io/png.ts';
+import { checkScene, scoreVerdicts } from './scenes-check.ts';
+import { reconstruct, reconstructionScores, type ReconstructionScores } from './tokenizer-eval.ts';
+import { features, kid, labFeature, retrievalRanks, topK, type Features } from './metrics.ts';
+import { emojiImage, hwcToImage, loadFeatureNet, FEATURE_NET_PATH, saveFeatureNet, trainFeatureNet } from './feature-net.node.ts';
+import type { FeatureExtractor } from './feature-net.ts';
+
+/** Philox purposes of the evaluation's sample choices (feature-net data order is 0x200). */
+export const EVAL_PURPOSE = { emojiTrainSample: 0x201, emojiHeldOutSample: 0x202 } as const;
+
+export const GOALS = {
+  tokenizer_psnr_hybrid: 27,
+  tokenizer_psnr_gain: 2,
+  scenes_accuracy: 0.7,
+  emoji_retrieval_top5: 0.8,
+  latency_s: 0.2,
+} as const;
+
+export interface EvalOptions {
+  model?: string;
+  /** Prompts per set (scenes, training emoji, held-out emoji) and images per reconstruction set. */
+  n?: number;
+  seed?: number;
+  threads?: number;
+  /** Generation batch size. */
+  batch?: number;
+  /** Latency repetitions after one warm-up. */
+  latencyRuns?: number;
+  /** Feature-network weights (trained and written there when absent). */
+  features?: string;
+  log?: (line: string) => void;
+}
+
+/** The model `hart eval` measures by default: the embedded models/default. */
+export function defaultEvalModel(): string {
+  const d = join(PACKAGE_ROOT, 'models', 'default');
+  if (!existsSync(join(d, 'hart.json'))) throw new UserError('no model to evaluate: models/default is absent; pass --model <dir> (a 64 px HART.js model folder)');
+  return d;
+}
+
+/** k distinct items of `items` chosen by a Philox stream (a partial Fisher–Yates shuffle). */
+function sample<T>(items: readonly T[], k: number, seed: number, purpose: number): T[] {
+  const idx = [...items.keys()];
+  const m = Math.min(k, idx.length);
+  const u = new Philox(seed).uniform(stream(purpose, 0), 0, Math.max(1, m));
+  for (let i = 0; i < m; i++) {
+    const j = i + Math.min(idx.length - 1 - i, Math.floor(u[i] * (idx.length - i)));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx.slice(0, m).map((i) => items[i]);
+}
+
+/** One record per (set, base emoji) group, chosen uniformly, then k groups (balanced as training samples them). */
+function emojiSample(ds: EmojiDataset, heldOut: boolean, k: number, seed: number, purpose: number): number[] {
+  const groups = new Map<string, number[]>();
+  ds.records.forEach((r, i) => {
+    if (r.heldOut !== heldOut) return;
+    const key = `${r.set} ${r.base}`;
+    const g = groups.get(key);
+    if (g) g.push(i); else groups.set(key, [i]);
+  });
+  const chosen = sample([...groups.values()], k, seed, purpose);
+  const u = new Philox(seed).uniform(stream(purpose, 1), 0, Math.max(1, chosen.length));
+  return chosen.map((g, i) => g[Math.min(g.length - 1, Math.floor(u[i] * g.length))]);
+}
+
+async function generateAll(pipe: HartPipeline, prompts: string[], seed: number, batch: number, residualDiffusion: boolean): Promise<ImageCHW[]> {
+  const out: ImageCHW[] = [];
+  for (let s = 0; s < prompts.length; s += batch) {
+    const part = prompts.slice(s, s + batch);
+    const seeds = part.map((_, k) => seed + s + k);
+    const r = await pipe.generate(part, { seeds, ...(residualDiffusion ? {} : { residualDiffusion: false }) });
+    out.push(...r.images);
+  }
+  return out;
+}
+
+interface GenerationMetrics {
+  scenes_accuracy: number;
+  scenes_accuracy_per_category: Record<string, number>;
+  emoji_retrieval_top1: number;
+  emoji_retrieval_top5: number;
+  emoji_retrieval_net_top1: number;
+  emoji_retrieval_net_top5: number;
+  kid_emoji_train: number;
+  kid_emoji_train_std: number;
+  kid_emoji_heldout: number;
+  kid_emoji_heldout_std: number;
+}
+
+/** Gallery of one emoji set for retrieval: Lab and net features of every image, grouped by base emoji. */
+interface Gallery { lab: Features; net: Features; group: Int32Array; groupOf: Map<string, number> }
+
+async function buildGallery(ds: EmojiDataset, set: string, fx: FeatureExtractor): Promise<Gallery> {
+  const idx = ds.records.map((r, i) => ({ r, i })).filter(({ r }) => r.set === set);
+  const groupOf = new Map<string, number>();
+  const group = new Int32Array(idx.length);
+  idx.forEach(({ r }, k) => {
+    if (!groupOf.has(r.base)) groupOf.set(r.base, groupOf.size);
+    group[k] = groupOf.get(r.base)!;
+  });
+  const images = idx.map(({ i }) => emojiImage(ds, i));
+  return { lab: features(images.map((im) => labFeature(im))), net: await fx.features(images), group, groupOf };
+}
+
+async function generationMetrics(
+  pipe: HartPipeline, o: Required<Pick<EvalOptions, 'seed' | 'batch'>>, residualDiffusion: boolean,
+  scenes: { caption: string }[], ds: EmojiDataset, trainIdx: number[], heldIdx: number[],
+  fx: FeatureExtractor, galleries: Map<string, Gallery>, realTrain: Features, realHeld: Features, log: (l: string) => void,
+): Promise<GenerationMetrics> {
+  const tag = residualDiffusion ? 'hybrid' : 'discrete-only';
+  const t0 = performance.now();
+  const sceneImgs = await generateAll(pipe, scenes.map((s) => s.caption), o.seed, o.batch, residualDiffusion);
+  const score = scoreVerdicts(sceneImgs.map((im, i) => checkScene(im, scenes[i].caption)));
+  const per = Object.fromEntries(CATEGORIES.map((c) => [c.replace(' ', '_'), score.accuracy[c]]));
+  log(`[${tag}] scenes (held-out prompts, ${scenes.length}): ${score.overall.toFixed(3)} — ${CATEGORIES.map((c) => `${c} ${score.counts[c].passed}/${score.counts[c].total}`).join(', ')}`);
+  const recs = (ix: number[]) => ix.map((i) => ds.records[i]);
+  const trainImgs = await generateAll(pipe, recs(trainIdx).map((r) => r.caption), o.seed + 100_000, o.batch, residualDiffusion);
+  const heldImgs = await generateAll(pipe, recs(heldIdx).map((r) => r.caption), o.seed + 200_000, o.batch, residualDiffusion);
+  // retrieval, per set against that set's gallery
+  const ranksLab: number[] = [], ranksNet: number[] = [];
+  const trainNet = await fx.features(trainImgs);
+  for (const [set, g] of galleries) {
+    const q = trainIdx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
+    if (!q.length) continue;
+    const truth = q.map(({ r }) => g.groupOf.get(r.base)!);
+    ranksLab.push(...retrievalRanks(features(q.map(({ k }) => labFeature(trainImgs[k]))), g.lab, g.group, truth));
+    const netQ = features(q.map(({ k }) => trainNet.data.subarray(k * trainNet.d, (k + 1) * trainNet.d)));
+    ranksNet.push(...retrievalRanks(netQ, g.net, g.group, truth));
+  }
+  const kTrain = kid(trainNet, realTrain);
+  const kHeld = kid(await fx.features(heldImgs), realHeld);
+  const m: GenerationMetrics = {
+    scenes_accuracy: score.overall,
+    scenes_accuracy_per_category: per,
+    emoji_retrieval_top1: topK(ranksLab, 1),
+    emoji_retrieval_top5: topK(ranksLab, 5),
+    emoji_retrieval_net_top1: topK(ranksNet, 1),
+    emoji_retrieval_net_top5: topK(ranksNet, 5),
+    kid_emoji_train: kTrain.mean,
+    kid_emoji_train_std: kTrain.std,
+    kid_emoji_heldout: kHeld.mean,
+    kid_emoji_heldout_std: kHeld.std,
+  };
+  log(`[${tag}] emoji retrieval (training captions, ${trainIdx.length}): Lab top-1 ${m.emoji_retrieval_top1.toFixed(3)} top-5 ${m.emoji_retrieval_top5.toFixed(3)}; feature-net top-1 ${m.emoji_retrieval_net_top1.toFixed(3)} top-5 ${m.emoji_retrieval_net_top5.toFixed(3)}`);
+  log(`[${tag}] KID (feature net): training captions ${m.kid_emoji_train.toFixed(4)}, held-out captions ${m.kid_emoji_heldout.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  return m;
+}
+
+async function reconstructionCeiling(pipe: HartPipeline, images: ImageCHW[], batch: number, patchNums: number[]): Promise<ImageCHW[]> {
+  const out: ImageCHW[] = [];
+  for (let s = 0; s < images.length; s += batch) out.push(...(await reconstruct(pipe.model.tokenizer, images.slice(s, s + batch), patchNums)).hybrid);
+  return out;
+}
+
+/** Median seconds of one image and each stage's share (text encoding, scales, diffusion, decode). */
+async function latency(pipe: HartPipeline, runs: number, seed: number): Promise<{ latency_s: number; stages_s: Record<string, number>; stage_share: Record<string, number>; runs: number[] }> {
+  const one = async () => {
+    const marks: Partial<Record<PreviewEvent['stage'], number>> = {};
+    const t0 = performance.now();
+    await pipe.generate(['a red circle'], { seed, onProgress: (e) => { marks[e.stage] ??= e.elapsed; } });
+    const total = (performance.now() - t0) / 1000;
+    const loop = marks.done ?? total;
+    return {
+      total,
+      stages: {
+        text: Math.max(0, total - loop),
+        scales: marks.diffusion ?? 0,
+        diffusion: (marks.decode ?? 0) - (marks.diffusion ?? 0),
+        decode: loop - (marks.decode ?? 0),
+      },
+    };
+  };
+  await one(); // warm-up: graph compilation and session creation
+  const rs = [];
+  for (let i = 0; i < runs; i++) rs.push(await one());
+  const sorted = [...rs].sort((a, b) => a.total - b.total);
+  const med = sorted[Math.floor((sorted.length - 1) / 2)];
+  const share = Object.fromEntries(Object.entries(med.stages).map(([k, v]) => [k, v / med.total]));
+  return { latency_s: med.total, stages_s: med.stages, stage_share: share, runs: rs.map((r) => r.total) };
+}
+
+const pass = (v: number, ok: boolean) => ({ value: v, pass: Number.isFinite(v) && ok });
+
+export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unknown>> {
+  const log = o.log ?? (() => {});
+  const dir = o.model ?? defaultEvalModel();
+  const n = o.n ?? 32, seed = o.seed ?? 1, batch = o.batch ?? 16, threads = o.threads ?? 2;
+  const tStart = performance.now();
+  const runtime = nodeRuntime({ threads });
+  const pipe = await loadHartPipeline(dir, { threads, runtime });
+  const res = pipe.model.hartJson?.resolution;
+  const patchNums = pipe.model.transformer.dims.patchNums;
+  const S = patchNums[patchNums.length - 1] * pipe.model.tokenizer.downsample;
+  if (S !== 64 || (res !== undefined && res !== 64)) throw new UserError(`hart eval measures 64 px models; ${dir} makes ${S}×${S} images`);
+  log(`model ${dir}: ${n} prompts per set, seed ${seed}, ${threads} threads`);
+
+  // data: emoji (both sets) and the held-out samples
+  const ds = loadEmojiDataset();
+  const trainIdx = emojiSample(ds, false, n, seed, EVAL_PURPOSE.emojiTrainSample);
+  const heldIdx = emojiSample(ds, true, n, seed, EVAL_PURPOSE.emojiHeldOutSample);
+  const heldScenes = scenePrompts(seed, n, 'heldout');
+
+  // 1. tokenizer
+  const tokEmoji = await reconstructionScores(pipe.model.tokenizer, heldIdx.map((i) => emojiImage(ds, i)), batch, patchNums);
+  const tokScenes = await reconstructionScores(pipe.model.tokenizer, heldScenes.map((s) => hwcToImage(renderScene(s))), batch, patchNums);
+  const overall = (k: keyof ReconstructionScores) => (tokEmoji[k] * tokEmoji.n + tokScenes[k] * tokScenes.n) / (tokEmoji.n + tokScenes.n);
+  const tok = {
+    tokenizer_psnr_discrete: overall('psnr_discrete'), tokenizer_psnr_hybrid: overall('psnr_hybrid'),
+    tokenizer_ssim_discrete: overall('ssim_discrete'), tokenizer_ssim_hybrid: overall('ssim_hybrid'),
+  };
+  for (const [name, r] of [['held-out emoji', tokEmoji], ['held-out scenes', tokScenes]] as const) {
+    log(`tokenizer on ${name} (${r.n}): PSNR discrete ${r.psnr_discrete.toFixed(2)} dB, hybrid ${r.psnr_hybrid.toFixed(2)} dB; SSIM discrete ${r.ssim_discrete.toFixed(3)}, hybrid ${r.ssim_hybrid.toFixed(3)}`);
+  }
+
+  // feature network (cached weights; trained on the training split when absent)
+  const fpath = o.features ?? FEATURE_NET_PATH;
+  let fnet = await loadFeatureNet(runtime, fpath);
+  if (!fnet) {
+    log(`feature network: ${fpath} absent, training it on the training split (a few minutes)`);
+    await saveFeatureNet(fpath, await trainFeatureNet(ds, runtime, { log }));
+    fnet = (await loadFeatureNet(runtime, fpath))!;
+  }
+  const fx = fnet.extractor;
+  const galleries = new Map<string, Gallery>();
+  for (const set of new Set(trainIdx.map((i) => ds.records[i].set))) galleries.set(set, await buildGallery(ds, set, fx));
+  const trainReal = trainIdx.map((i) => emojiImage(ds, i));
+  const realTrain = await fx.features(trainReal);
+  // reference points for retrieval: the real images (≈ 1 unless two emoji look alike) and the
+  // tokenizer's hybrid reconstructions of them (the best a generator with this tokenizer can do)
+  const recon = await reconstructionCeiling(pipe, trainReal, batch, patchNums);
+  const labRanks = (imgs: ImageCHW[]) => {
+    const ranks: number[] = [];
+    for (const [set, g] of galleries) {
+      const q = trainIdx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
+      if (q.length) ranks.push(...retrievalRanks(features(q.map(({ k }) => labFeature(imgs[k]))), g.lab, g.group, q.map(({ r }) => g.groupOf.get(r.base)!)));
+    }
+    return ranks;
+  };
+  const refs = { real: labRanks(trainReal), tokenizer: labRanks(recon) };
+  const reference = {
+    emoji_retrieval_real_top1: topK(refs.real, 1), emoji_retrieval_real_top5: topK(refs.real, 5),
+    emoji_retrieval_tokenizer_top1: topK(refs.tokenizer, 1), emoji_retrieval_tokenizer_top5: topK(refs.tokenizer, 5),
+  };
+  log(`emoji retrieval references (Lab): real images top-1 ${reference.emoji_retrieval_real_top1.toFixed(3)}; tokenizer reconstructions top-1 ${reference.emoji_retrieval_tokenizer_top1.toFixed(3)} top-5 ${reference.emoji_retrieval_tokenizer_top5.toFixed(3)}`);
+  const realHeld = await fx.features(heldIdx.map((i) => emojiImage(ds, i)));
+
+  // 2–5. generation, with and without the residual diffusion
+  const args = [heldScenes, ds, trainIdx, heldIdx, fx, galleries, realTrain, realHeld, log] as const;
+  const hybrid = await generationMetrics(pipe, { seed, batch }, true, ...args);
+  const ablation = await generationMetrics(pipe, { seed, batch }, false, ...args);
+
+  // 6. latency
+  const lat = await latency(pipe, o.latencyRuns ?? 5, seed);
+  log(`latency: ${lat.latency_s.toFixed(3)} s per 64×64 image (median of ${lat.runs.length}; ${Object.entries(lat.stage_share).map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(', ')})`);
+  await pipe.dispose();
+
+  const goals = {
+    tokenizer_psnr_hybrid: { goal: `>= ${GOALS.tokenizer_psnr_hybrid} dB`, ...pass(tok.tokenizer_psnr_hybrid, tok.tokenizer_psnr_hybrid >= GOALS.tokenizer_psnr_hybrid) },
+    tokenizer_psnr_gain: {
+      goal: `hybrid >= discrete + ${GOALS.tokenizer_psnr_gain} dB`,
+      ...pass(tok.tokenizer_psnr_hybrid - tok.tokenizer_psnr_discrete, tok.tokenizer_psnr_hybrid - tok.tokenizer_psnr_discrete >= GOALS.tokenizer_psnr_gain),
+    },
+    scenes_accuracy: { goal: `>= ${GOALS.scenes_accuracy}`, ...pass(hybrid.scenes_accuracy, hybrid.scenes_accuracy >= GOALS.scenes_accuracy) },
+    emoji_retrieval_top5: { goal: `>= ${GOALS.emoji_retrieval_top5}`, ...pass(hybrid.emoji_retrieval_top5, hybrid.emoji_retrieval_top5 >= GOALS.emoji_retrieval_top5) },
+    latency_s: { goal: `<= ${GOALS.latency_s} s`, ...pass(lat.latency_s, lat.latency_s <= GOALS.latency_s) },
+  };
+  for (const [k, g] of Object.entries(goals)) log(`goal ${k}: ${Number(g.value.toFixed(4))} (${g.goal}) ${g.pass ? 'PASS' : 'FAIL'}`);
+  return {
+    model: dir,
+    n, seed, threads,
+    ...tok,
+    tokenizer: { emoji_heldout: tokEmoji, scenes_heldout: tokScenes },
+    ...hybrid,
+    retrieval_reference: reference,
+    ablation: { residual_diffusion: false, ...ablation },
+    latency_s: lat.latency_s,
+    latency_stages_s: lat.stages_s,
+    latency_stage_share: lat.stage_share,
+    latency_runs_s: lat.runs,
+    goals,
+    all_goals_pass: Object.values(goals).every((g) => g.pass),
+    feature_spaces: {
+      emoji_retrieval: 'Lab colour layout: area-average to 8×8 cells, CIE L*a*b* (D65) per cell, Euclidean distance (= root of summed per-cell ΔE*ab²). '
+        + 'At 64 px an emoji is identified by where its colours are; the space needs no training, so a small model cannot fit it, and it tolerates the softness of generated images. '
+        + 'Gallery: every emoji of the caption\'s set (held-out ones included), skin-tone variants grouped with their base (distance to the nearest member).',
+      emoji_retrieval_net: 'The feature network\'s 160 pooled features (see kid), same gallery: semantic (subcategory) rather than pixel identity.',
+      kid: `Feature network (src/eval/feature-net.ts; weights ${fpath}): 4 stride-2 conv layers trained on the training split only (emoji subcategory + scene colour-shape pairs); `
+        + 'KID = unbiased MMD², polynomial kernel (x·y/160 + 1)³, generated vs real images of the same captions (can be slightly negative for matching sets).',
+    },
+    feature_net: JSON.parse(fnet.metadata.trained ?? 'null'),
+    seconds: (performance.now() - tStart) / 1000,
+  };
+}
+
+export type { EmojiRecord };
