@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { parseRecipe, type Recipe } from './recipe.ts';
@@ -83,7 +84,8 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   }
   if (ck && ck.state.recipe_sha256 !== sha) throw new Error(`${runDir} was started with a different recipe; resume with the same file`);
   await writeFile(join(runDir, 'recipe.json'), recipeText);
-  const runtime = nodeRuntime({ threads: o.threads ?? 0 });
+  // ONNX Runtime's default thread count is the physical cores, which can be 1 on a 2-vCPU machine
+  const runtime = nodeRuntime({ threads: o.threads ?? availableParallelism(), allowSpinning: false });
   const emoji = o.emoji !== undefined ? o.emoji : (recipe.data.emoji > 0 ? loadEmojiDataset({ sets: recipe.data.emoji_sets }) : null);
   let budget = o.maxSteps ?? Infinity;
   const logFile = join(runDir, 'log.jsonl');
