@@ -102,5 +102,27 @@ test('transformer training graph = official HARTForT2I.forward (logits, diffusio
     assert.ok(eLogits < 1e-4, `${run} logits differ by ${eLogits}`);
     assert.ok(Math.abs(diff - wantDiff) <= 1e-4 * Math.abs(wantDiff), `${run} diff_loss ${diff} vs ${wantDiff}`);
     assert.ok(Math.abs(gotCe - ce) <= 1e-5 * ce, `${run} CE ${gotCe} vs ${ce}`);
+    // the same compiled graph serves batch 1: sample 0 alone gives sample 0's logits
+    const first = <T extends HostTensor>(t: T, n = 1): HostTensor => {
+      const per = t.data.length / t.shape[0];
+      return { dtype: t.dtype, shape: [n, ...t.shape.slice(1)], data: (t.data as Float32Array).subarray(0, n * per) } as HostTensor;
+    };
+    const perMul = (t: HostTensor) => {
+      const [m, , k, ...rest] = t.shape;
+      const inner = k * rest.reduce((a, b) => a * b, 1);
+      const out = new (t.data.constructor as Float32ArrayConstructor)(m * inner);
+      for (let i = 0; i < m; i++) out.set((t.data as Float32Array).subarray(i * 2 * inner, i * 2 * inner + inner), i * inner);
+      return { dtype: t.dtype, shape: [m, 1, k, ...rest], data: out } as HostTensor;
+    };
+    const one = await s.run({
+      context: first(f.context), cond_keep: hostTensor(Float32Array.from([drop[0] ? 0 : 1]), [1]),
+      x_BLCv: first(f.x_BLCv), lvl: f.lvl, rope_cos: first(f.rope_cos), rope_sin: first(f.rope_sin),
+      target: first(hostTensor(target, [B, 1 + Limg], 'int64')),
+      last_embed: first(hostTensor(lastE, [B, K, 8])), last_residual: first(hostTensor(lastR, [B, K, 8])),
+      diff_t: perMul(hostTensor(BigInt64Array.from(tensor(`rng.${run}.03.randint`).data, (v) => BigInt(v)), [4, B, K], 'int64')),
+      diff_noise: perMul(hostTensor(float32(`rng.${run}.04.randn`), [4, B, K, 8])),
+    });
+    const n0 = one.logits.data.length;
+    assert.ok(report(`${run} batch-1 logits`, one.logits.data as Float32Array, (r.logits.data as Float32Array).subarray(0, n0)) < 1e-5);
   }
 });
