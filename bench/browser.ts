@@ -1,0 +1,44 @@
+// `hart bench browser`: seconds per image in headless Chromium (Debian's chromium via
+// playwright-core) on wasm and on WebGPU (SwiftShader here: a software GPU, so this measures the
+// path, not a real GPU), each as a ratio to Node (onnxruntime-node) in the same run, on the
+// default model. The first image per backend includes session creation and is reported apart.
+import { nodeImage } from '../test/web/node-reference.ts';
+import { generateIn, launch, startServer } from '../test/web/browser.ts';
+
+interface Opts { json?: boolean; repeat?: string; backends?: string }
+
+export async function benchBrowser(o: Opts): Promise<void> {
+  const repeat = Number(o.repeat ?? 2);
+  const backends = (o.backends ?? 'wasm,webgpu').split(',');
+  // Node first: one warm-up, then timed
+  await nodeImage('bench', 1);
+  const tn = performance.now();
+  for (let i = 0; i < repeat; i++) await nodeImage('bench', 1 + i);
+  const node_s = (performance.now() - tn) / 1000 / repeat;
+  const { base, child } = await startServer(['--threads', '1']);
+  const browser = await launch();
+  const result: Record<string, unknown> = { bench: 'browser', model: 'default', repeat, node_s_per_image: +node_s.toFixed(3) };
+  try {
+    for (const b of backends) {
+      const page = await browser.newPage();
+      const first = await generateIn(page, `${base}/?backend=${b}`, 590_000);
+      const times: number[] = [];
+      for (let i = 0; i < repeat; i++) {
+        await page.fill('#seed', String(2 + i));
+        await page.evaluate(() => { (window as any).__hart.last = undefined; });
+        const t0 = performance.now();
+        await page.click('#go');
+        await page.waitForFunction(() => (window as any).__hart.last?.seconds > 0, null, { timeout: 590_000 });
+        times.push((performance.now() - t0) / 1000);
+      }
+      const s = times.reduce((a, c) => a + c, 0) / times.length;
+      result[b] = { backend: first.loaded.backend, load_s: +first.loaded.seconds.toFixed(2), first_image_s: +first.wall.toFixed(2), s_per_image: +s.toFixed(3), ratio_to_node: +(s / node_s).toFixed(2) };
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+    child.kill('SIGINT');
+  }
+  if (!o.json) process.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
