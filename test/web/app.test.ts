@@ -27,7 +27,7 @@ before(async () => {
 });
 after(async () => { await browser?.close(); server?.kill('SIGINT'); });
 
-test('wasm: loads, previews in order, PNG download with metadata, model files in the Cache API', { timeout: 240_000 }, async () => {
+test('wasm: loads, previews in order, PNG download with metadata, model files in the Cache API', { timeout: 600_000 }, async () => {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   const r = await generateIn(page, `${base}/?backend=wasm`);
   assert.equal(r.loaded.backend, 'wasm');

@@ -36,7 +36,7 @@ export async function launch(): Promise<Browser> {
 }
 
 /** Opens the app with the given query, waits for the model, generates once; returns the page. */
-export async function generateIn(page: Page, url: string, timeout = 120_000) {
+export async function generateIn(page: Page, url: string, timeout = 300_000) {
   await page.goto(url);
   await page.waitForFunction(() => (window as any).__hart.loaded || (window as any).__hart.errors.length, null, { timeout });
   const errors = await page.evaluate(() => (window as any).__hart.errors);
