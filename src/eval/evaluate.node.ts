@@ -19,18 +19,24 @@ import type { PreviewEvent } from '../pipeline/progress.ts';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import { Philox, stream } from '../random/philox.ts';
 import { loadEmojiDataset } from '../train/data/emoji.node.ts';
-import type { EmojiDataset, EmojiRecord } from '../train/data/emoji-join.ts';
+import type { EmojiDataset, EmojiRecord, EmojiSet } from '../train/data/emoji-join.ts';
 import { renderScene, scenePrompts } from '../train/data/scenes.ts';
 import { CATEGORIES } from '../train/data/scene-vocab.ts';
 import type { ImageCHW } from '../io/png.ts';
 import { checkScene, scoreVerdicts } from './scenes-check.ts';
 import { reconstruct, reconstructionScores, type ReconstructionScores } from './tokenizer-eval.ts';
-import { features, kid, labFeature, retrievalRanks, topK, type Features } from './metrics.ts';
+import { areaDownsample, features, kid, labFeature, nearestUpsample, retrievalRanks, topK, type Features } from './metrics.ts';
 import { emojiImage, hwcToImage, loadFeatureNet, FEATURE_NET_PATH, saveFeatureNet, trainFeatureNet } from './feature-net.node.ts';
 import type { FeatureExtractor } from './feature-net.ts';
 
 /** Philox purposes of the evaluation's sample choices (feature-net data order is 0x200). */
 export const EVAL_PURPOSE = { emojiTrainSample: 0x201, emojiHeldOutSample: 0x202 } as const;
+
+/**
+ * Images are judged at 64 px (scenes.md's canvas, the emoji size): a model of 64·k px has its
+ * generations area-averaged to 64 and its tokenizer fed the references enlarged k× (nearest).
+ */
+export const EVAL_SIZE = 64;
 
 export const GOALS = {
   tokenizer_psnr_hybrid: 27,
@@ -52,13 +58,15 @@ export interface EvalOptions {
   latencyRuns?: number;
   /** Feature-network weights (trained and written there when absent). */
   features?: string;
+  /** Emoji sets to draw prompts and galleries from (default both; tests use one to save time). */
+  emojiSets?: EmojiSet[];
   log?: (line: string) => void;
 }
 
 /** The model `hart eval` measures by default: the embedded models/default. */
 export function defaultEvalModel(): string {
   const d = join(PACKAGE_ROOT, 'models', 'default');
-  if (!existsSync(join(d, 'hart.json'))) throw new UserError('no model to evaluate: models/default is absent; pass --model <dir> (a 64 px HART.js model folder)');
+  if (!existsSync(join(d, 'hart.json'))) throw new UserError('no model to evaluate: models/default is absent; pass --model <dir> (a HART.js model folder)');
   return d;
 }
 
@@ -94,7 +102,7 @@ async function generateAll(pipe: HartPipeline, prompts: string[], seed: number, 
     const part = prompts.slice(s, s + batch);
     const seeds = part.map((_, k) => seed + s + k);
     const r = await pipe.generate(part, { seeds, ...(residualDiffusion ? {} : { residualDiffusion: false }) });
-    out.push(...r.images);
+    out.push(...r.images.map((im) => areaDownsample(im, EVAL_SIZE)));
   }
   return out;
 }
@@ -173,7 +181,7 @@ async function generationMetrics(
 
 async function reconstructionCeiling(pipe: HartPipeline, images: ImageCHW[], batch: number, patchNums: number[]): Promise<ImageCHW[]> {
   const out: ImageCHW[] = [];
-  for (let s = 0; s < images.length; s += batch) out.push(...(await reconstruct(pipe.model.tokenizer, images.slice(s, s + batch), patchNums)).hybrid);
+  for (let s = 0; s < images.length; s += batch) out.push(...(await reconstruct(pipe.model.tokenizer, images.slice(s, s + batch), patchNums)).hybrid.map((im) => areaDownsample(im, EVAL_SIZE)));
   return out;
 }
 
@@ -216,18 +224,19 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
   const res = pipe.model.hartJson?.resolution;
   const patchNums = pipe.model.transformer.dims.patchNums;
   const S = patchNums[patchNums.length - 1] * pipe.model.tokenizer.downsample;
-  if (S !== 64 || (res !== undefined && res !== 64)) throw new UserError(`hart eval measures 64 px models; ${dir} makes ${S}×${S} images`);
+  if (S % EVAL_SIZE || (res !== undefined && res !== S)) throw new UserError(`hart eval measures models of 64·k px; ${dir} makes ${S}×${S} images`);
+  const up = (im: ImageCHW) => nearestUpsample(im, S / EVAL_SIZE);
   log(`model ${dir}: ${n} prompts per set, seed ${seed}, ${threads} threads`);
 
   // data: emoji (both sets) and the held-out samples
-  const ds = loadEmojiDataset();
+  const ds = loadEmojiDataset({ sets: o.emojiSets });
   const trainIdx = emojiSample(ds, false, n, seed, EVAL_PURPOSE.emojiTrainSample);
   const heldIdx = emojiSample(ds, true, n, seed, EVAL_PURPOSE.emojiHeldOutSample);
   const heldScenes = scenePrompts(seed, n, 'heldout');
 
   // 1. tokenizer
-  const tokEmoji = await reconstructionScores(pipe.model.tokenizer, heldIdx.map((i) => emojiImage(ds, i)), batch, patchNums);
-  const tokScenes = await reconstructionScores(pipe.model.tokenizer, heldScenes.map((s) => hwcToImage(renderScene(s))), batch, patchNums);
+  const tokEmoji = await reconstructionScores(pipe.model.tokenizer, heldIdx.map((i) => up(emojiImage(ds, i))), batch, patchNums);
+  const tokScenes = await reconstructionScores(pipe.model.tokenizer, heldScenes.map((s) => up(hwcToImage(renderScene(s)))), batch, patchNums);
   const overall = (k: keyof ReconstructionScores) => (tokEmoji[k] * tokEmoji.n + tokScenes[k] * tokScenes.n) / (tokEmoji.n + tokScenes.n);
   const tok = {
     tokenizer_psnr_discrete: overall('psnr_discrete'), tokenizer_psnr_hybrid: overall('psnr_hybrid'),
@@ -252,7 +261,7 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
   const realTrain = await fx.features(trainReal);
   // reference points for retrieval: the real images (≈ 1 unless two emoji look alike) and the
   // tokenizer's hybrid reconstructions of them (the best a generator with this tokenizer can do)
-  const recon = await reconstructionCeiling(pipe, trainReal, batch, patchNums);
+  const recon = await reconstructionCeiling(pipe, trainReal.map(up), batch, patchNums);
   const labRanks = (imgs: ImageCHW[]) => {
     const ranks: number[] = [];
     for (const [set, g] of galleries) {
@@ -276,7 +285,7 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
 
   // 6. latency
   const lat = await latency(pipe, o.latencyRuns ?? 5, seed);
-  log(`latency: ${lat.latency_s.toFixed(3)} s per 64×64 image (median of ${lat.runs.length}; ${Object.entries(lat.stage_share).map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(', ')})`);
+  log(`latency: ${lat.latency_s.toFixed(3)} s per ${S}×${S} image (median of ${lat.runs.length}; ${Object.entries(lat.stage_share).map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(', ')})`);
   await pipe.dispose();
 
   const goals = {
@@ -292,6 +301,7 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
   for (const [k, g] of Object.entries(goals)) log(`goal ${k}: ${Number(g.value.toFixed(4))} (${g.goal}) ${g.pass ? 'PASS' : 'FAIL'}`);
   return {
     model: dir,
+    image_size: S,
     n, seed, threads,
     ...tok,
     tokenizer: { emoji_heldout: tokEmoji, scenes_heldout: tokScenes },

@@ -245,6 +245,28 @@ export function labFeature(img: ImageCHW, side = 8): Float64Array {
   return out;
 }
 
+/** Area (box) average of a k·side square image down to side×side. */
+export function areaDownsample(img: ImageCHW, side: number): ImageCHW {
+  const { width: W, height: H } = img;
+  if (W === side && H === side) return img;
+  if (W !== H || W % side) throw new Error(`areaDownsample: ${W}×${H} is not a multiple of ${side}×${side}`);
+  const k = W / side, out = new Float32Array(3 * side * side);
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[c * side * side + Math.floor(y / k) * side + Math.floor(x / k)] += img.data[c * W * H + y * W + x];
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= k * k;
+  return { width: side, height: side, data: out };
+}
+
+/** Nearest-neighbour enlargement by an integer factor k (each pixel becomes a k×k block). */
+export function nearestUpsample(img: ImageCHW, k: number): ImageCHW {
+  if (k === 1) return img;
+  const { width: W, height: H } = img, W2 = W * k, H2 = H * k;
+  const out = new Float32Array(3 * W2 * H2);
+  for (let c = 0; c < 3; c++) for (let y = 0; y < H2; y++) for (let x = 0; x < W2; x++) out[c * W2 * H2 + y * W2 + x] = img.data[c * W * H + Math.floor(y / k) * W + Math.floor(x / k)];
+  return { width: W2, height: H2, data: out };
+}
+
 /** Summary of a list of numbers (NaN-free): mean and the count. */
 export function mean(xs: readonly number[]): number {
   return xs.length ? xs.reduce((s, v) => s + v, 0) / xs.length : NaN;
