@@ -108,24 +108,7 @@ export function registerCommands(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', '2')
     .option('--batch <n>', 'images per generation call', '16')
     .option('--features <file>', 'feature-network weights (default: src/eval/feature-net.safetensors; trained there when absent)')
-    .option('-q, --quiet', 'only the result')
-    .action(async (opts) => (await import('./eval.node.ts')).evalCommand(opts));
-  program
-    .command('plot-log')
-    .description('training curves of a run (<run-dir>/log.jsonl) as a PNG: one panel per stage and series')
-    .argument('<run-dir>', 'the run folder (or its log.jsonl)')
-    .option('-o, --output <png>', 'output PNG', 'loss.png')
-    .action(async (runDir, opts) => (await import('../eval/plot-log.node.ts')).plotLogCommand(runDir, opts));
-  program
-    .command('eval')
-    .description('measure a 64 px model: tokenizer PSNR/SSIM, held-out scenes accuracy, emoji retrieval, KID, the discrete-only ablation, latency (issue 8 goals)')
-    .option('--model <dir>', 'model folder (default: models/default)')
-    .option('--json', 'print one JSON object as the last line')
-    .option('--n <count>', 'prompts per set (held-out scenes, training emoji, held-out emoji) and images per reconstruction set', '32')
-    .option('--seed <s>', 'seed of the samples and of the generations (image k: seed + k)', '1')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', '2')
-    .option('--batch <n>', 'images per generation call', '16')
-    .option('--features <file>', 'feature-network weights (default: src/eval/feature-net.safetensors; trained there when absent)')
+    .option('--emoji-sets <sets>', 'emoji sets for prompts and retrieval galleries: twitter, google or both', 'twitter,google')
     .option('-q, --quiet', 'only the result')
     .action(async (opts) => (await import('./eval.node.ts')).evalCommand(opts));
   program
@@ -188,7 +171,6 @@ export function registerCommands(program: Command): void {
     .option('--json', 'print one JSON object as the last line')
     .option('--cases <n>', 'cases in all, spread over the readers', '100000')
     .option('--seed <n>', 'seed of the mutations', '1')
-    .option('--readers <names>', 'comma-separated readers to fuzz (default: all)')
     .option('--readers <names>', 'comma-separated readers to fuzz (default: all)')
     .action(async (opts) => (await benchModule('fuzz')).benchFuzz(opts));
   bench
