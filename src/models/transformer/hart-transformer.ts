@@ -19,6 +19,7 @@ import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { AttentionOptions } from './attention.ts';
 import { assertSupported, hartDims, type HARTForT2IConfig, type HartDims } from './config.ts';
 import { nchwToTokens, stepRopeTables } from './sequence.ts';
+import { contextRope } from '../../tables/rope.ts';
 import {
   buildDiffusionConditionGraph, buildEmbedGraph, buildPrefixGraph, buildStepGraph, needsContextMask, stepSegments, type StepSegment,
 } from './step.ts';
@@ -35,6 +36,33 @@ export interface HartTransformerOptions extends AttentionOptions {
   Cvae?: number;
   /** Budget for one group's attention scores (bytes, at CFG batch 2 and the largest step) when headGroups is not given. */
   attnScoreBudgetBytes?: number;
+  /**
+   * Reuse constant step-0 work (default true): the unconditional half's context prefix (zero
+   * features, position ids 0, mask [1, 0, …]) is the same for every prompt, so its K/V, hidden
+   * states and logits are computed once per loaded transformer (on the first begin()) and copied
+   * into each generation's cache; images of one prompt in a batch share their conditional
+   * prefix too (one step-0 row per distinct prompt). Bitwise the same results as running all 2B
+   * rows (every op of the step graph is row-independent; test/models/transformer/prefix-reuse.test.ts).
+   */
+  reusePrefix?: boolean;
+}
+
+/** Step-0 results of some batch rows: what the K/V cache holds after step 0, and the outputs. */
+export interface PrefixRows {
+  U: number;
+  /** Per block, keys / values [T, U, H, hd] (token-major, RoPE applied to the keys). */
+  key: Float32Array[];
+  value: Float32Array[];
+  /** [U, T, V] and [U, T, C]. */
+  logits: Float32Array;
+  hidden: Float32Array;
+}
+
+/** The unconditional half's constants: its cond_BD and step-0 input rows [T, C], and its step-0 results. */
+interface UncondPrefix {
+  cond_TC: Float32Array;
+  x_TC: Float32Array;
+  step0: PrefixRows;
 }
 
 /** One generation in progress: the CFG batch's condition, positions and K/V caches. */
@@ -55,6 +83,11 @@ export interface HartGeneration {
   past: Record<string, HostTensor>;
   /** Tokens in the caches (0 before step 0). */
   cached: number;
+  /**
+   * With prefix reuse: for each conditional row b, the first row with the same context, position
+   * ids and mask (step 0 runs once per distinct prompt; the unconditional rows come from the model).
+   */
+  prefixSource?: number[];
 }
 
 export interface HartStepOutput {
@@ -91,6 +124,27 @@ function toNumberRows(t: HostTensor | ArrayLike<number>[], what: string): number
   return Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
 }
 
+/**
+ * For each of the B conditional rows, the first row with the same context features, position ids
+ * and mask (rows of one prompt share their step-0 work).
+ */
+function sameRows(context: Float32Array, pos: number[][], mask: Float32Array | undefined, B: number, width: number): number[] {
+  const T = pos[0]?.length ?? 0;
+  const equal = (a: number, b: number): boolean => {
+    for (let k = 0; k < T; k++) if (pos[a][k] !== pos[b][k] || (mask && mask[a * T + k] !== mask[b * T + k])) return false;
+    const x = context.subarray(a * width, (a + 1) * width), y = context.subarray(b * width, (b + 1) * width);
+    for (let k = 0; k < width; k++) if (!Object.is(x[k], y[k])) return false;
+    return true;
+  };
+  const out: number[] = [];
+  for (let b = 0; b < B; b++) {
+    let s = b;
+    for (const prev of new Set(out)) if (equal(prev, b)) { s = prev; break; }
+    out.push(s);
+  }
+  return out;
+}
+
 export class HartTransformer {
   private constructor(
     readonly config: HARTForT2IConfig,
@@ -99,13 +153,16 @@ export class HartTransformer {
     private readonly embed: CompiledModel,
     private readonly stepModels: { segment: StepSegment; model: CompiledModel }[],
     private readonly diffCond: CompiledModel,
+    private readonly reusePrefix: boolean,
   ) {}
 
   private released = false;
+  private uncond?: Promise<UncondPrefix>;
 
   /** Frees every session of this transformer (its weights and arenas); it cannot run afterwards. */
   async release(runtime: Runtime): Promise<void> {
     this.released = true;
+    this.uncond = undefined;
     await runtime.evict(this.prefix, this.embed, this.diffCond, ...this.stepModels.map((s) => s.model));
   }
 
@@ -144,7 +201,7 @@ export class HartTransformer {
       const m = emitOnnx({ outputs: buildStepGraph(config, store, V, attn, segment).outputs });
       stepModels.push({ segment, model: await runtime.load(m, { memPattern: false }) });
     }
-    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond);
+    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond, opts.reusePrefix ?? true);
   }
 
   /**
@@ -163,9 +220,6 @@ export class HartTransformer {
     if (contextMask && contextMask.shape.join() !== [B, T].join()) {
       throw new Error(`HartTransformer.begin: contextMask must be [${B}, ${T}], got [${contextMask.shape}]`);
     }
-    const ctx2 = new Float32Array(2 * B * T * D);
-    ctx2.set(context.data as Float32Array);
-    const { cond_BD, x_BlC } = await this.prefix.run({ context: f32(ctx2, [2 * B, T, D]) });
     const pos = toNumberRows(contextPositionIds, 'contextPositionIds');
     if (pos.length !== B || pos.some((r) => r.length !== T)) throw new Error(`HartTransformer.begin: contextPositionIds must be [${B}, ${T}]`);
     let mask: HostTensor | undefined;
@@ -177,6 +231,24 @@ export class HartTransformer {
       for (let b = B; b < 2 * B; b++) m[b * T] = 1;
       mask = f32(m, [2 * B, T]);
     }
+    let cond_BD: HostTensor, x_BlC: HostTensor, prefixSource: number[] | undefined;
+    if (this.reusePrefix) {
+      // the conditional rows only; the unconditional ones are the model's constants
+      const u = await this.uncondPrefix();
+      const c = await this.prefix.run({ context });
+      const rows = B * T * d.C;
+      const condAll = new Float32Array(2 * rows), xAll = new Float32Array(2 * rows);
+      condAll.set(c.cond_BD.data as Float32Array);
+      xAll.set(c.x_BlC.data as Float32Array);
+      for (let b = B; b < 2 * B; b++) { condAll.set(u.cond_TC, b * T * d.C); xAll.set(u.x_TC, b * T * d.C); }
+      cond_BD = f32(condAll, [2 * B, T, d.C]);
+      x_BlC = f32(xAll, [2 * B, T, d.C]);
+      prefixSource = sameRows(context.data as Float32Array, pos, mask?.data as Float32Array | undefined, B, T * D);
+    } else {
+      const ctx2 = new Float32Array(2 * B * T * D);
+      ctx2.set(context.data as Float32Array);
+      ({ cond_BD, x_BlC } = await this.prefix.run({ context: f32(ctx2, [2 * B, T, D]) }));
+    }
     // The caches hold what steps 0 … N−2 add; the last scale's keys are never read.
     const capacity = d.T + d.imageTokensBeforeLast;
     const past: Record<string, HostTensor> = {};
@@ -185,7 +257,7 @@ export class HartTransformer {
         past[`past.${i}.${kv}`] = f32(new Float32Array(capacity * 2 * B * d.C), [capacity, 2 * B, d.heads, d.headDim]);
       }
     }
-    return { B, si: 0, cond_BD, contextPositionIds: pos, contextMask: mask, prefix_BTC: x_BlC, past, cached: 0 };
+    return { B, si: 0, cond_BD, contextPositionIds: pos, contextMask: mask, prefix_BTC: x_BlC, past, cached: 0, prefixSource };
   }
 
   /**
@@ -202,6 +274,7 @@ export class HartTransformer {
       if (!gen.prefix_BTC) throw new Error('HartTransformer.step: the generation has no context prefix');
       x_BlC = gen.prefix_BTC;
       gen.prefix_BTC = undefined;
+      if (gen.prefixSource) return this.stepPrefixReused(gen, x_BlC);
     } else {
       if (!nextInput) throw new Error(`HartTransformer.step: scale ${si} needs the next-scale tokens`);
       const pn = d.patchNums[si], l = pn * pn;
@@ -249,6 +322,107 @@ export class HartTransformer {
     gen.cached = P + n;
     if (gen.si >= d.numScales) gen.past = {}; // released after the last scale
     return { si, logits_BlV: out.logits, hidden_BlC: out.hidden };
+  }
+
+  /**
+   * Step 0 with prefix reuse: the distinct conditional rows run through the step graph, the
+   * unconditional rows come from the model's constants; both are copied into the generation's
+   * caches ([T, 2B, H, hd] rows) and assembled into the [2B, T, ·] outputs step() returns.
+   */
+  private async stepPrefixReused(gen: HartGeneration, x_BTC: HostTensor): Promise<HartStepOutput> {
+    const d = this.dims, B = gen.B, T = d.T, C = d.C, V = d.V;
+    const src = gen.prefixSource!;
+    const distinct = [...new Set(src)];
+    const slot = src.map((s) => distinct.indexOf(s));
+    const U = distinct.length;
+    const pick = (data: Float32Array, width: number, rows: number[]) => {
+      const out = new Float32Array(rows.length * width);
+      rows.forEach((r, k) => out.set(data.subarray(r * width, (r + 1) * width), k * width));
+      return out;
+    };
+    const mask = gen.contextMask ? pick(gen.contextMask.data as Float32Array, T, distinct) : undefined;
+    const cond = await this.runPrefixRows(
+      pick(x_BTC.data as Float32Array, T * C, distinct), pick(gen.cond_BD.data as Float32Array, T * C, distinct),
+      distinct.map((b) => gen.contextPositionIds[b]), mask, U);
+    const u = (await this.uncondPrefix()).step0;
+    // cache rows: token t, batch row r → cond row slot[r] (r < B) or the uncond row (r ≥ B)
+    const rowFloats = 2 * B * C;
+    for (let i = 0; i < d.depth; i++) {
+      for (const kv of ['key', 'value'] as const) {
+        const buf = gen.past[`past.${i}.${kv}`].data as Float32Array;
+        const c = cond[kv][i], un = u[kv][i];
+        for (let t = 0; t < T; t++) {
+          for (let r = 0; r < 2 * B; r++) {
+            const from = r < B ? c.subarray((t * U + slot[r]) * C, (t * U + slot[r] + 1) * C) : un.subarray(t * C, (t + 1) * C);
+            buf.set(from, t * rowFloats + r * C);
+          }
+        }
+      }
+    }
+    const logits = new Float32Array(2 * B * T * V), hidden = new Float32Array(2 * B * T * C);
+    for (let r = 0; r < 2 * B; r++) {
+      logits.set(r < B ? cond.logits.subarray(slot[r] * T * V, (slot[r] + 1) * T * V) : u.logits, r * T * V);
+      hidden.set(r < B ? cond.hidden.subarray(slot[r] * T * C, (slot[r] + 1) * T * C) : u.hidden, r * T * C);
+    }
+    gen.si = 1;
+    gen.cached = T;
+    if (gen.si >= d.numScales) gen.past = {};
+    return { si: 0, logits_BlV: f32(logits, [2 * B, T, V]), hidden_BlC: f32(hidden, [2 * B, T, C]) };
+  }
+
+  /**
+   * Step 0 for U independent rows: inputs x / cond_BD [U, T, C], position ids per row, mask [U, T]
+   * (AdaLN "avg" pooling only); the same step graphs as step(), on an empty cache.
+   */
+  private async runPrefixRows(x_UTC: Float32Array, cond_UTC: Float32Array, pos: number[][], mask: Float32Array | undefined, U: number): Promise<PrefixRows> {
+    const d = this.dims, T = d.T, C = d.C;
+    const cos = new Float32Array(U * T * d.headDim), sin = new Float32Array(U * T * d.headDim);
+    pos.forEach((p, u) => {
+      const r = contextRope(p, d.headDim);
+      cos.set(r.cos, u * T * d.headDim);
+      sin.set(r.sin, u * T * d.headDim);
+    });
+    const shared: Record<string, HostTensor> = {
+      cond_BD: f32(cond_UTC, [U, T, C]),
+      rope_cos: f32(cos, [U, T, d.headDim]), rope_sin: f32(sin, [U, T, d.headDim]),
+      kv_rows: { dtype: 'int64', shape: [T], data: BigInt64Array.from({ length: T }, (_, k) => BigInt(k)) },
+    };
+    if (mask) shared.context_mask = f32(mask, [U, T]);
+    const key: Float32Array[] = [], value: Float32Array[] = [];
+    let x: HostTensor = f32(x_UTC, [U, T, C]);
+    let out: Record<string, HostTensor> = {};
+    for (const { segment, model } of this.stepModels) {
+      const feeds: Record<string, HostTensor> = { x_BlC: x };
+      const fetches: Record<string, HostTensor | null> = { hidden: null };
+      if (segment.head) fetches.logits = null;
+      for (let i = segment.start; i < segment.end; i++) {
+        key[i] = new Float32Array(T * U * C);
+        value[i] = new Float32Array(T * U * C);
+        feeds[`past.${i}.key`] = f32(new Float32Array(0), [0, U, d.heads, d.headDim]);
+        feeds[`past.${i}.value`] = f32(new Float32Array(0), [0, U, d.heads, d.headDim]);
+        fetches[`new.${i}.key`] = f32(key[i], [T, U, d.heads, d.headDim]);
+        fetches[`new.${i}.value`] = f32(value[i], [T, U, d.heads, d.headDim]);
+      }
+      for (const name of model.inputNames) if (!(name in feeds) && shared[name]) feeds[name] = shared[name];
+      out = await model.run(feeds, fetches);
+      x = out.hidden;
+    }
+    return { U, key, value, logits: out.logits.data as Float32Array, hidden: out.hidden.data as Float32Array };
+  }
+
+  /** The unconditional half's constants, computed on first use (one step-0 row). */
+  private uncondPrefix(): Promise<UncondPrefix> {
+    this.uncond ??= (async () => {
+      const d = this.dims, T = d.T;
+      const { cond_BD, x_BlC } = await this.prefix.run({ context: f32(new Float32Array(T * d.contextDim), [1, T, d.contextDim]) });
+      const cond_TC = cond_BD.data as Float32Array, x_TC = x_BlC.data as Float32Array;
+      let mask: Float32Array | undefined;
+      if (needsContextMask(this.config)) { mask = new Float32Array(T); mask[0] = 1; }
+      const step0 = await this.runPrefixRows(x_TC, cond_TC, [new Array<number>(T).fill(0)], mask, 1);
+      return { cond_TC, x_TC, step0 };
+    })();
+    this.uncond.catch(() => { this.uncond = undefined; });
+    return this.uncond;
   }
 
   /**
