@@ -5,15 +5,21 @@
 // one ONNX session run per step. Node-only (bench/ is not src/).
 //   train_gflops   3 × forward FLOPs (convolutions + attention matmuls, counted from the graph) / step seconds
 //   ratio          train_gflops ÷ matmul_gflops, the 1024³ MatMul of bench/matmul-peak.ts timed in the same rounds
-// With `compare` (default on), the same step is also built with the previous conv weight-gradient
-// lowering (a Conv whose kernel is the output-gradient map, conv.ts `weightGrad: 'conv'`) and timed
-// in the same rounds, so the before/after ratio is measured under the same load.
+//   cpu_seconds    process CPU time per step (all threads, spinning included): steadier than wall time on a
+//                  loaded machine, for comparing lowerings
+// With `compare` (default on), the same step is also built with the previous conv gradient lowering
+// (conv.ts `gradLowering: 'legacy'`: weight gradient as a Conv whose kernel is the output-gradient
+// map, input gradient by ConvTranspose) and timed in the same rounds, so before/after is measured
+// under the same load; `compareSpinning` adds the current step with the other allow_spinning setting.
+// Usage: npx tsx bench/train-tokenizer-step.ts [--threads 2] [--batch 8] [--rounds 5] [--json]
+//        [--no-compare] [--allow-spinning 0|1] [--compare-spinning]
 import { Graph, type Tensor } from '../src/graph/index.ts';
 import type { ConvAttrs } from '../src/graph/ops/conv.ts';
 import { Params, RandomWeightStore } from '../src/nn/index.ts';
 import { decoder, encoder, type VqganShape } from '../src/models/tokenizer/vqgan.ts';
 import type { HostTensor } from '../src/runtime/host-tensor.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
+import type { Runtime } from '../src/runtime/runtime.ts';
 import { GraphTrainer } from '../src/train/index.ts';
 import { MatmulPeak } from './matmul-peak.ts';
 import { median, spread, timeIt } from './timing.ts';
@@ -31,6 +37,8 @@ export interface BenchTokenizerStepOptions {
   compare?: boolean;
   /** ONNX Runtime's intra-op spinning (RuntimeOptions.allowSpinning; default ORT's, on). */
   allowSpinning?: boolean;
+  /** Also time the current lowering with the other allowSpinning setting, in the same rounds. */
+  compareSpinning?: boolean;
 }
 
 const SIZE = 64;
@@ -52,8 +60,8 @@ function forwardFlops(g: Graph): { conv: number; matmul: number } {
   return { conv, matmul };
 }
 
-/** The training step; `weightGrad` picks the conv weight-gradient lowering of every Conv. */
-function buildStep(weightGrad?: ConvAttrs['weightGrad']): { trainer: GraphTrainer; flops: { conv: number; matmul: number } } {
+/** The training step; `gradLowering` picks the conv gradient lowering of every Conv. */
+function buildStep(gradLowering?: ConvAttrs['gradLowering']): { trainer: GraphTrainer; flops: { conv: number; matmul: number } } {
   const g = new Graph();
   const img = g.input('img', 'float32', ['B', 3, SIZE, SIZE]);
   const p = new Params(g, new RandomWeightStore(7));
@@ -61,7 +69,7 @@ function buildStep(weightGrad?: ConvAttrs['weightGrad']): { trainer: GraphTraine
   const rec = decoder(p.scope('decoder'), z, BENCH_VQGAN);
   const loss = rec.sub(img).pow(2).mean([0, 1, 2, 3]);
   const flops = forwardFlops(g);
-  if (weightGrad) for (const n of g.nodes) if (n.op === 'Conv') (n.attrs as unknown as ConvAttrs).weightGrad = weightGrad;
+  if (gradLowering) for (const n of g.nodes) if (n.op === 'Conv') (n.attrs as unknown as ConvAttrs).gradLowering = gradLowering;
   const trainer = new GraphTrainer(loss, g.params as Tensor[], { lr: 1e-4 });
   return { trainer, flops };
 }
@@ -81,22 +89,33 @@ export async function benchTokenizerStep(opts: BenchTokenizerStepOptions = {}): 
   const rt = nodeRuntime({ threads, allowSpinning: opts.allowSpinning });
   const peak = await MatmulPeak.create(rt);
 
-  const contenders: { name: string; weightGrad?: ConvAttrs['weightGrad'] }[] = [{ name: 'current' }];
-  if (compare) contenders.push({ name: 'previous (weight grad as Conv)', weightGrad: 'conv' });
-  const built = contenders.map((c) => ({ ...c, ...buildStep(c.weightGrad), seconds: [] as number[] }));
+  const contenders: { name: string; gradLowering?: ConvAttrs['gradLowering']; rt: Runtime }[] = [{ name: 'current', rt }];
+  if (compare) contenders.push({ name: 'previous (legacy conv gradients)', gradLowering: 'legacy', rt });
+  const otherSpin = !(opts.allowSpinning ?? true);
+  const rtSpin = opts.compareSpinning ? nodeRuntime({ threads, allowSpinning: otherSpin }) : null;
+  if (rtSpin) contenders.push({ name: `current, allow_spinning ${otherSpin ? 1 : 0}`, rt: rtSpin });
+  const built = contenders.map((c) => ({ ...c, ...buildStep(c.gradLowering), seconds: [] as number[], cpu: [] as number[] }));
   const { conv, matmul } = built[0].flops;
   const fwdFlops = (conv + matmul) * batch;
   say(`threads ${threads}; VQGAN ch ${BENCH_VQGAN.ch}, ch_mult [${BENCH_VQGAN.ch_mult}], z_channels ${BENCH_VQGAN.z_channels}, `
     + `${SIZE} px, batch ${batch}: forward ${(fwdFlops / 1e9).toFixed(2)} GFLOP (conv ${(conv * batch / 1e9).toFixed(2)}, `
     + `attention matmuls ${(matmul * batch / 1e9).toFixed(3)}); training counted as 3× forward`);
-  for (const b of built) await b.trainer.load(rt);
+  for (const b of built) await b.trainer.load(b.rt);
   const x = images(batch, 11);
   for (const b of built) for (let i = 0; i < 2; i++) await b.trainer.step({ img: x }); // warm-up
   for (let r = 0; r < rounds; r++) {
     await peak.measure(3);
-    for (const b of built) for (let i = 0; i < 2; i++) b.seconds.push(await timeIt(() => b.trainer.step({ img: x })));
+    for (const b of built) {
+      for (let i = 0; i < 2; i++) {
+        const c0 = process.cpuUsage();
+        b.seconds.push(await timeIt(() => b.trainer.step({ img: x })));
+        const c = process.cpuUsage(c0);
+        b.cpu.push((c.user + c.system) / 1e6);
+      }
+    }
   }
   await rt.dispose();
+  await rtSpin?.dispose();
 
   const mmGf = peak.gflops;
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
@@ -104,11 +123,13 @@ export async function benchTokenizerStep(opts: BenchTokenizerStepOptions = {}): 
   const report = built.map((b) => {
     const s = median(b.seconds);
     const gf = (3 * fwdFlops) / s / 1e9;
-    say(`train step (${b.name}): ${spread(b.seconds)} → ${(batch / s).toFixed(2)} samples/s, ${gf.toFixed(1)} GFLOP/s, ratio ${(gf / mmGf).toFixed(3)}`);
+    say(`train step (${b.name}): ${spread(b.seconds)} → ${(batch / s).toFixed(2)} samples/s, ${gf.toFixed(1)} GFLOP/s, ratio ${(gf / mmGf).toFixed(3)}; `
+      + `process CPU ${(median(b.cpu) * 1000).toFixed(0)} ms/step (min ${(Math.min(...b.cpu) * 1000).toFixed(0)})`);
     return {
       samples_per_s: r3(batch / s), gflops: Math.round(gf * 10) / 10, ratio: r3(gf / mmGf),
       seconds: { median: r3(s), min: r3(Math.min(...b.seconds)), max: r3(Math.max(...b.seconds)) },
       spread: r3((Math.max(...b.seconds) - Math.min(...b.seconds)) / s),
+      cpu_seconds: { median: r3(median(b.cpu)), min: r3(Math.min(...b.cpu)) },
     };
   });
   const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -118,6 +139,7 @@ export async function benchTokenizerStep(opts: BenchTokenizerStepOptions = {}): 
     ...report[0],
     previous: compare ? report[1] : null,
     speedup: compare ? r3(report[0].samples_per_s / report[1].samples_per_s) : null,
+    others: Object.fromEntries(built.slice(compare ? 2 : 1).map((b, i) => [b.name, report[(compare ? 2 : 1) + i]])),
     threads, batch, rounds, allow_spinning: opts.allowSpinning ?? null,
     fwd_gflop_per_sample: r3((conv + matmul) / 1e9),
     peak_rss_mb: rssMb,
@@ -134,5 +156,6 @@ if (self.endsWith('train-tokenizer-step.ts')) {
   await benchTokenizerStep({
     threads: num('threads'), batch: num('batch'), rounds: num('rounds'), json: process.argv.includes('--json'),
     compare: !process.argv.includes('--no-compare'), allowSpinning: spin === undefined ? undefined : spin !== '0',
+    compareSpinning: process.argv.includes('--compare-spinning'),
   });
 }

@@ -1,8 +1,9 @@
-// The conv weight gradient lowerings (src/graph/ops/conv-lowering.ts: im2col + MatMul, per image
-// or as one GEMM; conv.ts' 'conv' lowering) and the input gradient, against direct float64 loops
-// of the adjoint sums (dx[n,c,·] = Σ w·g, dw[o,c,i,j] = Σ g·x_pad), at sizes that take both im2col
-// branches (Ho·Wo below and above 256), with strides, asymmetric padding, dilation, groups, 1×1
-// kernels and a symbolic batch; plus finite differences of the float64 reference at one larger size.
+// The conv gradient lowerings (src/graph/ops/conv-lowering.ts: weight gradient over im2col taps per
+// image or as one GEMM, input gradient as a flipped-kernel Conv or ConvTranspose; conv.ts' 'legacy'
+// lowering) against direct float64 loops of the adjoint sums (dx[n,c,·] = Σ w·g, dw[o,c,i,j] =
+// Σ g·x_pad), at sizes that take both weight-gradient branches (Ho·Wo below and above 256), with
+// strides, asymmetric padding (also wider than the kernel's reach), dilation, groups, 1×1 kernels and
+// a symbolic batch; plus finite differences of the float64 reference at one larger size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, grad } from '../../src/graph/index.ts';
@@ -57,6 +58,7 @@ const CASES: Case[] = [
   { x: [2, 4, 9, 8], w: [4, 2, 2, 3], o: { strides: [2, 3], dilations: [1, 2], pads: [0, 1, 1, 0], group: 2 } },
   { x: [2, 3, 7, 6], w: [3, 1, 3, 3], o: { group: 3, strides: [2, 2], pads: [1, 1, 1, 1] } }, // depthwise, odd remainder
   { x: [2, 5, 4, 4], w: [2, 5, 1, 1], o: { strides: [2, 2] } },
+  { x: [2, 3, 5, 4], w: [2, 3, 1, 1], o: { pads: [1, 0, 1, 2] } }, // pad beyond the kernel: ConvTranspose
 ];
 
 // float32 gradients sum up to N·Ho·Wo ≈ 2300 products of values in [-1, 1] (dw) or ≤ 54 (dx):
@@ -64,8 +66,8 @@ const CASES: Case[] = [
 // with margin that still catches any wrong tap, channel or batch term (each is O(1)).
 const TOL = { atol: 1e-4, rtol: 1e-5 };
 
-test('conv gradients (im2col weight gradient and ConvTranspose input gradient) equal direct float64 sums', async () => {
-  for (const weightGrad of ['im2col', 'conv'] as const) {
+test('conv gradients (both lowerings, every branch) equal direct float64 adjoint sums', async () => {
+  for (const lowering of ['im2col', 'legacy'] as const) {
     const g = new Graph();
     const outs: Record<string, Tensor> = {}, feeds: Record<string, ReturnType<typeof feed>> = {};
     const want: Record<string, R.Arr> = {};
@@ -74,7 +76,7 @@ test('conv gradients (im2col weight gradient and ConvTranspose input gradient) e
       const x = g.input(`x${k}`, 'float32', k % 2 ? ['N', ...c.x.slice(1)] : c.x);
       const w = g.input(`w${k}`, 'float32', c.w);
       const y = x.conv2d(w, undefined, c.o);
-      (y.node!.attrs as unknown as ConvAttrs).weightGrad = weightGrad;
+      (y.node!.attrs as unknown as ConvAttrs).gradLowering = lowering;
       const yRef = R.conv2d(R.rand(c.x, 1), R.rand(c.w, 2), null, c.o);
       const gy = g.input(`g${k}`, 'float32', [...y.shape]);
       const [dx, dw] = grad(y, [x, w], gy);
@@ -90,8 +92,8 @@ test('conv gradients (im2col weight gradient and ConvTranspose input gradient) e
     });
     const res = await evaluate(outs, feeds);
     CASES.forEach((c, k) => {
-      assertClose(res[`dx${k}`], want[`dx${k}`], TOL, `${weightGrad} dx ${JSON.stringify(c)}`);
-      assertClose(res[`dw${k}`], want[`dw${k}`], TOL, `${weightGrad} dw ${JSON.stringify(c)}`);
+      assertClose(res[`dx${k}`], want[`dx${k}`], TOL, `${lowering} dx ${JSON.stringify(c)}`);
+      assertClose(res[`dw${k}`], want[`dw${k}`], TOL, `${lowering} dw ${JSON.stringify(c)}`);
     });
   }
 });

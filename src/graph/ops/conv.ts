@@ -1,19 +1,22 @@
-// 2-D convolution (ONNX Conv: stride, padding, dilation, groups) and its VJP (input gradient by
-// ConvTranspose; weight gradient by im2col + MatMul, conv-lowering.ts, or as a convolution of x
-// with the output gradient).
+// 2-D convolution (ONNX Conv: stride, padding, dilation, groups) and its VJP: by default the
+// weight gradient in MatMul kernels over im2col taps and the input gradient as a Conv with the
+// flipped kernel (conv-lowering.ts); the 'legacy' lowering (ConvTranspose, and a Conv with the
+// output gradient as kernel) stays available as an independent second lowering.
 import type { Dim } from '../dims.ts';
 import { addDims, exprDim, fmtShape, mulDims } from '../dims.ts';
 import { defineOp, type Tensor } from '../tensor.ts';
-import { convWeightGrad } from './conv-lowering.ts';
+import { convInputGradStride1, convWeightGrad } from './conv-lowering.ts';
 
 export interface ConvAttrs {
   strides: number[]; pads: number[]; dilations: number[]; group: number;
   /**
-   * How the VJP computes the weight gradient (not emitted): 'im2col' (default) as patch matrix ×
-   * output gradient in MatMul kernels (conv-lowering.ts), 'conv' as one Conv whose kernel is the
-   * output-gradient map (several times slower in ONNX Runtime's CPU kernels; kept as a reference).
+   * How the VJP is lowered (not emitted). 'im2col' (default, conv-lowering.ts): the weight gradient
+   * as products of the output gradient with the input's im2col taps in MatMul kernels, the input
+   * gradient (stride 1) as a Conv with the flipped kernel. 'legacy': the weight gradient as one
+   * Conv whose kernel is the output-gradient map and the input gradient by ConvTranspose (2–3×
+   * slower in ONNX Runtime's CPU kernels; kept as a second, independent lowering).
    */
-  weightGrad?: 'im2col' | 'conv';
+  gradLowering?: 'im2col' | 'legacy';
 }
 
 function outDim(d: Dim, k: number, s: number, p0: number, p1: number, dil: number): Dim {
@@ -55,8 +58,10 @@ defineOp({
     if (typeof H !== 'number' || typeof W !== 'number') throw new Error('conv gradient needs static spatial dims');
     const k = [kh, kw], hw = [H, W];
     const outPad = [0, 1].map((i) => (hw[i] + a.pads[i] + a.pads[i + 2] - a.dilations[i] * (k[i] - 1) - 1) % a.strides[i]);
-    const gx = g.graph.apply1('ConvTranspose', [g, w], { ...a, output_padding: outPad });
-    const gw = a.weightGrad === 'conv' ? weightGradByConv(x, g, w.shape as number[], a) : convWeightGrad(x, g, w.shape as number[], a);
+    const legacy = a.gradLowering === 'legacy';
+    const gx = (legacy ? null : convInputGradStride1(g, w, a))
+      ?? g.graph.apply1('ConvTranspose', [g, w], { ...a, output_padding: outPad });
+    const gw = legacy ? weightGradByConv(x, g, w.shape as number[], a) : convWeightGrad(x, g, w.shape as number[], a);
     const gb = b ? g.sum([0, 2, 3]) : null;
     return b ? [gx, gw, gb] : [gx, gw];
   },
