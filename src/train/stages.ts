@@ -60,10 +60,10 @@ export class TokenizerStage {
     const tg = buildTokenizerTrainGraph(t.config, new InitWeightStore(recipe.seed), {
       resolution: recipe.resolution, patchNums: recipe.patch_nums, l1Weight: t.l1_weight,
     });
-    this.flopsPerSample = graphFlops(tg.graph).flops;
     this.trainer = new GraphTrainer(tg.loss, tg.params, {
       lr: t.lr, weightDecay: t.weight_decay, maxGradNorm: t.grad_clip > 0 ? t.grad_clip : undefined, decay: decayMatricesOnly,
     }, tg.extras);
+    this.flopsPerSample = graphFlops(tg.graph).flops; // forward + backward: the trainer added the gradient graph
     this.idle = new Float64Array(t.config.vocab_size);
     this.usedThisWindow = new Uint8Array(t.config.vocab_size);
     this.lr = scheduleOf(t);
@@ -162,10 +162,10 @@ export class TransformerStage {
     const tg = buildTransformerTrainGraph(t.config, textConfig, new InitWeightStore(recipe.seed + 1, { depth: t.config.depth }), {
       Cvae: recipe.tokenizer.config.z_channels, vocabSize: recipe.tokenizer.config.vocab_size, keptLast: t.kept_last, diffWeight: t.diff_weight,
     });
-    this.flopsPerSample = graphFlops(tg.graph).flops;
     this.trainer = new GraphTrainer(tg.loss, tg.params, {
       lr: t.lr, weightDecay: t.weight_decay, maxGradNorm: t.grad_clip > 0 ? t.grad_clip : undefined, decay: decayMatricesOnly,
     }, tg.extras);
+    this.flopsPerSample = graphFlops(tg.graph).flops; // forward + backward
     this.ema = new EMA(this.trainer.paramNames.map((n) => this.trainer.get(n)), t.ema);
     this.lr = scheduleOf(t);
   }
