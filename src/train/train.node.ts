@@ -82,6 +82,9 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   if (!o.resume && existsSync(join(runDir, 'checkpoint.json'))) {
     throw new Error(`${runDir} already holds a run: continue it with --resume, or pick another --run folder`);
   }
+  if (o.resume && !ck && !existsSync(join(runDir, 'tokenizer.safetensors'))) {
+    throw new Error(`${runDir} has no checkpoint to resume; start the run without --resume`);
+  }
   if (ck && ck.state.recipe_sha256 !== sha) throw new Error(`${runDir} was started with a different recipe; resume with the same file`);
   await writeFile(join(runDir, 'recipe.json'), recipeText);
   // ONNX Runtime's default thread count is the physical cores, which can be 1 on a 2-vCPU machine
@@ -215,6 +218,7 @@ async function runStage(
   let interrupted = false;
   const onSig = () => { interrupted = true; };
   process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
   h.signal?.addEventListener('abort', onSig);
   let lastGood = start;
   const t0 = performance.now();
@@ -244,6 +248,7 @@ async function runStage(
     }
   } finally {
     process.removeListener('SIGINT', onSig);
+    process.removeListener('SIGTERM', onSig);
     h.signal?.removeEventListener('abort', onSig);
   }
   return 'finished';
