@@ -73,3 +73,25 @@ test('recipe errors name the field', () => {
   assert.throws(() => parseRecipe({ ...recipe, resolution: 32 }), /last patch num 8 must be resolution/);
   assert.throws(() => parseRecipe({ ...recipe, transformer: { ...recipe.transformer, config: { ...recipe.transformer.config, depht: 2 } } }), /transformer\.config: .*depht/);
 });
+
+test('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'hart-nan-'));
+  try {
+    const small = {
+      ...recipe, resolution: 16, patch_nums: [1, 2, 4, 8], checkpoint_every: 1,
+      tokenizer: { ...recipe.tokenizer, config: { ...recipe.tokenizer.config, ch_mult: [1, 2] }, steps: 5 },
+    };
+    const batches = (_stage: string, step: number, size: number) => ({
+      images: new Float32Array(size * 3 * 16 * 16).fill(step === 2 ? Number.NaN : 0.5),
+      captions: new Array(size).fill('a red circle'),
+    });
+    await assert.rejects(
+      runTraining(small, JSON.stringify(small), { run: join(root, 'run'), quiet: true, emoji: null, threads: 1, batches, captions: ['a red circle'] }),
+      /tokenizer step 3: the loss is NaN; stopping\. The last good checkpoint \(step 2\) is kept/,
+    );
+    const state = JSON.parse(await readFile(join(root, 'run', 'checkpoint.json'), 'utf8'));
+    assert.deepEqual([state.stage, state.step], ['tokenizer', 2]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
