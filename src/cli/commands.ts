@@ -100,7 +100,7 @@ export function registerCommands(program: Command): void {
     .action(async (model, out, opts) => (await import('../train/export-official.node.ts')).exportCommand(model, out, opts));
   program
     .command('eval')
-    .description('measure a 64 px model: tokenizer PSNR/SSIM, held-out scenes accuracy, emoji retrieval, KID, the discrete-only ablation, latency (issue 8 goals)')
+    .description('measure a model (64·k px): tokenizer PSNR/SSIM, held-out scenes accuracy, emoji retrieval, KID, the discrete-only ablation, latency (issue 8 goals)')
     .option('--model <dir>', 'model folder (default: models/default)')
     .option('--json', 'print one JSON object as the last line')
     .option('--n <count>', 'prompts per set (held-out scenes, training emoji, held-out emoji) and images per reconstruction set', '32')

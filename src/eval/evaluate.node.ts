@@ -11,6 +11,7 @@
 //   6. latency of one image (CFG, default steps): median after a warm-up, with stage shares.
 // Samples and seeds are fixed by --seed (Philox streams below); nothing is tuned to them.
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { loadHartPipeline } from '../index.node.ts';
 import { PACKAGE_ROOT, UserError } from '../pipeline/default-model.node.ts';
@@ -303,6 +304,8 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
     model: dir,
     image_size: S,
     n, seed, threads,
+    // timings are only comparable on an idle machine: the load when the evaluation ended
+    machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] },
     ...tok,
     tokenizer: { emoji_heldout: tokEmoji, scenes_heldout: tokScenes },
     ...hybrid,
@@ -317,7 +320,8 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
     feature_spaces: {
       emoji_retrieval: 'Lab colour layout: area-average to 8×8 cells, CIE L*a*b* (D65) per cell, Euclidean distance (= root of summed per-cell ΔE*ab²). '
         + 'At 64 px an emoji is identified by where its colours are; the space needs no training, so a small model cannot fit it, and it tolerates the softness of generated images. '
-        + 'Gallery: every emoji of the caption\'s set (held-out ones included), skin-tone variants grouped with their base (distance to the nearest member).',
+        + 'Gallery: every emoji of the caption\'s set (held-out ones included), skin-tone variants grouped with their base (distance to the nearest member); '
+        + 'identical images of different emoji (territory flags) tie and count as found; every base emoji of both sets (1,911 each) retrieves itself at rank 1 in this space.',
       emoji_retrieval_net: 'The feature network\'s 160 pooled features (see kid), same gallery: semantic (subcategory) rather than pixel identity.',
       kid: `Feature network (src/eval/feature-net.ts; weights ${fpath}): 4 stride-2 conv layers trained on the training split only (emoji subcategory + scene colour-shape pairs); `
         + 'KID = unbiased MMD², polynomial kernel (x·y/160 + 1)³, generated vs real images of the same captions (can be slightly negative for matching sets).',

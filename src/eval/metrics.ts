@@ -173,8 +173,9 @@ export function kid(x: Features, y: Features, o: KidOptions = {}): { mean: numbe
 
 /**
  * Rank (1 = nearest) of each query's true group in a gallery of groups, by squared Euclidean
- * distance; a group's distance is that of its nearest member. Ties count against the query
- * (a group at the same distance as the true one ranks ahead of it).
+ * distance; a group's distance is that of its nearest member. Only groups strictly nearer rank
+ * ahead: emoji whose images are identical (the flags of France and Clipperton Island, of Norway
+ * and Svalbard & Jan Mayen, …) cannot be told apart by any image, so a tie counts as found.
  */
 export function retrievalRanks(queries: Features, gallery: Features, galleryGroup: ArrayLike<number>, trueGroup: ArrayLike<number>): number[] {
   if (queries.d !== gallery.d) throw new Error(`feature dimensions differ: ${queries.d} vs ${gallery.d}`);
@@ -196,7 +197,7 @@ export function retrievalRanks(queries: Features, gallery: Features, galleryGrou
     const t = trueGroup[q];
     if (!(t >= 0 && t < G) || best[t] === Infinity) throw new Error(`query ${q}: its group ${t} is not in the gallery`);
     let rank = 1;
-    for (let g = 0; g < G; g++) if (g !== t && best[g] <= best[t]) rank++;
+    for (let g = 0; g < G; g++) if (g !== t && best[g] < best[t]) rank++;
     ranks.push(rank);
   }
   return ranks;

@@ -87,14 +87,15 @@ test('KID: the unbiased MMD² of a hand-computed case; ≈ 0 for samples of one 
   assert.equal(kid(x, z, { subsetSize: 1000 }).mean, mmd2Unbiased(x, z));
 });
 
-test('retrieval ranks: nearest member per group, ties count against the query', () => {
+test('retrieval ranks: nearest member per group, ties count as found', () => {
   // gallery: group 0 = {(0,0), (10,0)} (a base emoji and its skin-tone variant), group 1 = (5,0), group 2 = (0,5)
   const gallery = features([[0, 0], [10, 0], [5, 0], [0, 5]]);
   const groups = [0, 0, 1, 2];
   const q = features([[9, 0], [4, 0], [0, 4], [0, 2.5]]);
   // (9,0): group 0 via its variant (1) first; (4,0): group 1 (1) then group 0 (4), true = 0 → 2;
-  // (0,4): true 2 at distance 1 → 1; (0, 2.5): groups 0 and 2 tie at 2.5, true = 2 → 2
-  assert.deepEqual(retrievalRanks(q, gallery, groups, [0, 0, 2, 2]), [1, 2, 1, 2]);
+  // (0,4): true 2 at distance 1 → 1; (0, 2.5): groups 0 and 2 tie at 2.5 → 1 for either
+  assert.deepEqual(retrievalRanks(q, gallery, groups, [0, 0, 2, 2]), [1, 2, 1, 1]);
+  assert.deepEqual(retrievalRanks(features([[0, 2.5], [6, 0]]), gallery, groups, [0, 2]), [1, 3]);
   assert.equal(topK([1, 2, 1, 6], 1), 0.5);
   assert.equal(topK([1, 2, 1, 6], 5), 0.75);
   assert.throws(() => retrievalRanks(q, gallery, groups, [0, 0, 3, 2]), /not in the gallery/);
