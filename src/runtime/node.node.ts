@@ -1,12 +1,16 @@
 // Node adapter: a Runtime on onnxruntime-node (CPU; CUDA when asked for and present). Models with
 // external data (weights over 2 GB) are written to a temporary folder and loaded from the path.
+// Hashing uses node:crypto; optimized models are cached on disk (model-cache.node.ts) unless
+// turned off (modelCache: false, or HART_CACHE_DIR=off).
 import { ort } from './ort-node.node.ts';
+import { createHash } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { OnnxModel } from '../graph/onnx/emit.ts';
 import { Runtime, type OrtModule, type RuntimeOptions } from './runtime.ts';
+import { DiskModelCache, defaultCacheDir, type DiskModelCacheOptions } from './model-cache.node.ts';
 
 async function createFromFolder(model: OnnxModel, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
   const dir = await mkdtemp(join(tmpdir(), 'hart-onnx-'));
@@ -33,6 +37,32 @@ async function createFromFolder(model: OnnxModel, options: InferenceSession.Sess
   }
 }
 
-export function nodeRuntime(options: RuntimeOptions = {}): Runtime {
-  return new Runtime(ort, { createWithExternalData: createFromFolder, ...options });
+function nodeSha256(parts: Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
 }
+
+export interface NodeRuntimeOptions extends Omit<RuntimeOptions, 'modelCache'> {
+  /**
+   * The on-disk cache of optimized models: false turns it off; an object sets its folder, size
+   * bound and the smallest model it keeps. Default: on, in defaultCacheDir() (off when
+   * HART_CACHE_DIR=off).
+   */
+  modelCache?: boolean | DiskModelCacheOptions;
+}
+
+/** The disk cache nodeRuntime would use with these options, or undefined when it is off. */
+export function nodeModelCache(opt: NodeRuntimeOptions['modelCache']): DiskModelCache | undefined {
+  if (opt === false) return undefined;
+  const o = typeof opt === 'object' ? opt : {};
+  const dir = o.dir ?? defaultCacheDir();
+  return dir ? new DiskModelCache({ ...o, dir }) : undefined;
+}
+
+export function nodeRuntime(options: NodeRuntimeOptions = {}): Runtime {
+  const { modelCache, ...rest } = options;
+  return new Runtime(ort, { createWithExternalData: createFromFolder, sha256: nodeSha256, modelCache: nodeModelCache(modelCache), ...rest });
+}
+
+export { DiskModelCache, defaultCacheDir };

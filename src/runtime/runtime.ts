@@ -1,7 +1,11 @@
 // Runs emitted ONNX graphs on an ONNX Runtime module (onnxruntime-node or onnxruntime-web, passed
-// in: no global backend). Sessions are cached by the SHA-256 of the model bytes.
+// in: no global backend). Sessions are cached in memory by the SHA-256 of the model bytes (load)
+// or of the graph's structure and weight values (loadGraph, which emits the weights only when it
+// must compile), and optionally on disk as ONNX Runtime's optimized models (ModelCache;
+// model-cache.node.ts), so a second process skips the graph optimizations and the emission.
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-common';
-import type { OnnxModel } from '../graph/onnx/emit.ts';
+import { emitOnnx, type OnnxModel } from '../graph/onnx/emit.ts';
+import type { Tensor } from '../graph/tensor.ts';
 import type { HostTensor } from './host-tensor.ts';
 import type { DType } from '../graph/dtype.ts';
 
@@ -34,6 +38,36 @@ export interface RuntimeOptions {
    * to ONNX Runtime as an in-memory external data file (onnxruntime-web).
    */
   createWithExternalData?: (model: OnnxModel, options: OrtSession.SessionOptions) => Promise<OrtSession>;
+  /** SHA-256 (hex) of byte chunks; default WebCrypto (Node passes node:crypto, ~15× faster on weights). */
+  sha256?: (parts: Uint8Array[]) => Promise<string> | string;
+  /** Optimized models on disk (Node: DiskModelCache); none by default. */
+  modelCache?: ModelCache;
+  /** Called once per model the runtime makes a session for (progress while loading). */
+  onLoad?: (e: LoadEvent) => void;
+}
+
+/** One session made: where it came from, its size (ONNX bytes + weights) and the seconds it took. */
+export interface LoadEvent {
+  source: 'compiled' | 'disk-cache';
+  bytes: number;
+  seconds: number;
+  /** Whether the optimized model was written to the disk cache. */
+  cached: boolean;
+}
+
+/** A cached optimized model: its path, and how to drop it when it cannot be loaded. */
+export interface ModelCacheEntry { path: string; discard(): Promise<void> }
+
+/** Where ONNX Runtime writes an optimized model (weights in `externalWeights` beside it); commit puts it in the cache. */
+export interface ModelCacheWriter { path: string; externalWeights: string; commit(): Promise<void>; abort(): Promise<void> }
+
+export interface ModelCache {
+  /** Models smaller than this (bytes) are not cached. */
+  readonly minBytes: number;
+  /** The cache key of a graph under the given session settings. */
+  entryKey(graphKey: string, settings: string): string;
+  lookup(key: string): Promise<ModelCacheEntry | undefined>;
+  begin(key: string): Promise<ModelCacheWriter | undefined>;
 }
 
 /** One buffer holding an ExternalData file (browsers: must stay under their ArrayBuffer limit). */
@@ -48,6 +82,15 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const d = await globalThis.crypto.subtle.digest('SHA-256', bytes as unknown as ArrayBuffer);
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+async function webSha256(parts: Uint8Array[]): Promise<string> {
+  if (parts.length === 1) return sha256Hex(parts[0]);
+  const hs = [];
+  for (const p of parts) hs.push(await sha256Hex(p));
+  return sha256Hex(new TextEncoder().encode(hs.join('|')));
+}
+
+const rawBytes = (a: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 const ORT_TYPE: Partial<Record<DType, string>> = {
   float32: 'float32', float16: 'float16', float64: 'float64', int64: 'int64', int32: 'int32',
@@ -109,6 +152,13 @@ export interface LoadOptions {
   memPattern?: boolean;
 }
 
+/**
+ * Optimization level for sessions made from a cached optimized model: its graph is already
+ * optimized ('all' re-runs the passes to no effect, at a cost; outputs are bitwise the same,
+ * test/runtime/model-cache.test.ts).
+ */
+const CACHED_LEVEL = 'disabled';
+
 export class Runtime {
   private cache = new Map<string, Promise<CompiledModel>>();
   constructor(readonly ort: OrtModule, readonly options: RuntimeOptions = {}) {}
@@ -126,13 +176,27 @@ export class Runtime {
     return opts;
   }
 
+  /** What shapes an optimized model besides the graph: providers, level, ONNX Runtime's version. */
+  private settings(opts: OrtSession.SessionOptions): string {
+    const versions = (this.ort as { env?: { versions?: unknown } }).env?.versions;
+    return JSON.stringify({ ep: opts.executionProviders, level: opts.graphOptimizationLevel, ort: versions ?? null });
+  }
+
   /**
    * ORT's fusions do not check that the fused kernel exists for the graph's dtype (x·sigmoid(x)
    * becomes com.microsoft.QuickGelu, which is float32-only), so a valid float64 graph can fail to
    * load at the 'all' level; such a failure is retried with the basic, kernel-preserving level.
    */
-  private async createSession(model: OnnxModel, load: LoadOptions = {}): Promise<OrtSession> {
-    const opts = this.sessionOptions(load);
+  private async createSession(model: OnnxModel, load: LoadOptions = {}, save?: ModelCacheWriter): Promise<OrtSession> {
+    let opts = this.sessionOptions(load);
+    if (save) {
+      // ONNX Runtime writes the model it optimized, weights in a file beside it (protobuf stops at 2 GB)
+      const extra = (opts.extra ?? {}) as Record<string, Record<string, unknown>>;
+      opts = {
+        ...opts, optimizedModelFilePath: save.path, logSeverityLevel: 3, // not ORT's "hardware specific" warning on every save (the key holds the CPU)
+        extra: { ...extra, session: { ...(extra.session ?? {}), optimized_model_external_initializers_file_name: save.externalWeights, optimized_model_external_initializers_min_size_in_bytes: '1024' } },
+      };
+    }
     const create = (o: OrtSession.SessionOptions) => {
       if (!model.externalData) return this.ort.InferenceSession.create(model.bytes, o);
       if (this.options.createWithExternalData) return this.options.createWithExternalData(model, o);
@@ -148,34 +212,120 @@ export class Runtime {
     }
   }
 
-  /** Cache key: the graph bytes and every external weight byte. */
-  private async key(model: OnnxModel): Promise<string> {
-    if (!model.externalData) return sha256Hex(model.bytes);
-    const parts = [await sha256Hex(model.bytes)];
-    for (const c of model.externalData.chunks) parts.push(`${c.offset}:${await sha256Hex(c.bytes)}`);
-    return sha256Hex(new TextEncoder().encode(parts.join('|')));
+  private hash(parts: Uint8Array[]): Promise<string> {
+    return Promise.resolve((this.options.sha256 ?? webSha256)(parts));
   }
 
-  /** Creates (or reuses) a session for the model. */
-  async load(model: OnnxModel, opts: LoadOptions = {}): Promise<CompiledModel> {
-    const key = (await this.key(model)) + (opts.memPattern === false ? '|no-mem-pattern' : '');
-    let p = this.cache.get(key);
+  /** Cache key: the graph bytes and every external weight byte. */
+  private async key(model: OnnxModel): Promise<string> {
+    const parts = [model.bytes];
+    for (const c of model.externalData?.chunks ?? []) parts.push(new TextEncoder().encode(`@${c.offset}`), c.bytes);
+    return `onnx:${await this.hash(parts)}`;
+  }
+
+  /**
+   * Key of a graph without emitting its weights: its ONNX structure (weights as named, typed
+   * inputs, small constants included) and the bytes of every weight, in order.
+   */
+  async graphKey(outputs: Record<string, Tensor>): Promise<{ key: string; bytes: number; structure: OnnxModel }> {
+    const structure = emitOnnx({ outputs, paramsAsInputs: true });
+    const graph = Object.values(outputs)[0].graph;
+    const byName = new Map(graph.params.map((p) => [p.name!, p]));
+    const parts = [structure.bytes];
+    let bytes = structure.bytes.byteLength;
+    for (const name of structure.paramNames) {
+      const p = byName.get(name)!;
+      parts.push(new TextEncoder().encode(`${name}:${p.dtype}:${p.shape.join('x')}`), rawBytes(p.value!));
+      bytes += p.value!.byteLength;
+    }
+    return { key: `graph:${await this.hash(parts)}`, bytes, structure };
+  }
+
+  /**
+   * A session for `key`: from the disk cache when it holds the optimized model (emit is then
+   * never called), else compiled from emit() (and written to the disk cache when there is one).
+   */
+  private async open(key: string, bytes: number, emit: () => OnnxModel, load: LoadOptions): Promise<OrtSession> {
+    const t0 = performance.now();
+    const done = (source: LoadEvent['source'], cached: boolean) =>
+      this.options.onLoad?.({ source, bytes, cached, seconds: (performance.now() - t0) / 1000 });
+    const cache = this.options.modelCache;
+    if (!cache || bytes < cache.minBytes) {
+      const s = await this.createSession(emit(), load);
+      done('compiled', false);
+      return s;
+    }
+    const opts = this.sessionOptions(load);
+    const entryKey = cache.entryKey(key, this.settings(opts));
+    const hit = await cache.lookup(entryKey);
+    if (hit) {
+      try {
+        const s = await this.ort.InferenceSession.create(hit.path, { ...opts, graphOptimizationLevel: CACHED_LEVEL });
+        done('disk-cache', true);
+        return s;
+      } catch {
+        await hit.discard().catch(() => {}); // unreadable entry: drop it and compile afresh
+      }
+    }
+    const model = emit();
+    const w = await cache.begin(entryKey);
+    if (!w) {
+      const s = await this.createSession(model, load);
+      done('compiled', false);
+      return s;
+    }
+    let s: OrtSession;
+    try {
+      s = await this.createSession(model, load, w);
+    } catch (e) {
+      await w.abort().catch(() => {});
+      throw e;
+    }
+    await w.commit().catch(() => w.abort().catch(() => {}));
+    done('compiled', true);
+    return s;
+  }
+
+  private loadKeyed(key: string, bytes: number, emit: () => OnnxModel, stub: () => OnnxModel, opts: LoadOptions): Promise<CompiledModel> {
+    const k = key + (opts.memPattern === false ? '|no-mem-pattern' : '');
+    let p = this.cache.get(k);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache
-      p = this.createSession(model, opts).then((s) => new CompiledModel(s, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort));
-      this.cache.set(key, p);
-      p.catch(() => this.cache.delete(key));
+      p = this.open(key, bytes, emit, opts).then((s) => new CompiledModel(s, stub(), this.ort));
+      this.cache.set(k, p);
+      p.catch(() => this.cache.delete(k));
     }
     return p;
   }
 
+  /** Creates (or reuses) a session for the model. */
+  async load(model: OnnxModel, opts: LoadOptions = {}): Promise<CompiledModel> {
+    const bytes = model.bytes.byteLength + (model.externalData?.byteLength ?? 0);
+    return this.loadKeyed(await this.key(model), bytes, () => model,
+      () => ({ ...model, bytes: new Uint8Array(0), externalData: undefined }), opts);
+  }
+
   /**
-   * A session outside the cache, owned by the caller (free it with CompiledModel.release()), for
+   * Creates (or reuses) a session for the graph computing `outputs` (weights as initializers), like
+   * load(emitOnnx({ outputs })), but keyed without emitting: with a disk cache hit the weights are
+   * never serialized.
+   */
+  async loadGraph(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
+    const { key, bytes, structure } = await this.graphKey(outputs);
+    return this.loadKeyed(key, bytes, () => emitOnnx({ outputs }),
+      () => ({ ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }), opts);
+  }
+
+  /**
+   * A session outside the in-memory cache (the disk cache, if any, still serves it), owned by the caller (free it with CompiledModel.release()), for
    * large models used briefly, such as the text encoder. The model bytes are not kept once the
    * session exists (the returned model's `bytes` is empty).
    */
   async loadUncached(model: OnnxModel): Promise<CompiledModel> {
-    const session = await this.createSession(model);
+    const bytes = model.bytes.byteLength + (model.externalData?.byteLength ?? 0);
+    const session = this.options.modelCache && bytes >= this.options.modelCache.minBytes
+      ? await this.open(await this.key(model), bytes, () => model, {})
+      : await this.open('', bytes, () => model, {});
     return new CompiledModel(session, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort);
   }
 

@@ -189,7 +189,8 @@ export class HartTransformer {
       queryChunk: opts.queryChunk ?? DEFAULT_QUERY_CHUNK,
       maxQueries: Math.max(d.T, d.lastScaleTokens),
     };
-    const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.load(emitOnnx({ outputs: b.outputs }));
+    // keyed by structure + weight bytes: with an optimized model on disk, no weight is emitted
+    const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.loadGraph(b.outputs);
     // One graph at a time, so that at most one segment's weights exist as ONNX bytes at once.
     const prefix = await compile(buildPrefixGraph(config, store));
     const embed = await compile(buildEmbedGraph(config, store, Cvae));
@@ -198,8 +199,7 @@ export class HartTransformer {
     // The step runs with shapes that change every scale: without ONNX Runtime's memory pattern
     // (one pre-planned block per shape) its arena peaks markedly lower at the large scales.
     for (const segment of stepSegments(config, opts.maxSegmentBytes ?? Infinity)) {
-      const m = emitOnnx({ outputs: buildStepGraph(config, store, V, attn, segment).outputs });
-      stepModels.push({ segment, model: await runtime.load(m, { memPattern: false }) });
+      stepModels.push({ segment, model: await runtime.loadGraph(buildStepGraph(config, store, V, attn, segment).outputs, { memPattern: false }) });
     }
     return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond, opts.reusePrefix ?? true);
   }

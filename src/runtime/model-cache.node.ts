@@ -1,0 +1,151 @@
+// On-disk cache of ONNX Runtime's optimized models (Node): the first load of a graph asks ONNX
+// Runtime to save the model it optimized (SessionOptions.optimizedModelFilePath, weights as an
+// external initializers file); later loads, in this or another process, create the session from
+// that file, skipping the graph optimizations (constant folding of 3 GB of weights, fusions) and,
+// with Runtime.loadGraph, the emission of the weights into ONNX bytes.
+// Layout: <dir>/<key>/{model.onnx, weights.bin}, key = SHA-256 of (graph key, ONNX Runtime
+// version, session options, CPU) — an optimized model at level 'all' may hold kernels and layouts
+// for this CPU (ONNX Runtime warns that it is hardware-specific).
+// Concurrency: an entry is written into a private temporary folder and renamed into place once
+// ONNX Runtime has written it and the session works; rename is atomic, so readers see whole
+// entries or none, and when two processes write the same key the second rename fails and its
+// copy is dropped. Entries in use are never rewritten; one evicted while a process creates a
+// session from it makes that creation fail, and the runtime then compiles the graph afresh.
+// Size: after each write, the least recently used entries (a hit touches its folder) are removed
+// until the cache is under maxBytes; temporary folders of crashed writers go after an hour.
+// Location: $HART_CACHE_DIR, else $XDG_CACHE_HOME/hart-js, else ~/.cache/hart-js.
+// Off: HART_CACHE_DIR=off (or 0/false/none), or nodeRuntime({ modelCache: false }).
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ModelCache, ModelCacheEntry, ModelCacheWriter } from './runtime.ts';
+
+export interface DiskModelCacheOptions {
+  /** Cache folder (default: see the header). */
+  dir?: string;
+  /** Bound on the whole cache, bytes (default 16 GiB, or $HART_CACHE_MAX_GB). */
+  maxBytes?: number;
+  /** Models whose ONNX bytes + weights are smaller than this are not cached (default 16 MiB: their compilation is fast). */
+  minBytes?: number;
+}
+
+const MODEL = 'model.onnx';
+const WEIGHTS = 'weights.bin';
+const STALE_TMP_MS = 3600_000;
+
+/** The cache folder the environment asks for, or null when caching is turned off. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  const v = env.HART_CACHE_DIR;
+  if (v !== undefined && /^(off|0|false|none|)$/i.test(v.trim())) return null;
+  if (v) return v;
+  const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'hart-js');
+}
+
+/** What an optimized model depends on besides the graph: the CPU (model, feature flags) and platform. */
+function machineFingerprint(): string {
+  let flags = '';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    flags = /^flags\s*:(.*)$/m.exec(info)?.[1]?.trim() ?? '';
+  } catch { /* not Linux */ }
+  return `${process.platform}/${process.arch}/${cpus()[0]?.model ?? '?'}/${createHash('sha256').update(flags).digest('hex').slice(0, 16)}`;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? await folderBytes(p) : (await stat(p).catch(() => ({ size: 0 }))).size;
+  }
+  return n;
+}
+
+export class DiskModelCache implements ModelCache {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly minBytes: number;
+  private readonly machine = machineFingerprint();
+
+  constructor(opts: DiskModelCacheOptions & { dir: string }) {
+    this.dir = opts.dir;
+    const envMax = Number(process.env.HART_CACHE_MAX_GB);
+    this.maxBytes = opts.maxBytes ?? (envMax > 0 ? envMax * 2 ** 30 : 16 * 2 ** 30);
+    this.minBytes = opts.minBytes ?? 16 * 2 ** 20;
+  }
+
+  /** The entry folder's name for a graph key and the session settings that shape the optimized model. */
+  entryKey(graphKey: string, settings: string): string {
+    return createHash('sha256').update(`hart-js model cache v1\n${graphKey}\n${settings}\n${this.machine}`).digest('hex');
+  }
+
+  async lookup(key: string): Promise<ModelCacheEntry | undefined> {
+    const dir = join(this.dir, key);
+    const path = join(dir, MODEL);
+    try {
+      await stat(path);
+    } catch {
+      return undefined;
+    }
+    const now = new Date();
+    await utimes(dir, now, now).catch(() => {});
+    return { path, discard: () => rm(dir, { recursive: true, force: true }) };
+  }
+
+  async begin(key: string): Promise<ModelCacheWriter | undefined> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+      await mkdir(tmp);
+      return {
+        path: join(tmp, MODEL),
+        externalWeights: WEIGHTS,
+        commit: async () => {
+          try {
+            await rename(tmp, join(this.dir, key));
+          } catch {
+            // another process put the same entry in place first (or the cache went away): keep theirs
+            await rm(tmp, { recursive: true, force: true });
+            return;
+          }
+          await this.evict(key).catch(() => {});
+        },
+        abort: () => rm(tmp, { recursive: true, force: true }),
+      };
+    } catch {
+      return undefined; // unwritable cache folder: run uncached
+    }
+  }
+
+  /** Removes stale temporary folders, then least recently used entries until under maxBytes (never `keep`). */
+  async evict(keep?: string): Promise<void> {
+    const entries: { name: string; bytes: number; mtime: number }[] = [];
+    for (const e of await readdir(this.dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const p = join(this.dir, e.name);
+      const st = await stat(p).catch(() => undefined);
+      if (!st) continue;
+      if (e.name.startsWith('tmp-')) {
+        if (Date.now() - st.mtimeMs > STALE_TMP_MS) await rm(p, { recursive: true, force: true });
+        continue;
+      }
+      entries.push({ name: e.name, bytes: await folderBytes(p), mtime: st.mtimeMs });
+    }
+    let total = entries.reduce((a, e) => a + e.bytes, 0);
+    entries.sort((a, b) => a.mtime - b.mtime);
+    for (const e of entries) {
+      if (total <= this.maxBytes) break;
+      if (e.name === keep) continue;
+      await rm(join(this.dir, e.name), { recursive: true, force: true });
+      total -= e.bytes;
+    }
+  }
+
+  /** Bytes held by the cache. */
+  async size(): Promise<number> { return folderBytes(this.dir); }
+
+  /** Removes every entry. */
+  async clear(): Promise<void> { await rm(this.dir, { recursive: true, force: true }); }
+}
