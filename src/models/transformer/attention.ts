@@ -5,8 +5,9 @@
 // of all heads is never materialised at once (the full model's last scale: 2×4096 queries against
 // ~9750 keys per head), or lowered to ONNX Runtime's com.microsoft MultiHeadAttention.
 import { concat, defineOp, type Tensor } from '../../graph/index.ts';
-import { applyRope, linear, type Params } from '../../nn/index.ts';
+import { applyRope, type Params } from '../../nn/index.ts';
 import type { HARTForT2IConfig } from './config.ts';
+import { precisionLinear, type MatmulPrecision } from './precision.ts';
 
 export interface AttentionOptions {
   /** 'graph': plain ops (default). 'mha': com.microsoft MultiHeadAttention (ONNX Runtime only, no masks). */
@@ -20,6 +21,8 @@ export interface AttentionOptions {
    */
   queryChunk?: number;
   maxQueries?: number;
+  /** Precision of the blocks' Linear layers (precision.ts; default float32). */
+  precision?: MatmulPrecision;
 }
 
 export interface AttentionIO {
@@ -71,7 +74,7 @@ export function llamaAttention(
   const C = cfg.embed_dim, H = cfg.num_heads, hd = C / H;
   const zeroK = p.has('zero_k_bias') ? p.get('zero_k_bias', [C]) : p.graph.constant(new Float32Array(C), [C]);
   const bias3C = concat([p.get('q_bias', [C]), zeroK, p.get('v_bias', [C])], 0);
-  const qkv = linear(p.scope('qkv_proj'), x_BlC, 3 * C, false).add(bias3C);
+  const qkv = precisionLinear(p.scope('qkv_proj'), x_BlC, 3 * C, false, opts.precision).add(bias3C);
   // [B, l, 3, H, hd] → [3, B, H, l, hd]
   const qkv_3BHlD = qkv.reshape([0, 0, 3, H, hd]).transpose([2, 0, 3, 1, 4]);
   let [q, k, v] = qkv_3BHlD.split(0, [1, 1, 1]).map((t) => t.squeeze([0]));
@@ -103,7 +106,7 @@ export function llamaAttention(
   if (opts.kernel === 'mha') {
     if (io.bias) throw new Error('llamaAttention: the MultiHeadAttention kernel takes no mask (inference only)');
     const o = multiHeadAttention(q, kAll, vAll, H, scale);
-    return { out_BlC: linear(p.scope('proj'), o, C), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
+    return { out_BlC: precisionLinear(p.scope('proj'), o, C, true, opts.precision), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
   }
   const groups = opts.headGroups ?? 1;
   if (!Number.isInteger(groups) || groups < 1 || H % groups !== 0) {
@@ -132,7 +135,7 @@ export function llamaAttention(
     }), 1);
   }
   const o_BlC = o_BHlD.transpose([0, 2, 1, 3]).reshape([0, 0, C]);
-  return { out_BlC: linear(p.scope('proj'), o_BlC, C), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
+  return { out_BlC: precisionLinear(p.scope('proj'), o_BlC, C, true, opts.precision), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
 }
 
 /**

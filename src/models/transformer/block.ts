@@ -11,6 +11,7 @@ import type { Tensor } from '../../graph/index.ts';
 import { linear, rmsNorm, swiglu, type Params } from '../../nn/index.ts';
 import { llamaAttention, type AttentionIO, type AttentionOptions, type AttentionResult } from './attention.ts';
 import { hartDims, type HARTForT2IConfig } from './config.ts';
+import { precisionSwiglu } from './precision.ts';
 
 /** The condition the blocks see: cond_BD [B, T, C] and, for "avg" pooling, the context mask [B, T] (float 0/1). */
 export interface BlockCondition {
@@ -55,13 +56,15 @@ export function hartBlock(
   const d = hartDims(cfg);
   const ln = (t: Tensor) => rmsNorm(p.scope('ln_wo_grad'), t, cfg.norm_eps);
   const mod = modulation(p, cfg, cond);
+  const ffn = (t: Tensor) => (opts.precision && opts.precision !== 'float32'
+    ? precisionSwiglu(p.scope('ffn'), t, d.ffnHidden, opts.precision) : swiglu(p.scope('ffn'), t, d.ffnHidden));
   if (!mod) {
     const attn = llamaAttention(p.scope('attn'), cfg, ln(x_BlC), io, opts);
     const x = x_BlC.add(attn.out_BlC);
-    return { x_BlC: x.add(swiglu(p.scope('ffn'), ln(x), d.ffnHidden)), attn };
+    return { x_BlC: x.add(ffn(ln(x))), attn };
   }
   const attn = llamaAttention(p.scope('attn'), cfg, ln(x_BlC).mul(mod.scale1.add(1)).add(mod.shift1), io, opts);
   const x = x_BlC.add(attn.out_BlC.mul(mod.gamma1));
-  const f = swiglu(p.scope('ffn'), ln(x).mul(mod.scale2.add(1)).add(mod.shift2), d.ffnHidden);
+  const f = ffn(ln(x).mul(mod.scale2.add(1)).add(mod.shift2));
   return { x_BlC: x.add(f.mul(mod.gamma2)), attn };
 }

@@ -185,6 +185,7 @@ export class HartTransformer {
     const d = hartDims(config);
     const attn: AttentionOptions = {
       kernel: opts.kernel,
+      precision: opts.precision,
       headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : defaultHeadGroups(d, opts.attnScoreBudgetBytes)),
       queryChunk: opts.queryChunk ?? DEFAULT_QUERY_CHUNK,
       maxQueries: Math.max(d.T, d.lastScaleTokens),

@@ -11,3 +11,4 @@ export * from './step.ts';
 export * from './sequence.ts';
 export * from './weights.ts';
 export * from './hart-transformer.ts';
+export * from './precision.ts';
