@@ -148,6 +148,12 @@ export class GraphTrainer {
     return t.data as FloatArray;
   }
 
+  /** Frees the compiled step (its ONNX Runtime session and memory arena). */
+  async release(runtime: Runtime): Promise<void> {
+    if (this.session) await runtime.evict(this.session);
+    this.session = undefined;
+  }
+
   /** Names of the trained parameters, in graph order. */
   get paramNames(): string[] { return this.spec.slots.map((s) => s.param); }
 

@@ -11,10 +11,10 @@ import type { Tensor as IoTensor } from '../io/dtypes.ts';
 export interface CheckpointState {
   format: 'hart-js-train';
   version: 1;
-  stage: 'tokenizer' | 'transformer';
+  stage: 'tokenizer' | 'transformer' | 'decoder';
   /** Steps completed in this stage. */
   step: number;
-  /** SHA-256 of the recipe JSON the run was started with (a resumed run must use the same). */
+  /** SHA-256 of what this stage's weights depend on in the recipe (recipe.ts stageFingerprint). */
   recipe_sha256: string;
   tensors: string;
   /** Anything else the stage needs to continue (e.g. loss-curve tail); JSON-serialisable. */

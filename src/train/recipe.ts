@@ -35,6 +35,16 @@ export interface TransformerStage extends StageSchedule {
   diff_weight: number;
 }
 
+/**
+ * Optional stage 3: the tokenizer's decoder (and post_quant_conv) trained further with the
+ * encoder, codebook and φ frozen (the official freeze_codebook_for_hybrid), so the transformer's
+ * tokens stay valid while reconstructions sharpen.
+ */
+export interface DecoderStage extends StageSchedule {
+  skip_continuous_prob: number;
+  l1_weight: number;
+}
+
 export interface TextEncoderStage {
   config: Omit<Qwen2Config, 'vocab_size'>;
 }
@@ -48,6 +58,7 @@ export interface Recipe {
   tokenizer: TokenizerStage;
   text_encoder: TextEncoderStage;
   transformer: TransformerStage;
+  decoder: DecoderStage | null;
   /** Write a checkpoint every this many steps (and at the end of a stage, and on Ctrl-C). */
   checkpoint_every: number;
   /** Write a grid of samples for `sample_prompts` every this many transformer steps (0 = only at the end). */
@@ -102,6 +113,18 @@ function wrap<T>(where: string, f: () => T): T {
   }
 }
 
+/**
+ * Fingerprint of what the weights of each stage depend on (seed, sizes, data, the stages'
+ * configs and schedules), not of sampling settings or logging: a run may be resumed with a recipe
+ * that differs only in those, or that adds a later stage.
+ */
+export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
+  const base = { seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: r.tokenizer };
+  if (stage === 'tokenizer') return base;
+  const tr = { ...base, text_encoder: r.text_encoder, transformer: r.transformer };
+  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder };
+}
+
 /** Parses and checks a recipe object (from recipes/*.json); `what` names the file in errors. */
 export function parseRecipe(json: unknown, what = 'recipe'): Recipe {
   try {
@@ -113,7 +136,7 @@ export function parseRecipe(json: unknown, what = 'recipe'): Recipe {
 }
 
 function parse(json: unknown): Recipe {
-  const o = obj(json, 'the recipe', ['name', 'seed', 'resolution', 'patch_nums', 'data', 'tokenizer', 'text_encoder', 'transformer',
+  const o = obj(json, 'the recipe', ['name', 'seed', 'resolution', 'patch_nums', 'data', 'tokenizer', 'text_encoder', 'transformer', 'decoder',
     'checkpoint_every', 'sample_every', 'sample_prompts', 'defaults', 'comment']);
   if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) throw new RecipeError('name must be 1–64 letters, digits, "_", "." or "-"');
   const pn = o.patch_nums;
@@ -161,6 +184,16 @@ function parse(json: unknown): Recipe {
     diff_weight: num(tr, 'diff_weight', 'transformer', 0, 100, false, 1),
   };
 
+  let decoder: DecoderStage | null = null;
+  if (o.decoder !== undefined) {
+    const dc = obj(o.decoder, 'decoder', [...SCHEDULE_KEYS, 'skip_continuous_prob', 'l1_weight']);
+    decoder = {
+      ...schedule(dc, 'decoder'),
+      skip_continuous_prob: num(dc, 'skip_continuous_prob', 'decoder', 0, 1, false, 0.5),
+      l1_weight: num(dc, 'l1_weight', 'decoder', 0, 100, false, tokenizer.l1_weight),
+    };
+  }
+
   const sp = o.sample_prompts ?? [];
   if (!Array.isArray(sp) || sp.length > 64 || sp.some((s) => typeof s !== 'string' || s.trim() === '' || s.length > 200)) {
     throw new RecipeError('sample_prompts must be up to 64 non-empty strings of ≤ 200 characters');
@@ -178,6 +211,7 @@ function parse(json: unknown): Recipe {
     tokenizer,
     text_encoder: { config: textRest },
     transformer,
+    decoder,
     checkpoint_every: num(o, 'checkpoint_every', 'the recipe', 1, 1e8, true, 200),
     sample_every: num(o, 'sample_every', 'the recipe', 0, 1e8, true, 0),
     sample_prompts: sp as string[],

@@ -17,6 +17,7 @@ import { graphFlops } from './flops.ts';
 import { InitWeightStore } from './init.ts';
 import { TRAIN_PURPOSE } from './purposes.ts';
 import type { Recipe, StageSchedule } from './recipe.ts';
+import { MapWeightStore, type StoredTensor } from '../nn/index.ts';
 import type { Qwen2Config } from '../models/text/config.ts';
 import { transformerFeeds, type TransformerBatchContext } from './transformer-batch.ts';
 import type { Tensor as IoTensor } from '../io/dtypes.ts';
@@ -55,24 +56,38 @@ export class TokenizerStage {
   readonly lr: (s: number) => number;
   private usedThisWindow: Uint8Array;
 
-  constructor(readonly recipe: Recipe) {
+  /** Weights of the frozen part (decoder-only training), or the initial ones. */
+  private readonly base: Map<string, IoTensor>;
+  private readonly sched: StageSchedule & { skip_continuous_prob: number; dead_code_every: number };
+
+  /**
+   * The tokenizer stage from scratch, or (`decoderOnly`, from trained `weights`) stage 3: only the
+   * decoder and post_quant_conv train; encoder, quant_conv, codebook and φ stay frozen.
+   */
+  constructor(readonly recipe: Recipe, o: { weights?: Map<string, IoTensor>; decoderOnly?: boolean } = {}) {
     const t = recipe.tokenizer;
-    const tg = buildTokenizerTrainGraph(t.config, new InitWeightStore(recipe.seed), {
-      resolution: recipe.resolution, patchNums: recipe.patch_nums, l1Weight: t.l1_weight,
+    const d = o.decoderOnly ? recipe.decoder : null;
+    if (o.decoderOnly && (!d || !o.weights)) throw new Error('decoder-only training needs the recipe\'s decoder stage and trained weights');
+    this.sched = d ? { ...d, dead_code_every: 0 } : t;
+    const store = o.weights ? new MapWeightStore(new Map([...o.weights].map(([k, v]) => [k, v as unknown as StoredTensor]))) : new InitWeightStore(recipe.seed);
+    const tg = buildTokenizerTrainGraph(t.config, store, {
+      resolution: recipe.resolution, patchNums: recipe.patch_nums, l1Weight: (d ?? t).l1_weight,
     });
-    this.trainer = new GraphTrainer(tg.loss, tg.params, {
-      lr: t.lr, weightDecay: t.weight_decay, maxGradNorm: t.grad_clip > 0 ? t.grad_clip : undefined, decay: decayMatricesOnly,
+    const trained = o.decoderOnly ? tg.params.filter((p) => /^(decoder|post_quant_conv)\./.test(p.name!)) : tg.params;
+    this.trainer = new GraphTrainer(tg.loss, trained, {
+      lr: this.sched.lr, weightDecay: this.sched.weight_decay, maxGradNorm: this.sched.grad_clip > 0 ? this.sched.grad_clip : undefined, decay: decayMatricesOnly,
     }, tg.extras);
     this.flopsPerSample = graphFlops(tg.graph).flops; // forward + backward: the trainer added the gradient graph
+    this.base = new Map(tg.params.map((p) => [p.name!, { dtype: 'float32' as const, shape: [...p.shape as number[]], data: p.value as Float32Array }]));
     this.idle = new Float64Array(t.config.vocab_size);
     this.usedThisWindow = new Uint8Array(t.config.vocab_size);
-    this.lr = scheduleOf(t);
+    this.lr = scheduleOf(this.sched);
   }
 
   load(runtime: Runtime): Promise<void> { return this.trainer.load(runtime); }
 
   async step(step: number, batch: TrainBatch): Promise<StepReport> {
-    const t = this.recipe.tokenizer, B = batch.captions.length, R = this.recipe.resolution;
+    const t = this.sched, B = batch.captions.length, R = this.recipe.resolution;
     const u = new Philox(this.recipe.seed).uniform(stream(TRAIN_PURPOSE.skipContinuous, step), 0, B);
     const skip = Float32Array.from(u, (v) => (v < t.skip_continuous_prob ? 1 : 0));
     const lr = this.lr(step);
@@ -138,9 +153,9 @@ export class TokenizerStage {
     this.trainer.restore(rest, step);
   }
 
-  /** The trained tokenizer's weights (official names, no prefix). */
+  /** The tokenizer's weights (official names, no prefix): the trained ones over the frozen ones. */
   weights(): Map<string, IoTensor> {
-    const m = new Map<string, IoTensor>();
+    const m = new Map(this.base);
     for (const name of this.trainer.paramNames) m.set(name, { dtype: 'float32', shape: this.shapeOf(name), data: this.trainer.get(name) as Float32Array });
     return m;
   }

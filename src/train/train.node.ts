@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { parseRecipe, type Recipe } from './recipe.ts';
+import { parseRecipe, stageFingerprint, type Recipe } from './recipe.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.node.ts';
 import { TokenizerStage, TransformerStage, type StepReport, type TrainBatch } from './stages.ts';
 import { loadEncoder } from './transformer-batch.ts';
@@ -44,7 +44,7 @@ export interface TrainOptions {
   /** Replace the emoji data (tests): null = scenes only. */
   emoji?: EmojiDataset | null;
   /** Replace the data altogether (tests): the batch of a step, a pure function of (stage, step, size). */
-  batches?: (stage: 'tokenizer' | 'transformer', step: number, size: number) => TrainBatch;
+  batches?: (stage: 'tokenizer' | 'transformer' | 'decoder', step: number, size: number) => TrainBatch;
   /** Replace the text-tokenizer's training captions (with `batches`). */
   captions?: string[];
   signal?: AbortSignal;
@@ -56,7 +56,7 @@ export interface TrainResult {
   /** The model folder, when the run finished. */
   modelDir?: string;
   stopped: 'finished' | 'max-steps' | 'interrupted';
-  stage: 'tokenizer' | 'transformer' | 'done';
+  stage: 'tokenizer' | 'transformer' | 'decoder' | 'done';
   step: number;
 }
 
@@ -76,7 +76,8 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   const recipe: Recipe = parseRecipe(recipeJson);
   const runDir = resolve(o.run ?? join('runs', recipe.name));
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const sha = createHash('sha256').update(recipeText).digest('hex');
+  const fingerprint = (stage: 'tokenizer' | 'transformer' | 'decoder') =>
+    createHash('sha256').update(JSON.stringify(stageFingerprint(recipe, stage))).digest('hex');
   await mkdir(runDir, { recursive: true });
   const ck = o.resume ? await readCheckpoint(runDir) : null;
   if (!o.resume && existsSync(join(runDir, 'checkpoint.json'))) {
@@ -85,7 +86,9 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   if (o.resume && !ck && !existsSync(join(runDir, 'tokenizer.safetensors'))) {
     throw new Error(`${runDir} has no checkpoint to resume; start the run without --resume`);
   }
-  if (ck && ck.state.recipe_sha256 !== sha) throw new Error(`${runDir} was started with a different recipe; resume with the same file`);
+  if (ck && ck.state.recipe_sha256 !== fingerprint(ck.state.stage)) {
+    throw new Error(`${runDir} was started with a different recipe (its data, sizes or schedules up to the ${ck.state.stage} stage differ); resume with the same recipe`);
+  }
   await writeFile(join(runDir, 'recipe.json'), recipeText);
   // ONNX Runtime's default thread count is the physical cores, which can be 1 on a 2-vCPU machine
   const runtime = nodeRuntime({ threads: o.threads ?? availableParallelism(), allowSpinning: false });
@@ -103,7 +106,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   // ---------------- stage 1: the hybrid tokenizer ----------------
   const tokDir = join(runDir, 'tokenizer.safetensors');
   let tokWeights: Map<string, IoTensor>;
-  if (ck?.state.stage === 'transformer' || (ck === null && existsSync(tokDir) && o.resume)) {
+  if (ck?.state.stage === 'transformer' || ck?.state.stage === 'decoder' || (ck === null && existsSync(tokDir) && o.resume)) {
     tokWeights = await readTensorFile(tokDir);
   } else {
     const stage = new TokenizerStage(recipe);
@@ -117,7 +120,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
     const r = await runStage('tokenizer', start, recipe.tokenizer.steps, recipe.checkpoint_every, stage.flopsPerSample,
       batchProvider(recipe, 'tokenizer', recipe.tokenizer.batch, recipe.seed, emoji, start, o.batches), {
       step: (s, b) => stage.step(s, b),
-      checkpoint: (s) => writeCheckpoint(runDir, { stage: 'tokenizer', step: s, recipe_sha256: sha }, stage.stateTensors()),
+      checkpoint: (s) => writeCheckpoint(runDir, { stage: 'tokenizer', step: s, recipe_sha256: fingerprint('tokenizer') }, stage.stateTensors()),
       budget: () => budget--, signal: o.signal, logFile, progress,
     });
     if (r !== 'finished') return { runDir, stopped: r.reason, stage: 'tokenizer', step: r.step };
@@ -128,59 +131,97 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   // ---------------- stage 2: text encoder + transformer + residual diffusion ----------------
   const cap = buildCaptionTokenizer(o.captions ?? tokenizerCaptions(emoji));
   const textConfig: Qwen2Config = parseQwen2Config({ ...recipe.text_encoder.config, model_type: 'qwen2', vocab_size: cap.vocab.size });
-  const tokStore = new MapWeightStore(new Map([...tokWeights].map(([k, v]) => [k, v as unknown as StoredTensor])));
-  const encodeSession = await loadEncoder(runtime, recipe.tokenizer.config, tokStore, recipe.resolution, recipe.patch_nums);
   const t = recipe.transformer;
-  const stage = new TransformerStage(recipe, textConfig, {
-    cfg: t.config, textCfg: textConfig, tokCfg: recipe.tokenizer.config,
-    codebook: tokWeights.get('quantize.embedding.weight')!.data as Float32Array,
-    promptTokenizer: new PromptTokenizer({ tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig }),
-    encodeSession, seed: recipe.seed, condDrop: t.cond_drop, keptLast: t.kept_last, diffusionBatchMul: t.config.diffusion_batch_mul,
-  });
-  await stage.load(runtime);
-  let start = 0;
-  if (ck?.state.stage === 'transformer') {
-    stage.restore(ck.tensors, ck.state.step);
-    start = ck.state.step;
-    log(`resumed the transformer stage at step ${start}`);
-  }
-  const folder = async (dir: string, dtype: 'float32' | 'float16' = 'float32') => {
+  const trFile = join(runDir, 'transformer.safetensors');
+  let trWeights: Map<string, IoTensor>;
+  let trSteps = t.steps;
+  const folder = async (dir: string, dtype: 'float32' | 'float16', tok: Map<string, IoTensor>, tr: Map<string, IoTensor>, steps: Record<string, number>) => {
     await writeModelFolder(dir, {
-      recipe, textConfig, tokenizerWeights: tokWeights, transformerWeights: stage.weights(true),
+      recipe, textConfig, tokenizerWeights: tok, transformerWeights: tr,
       tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig, dtype,
-      modelCard: modelCard(recipe, { steps: stage.trainer.t }), sources: { steps: { tokenizer: recipe.tokenizer.steps, transformer: stage.trainer.t } },
+      modelCard: modelCard(recipe, { steps: steps.transformer }), sources: { steps },
     });
   };
-  const samples = async (s: number) => {
+  const samples = async (s: number, tok: Map<string, IoTensor>, tr: Map<string, IoTensor>, steps: Record<string, number>, tag = '') => {
     if (recipe.sample_prompts.length === 0) return;
     const dir = join(runDir, 'model-latest');
-    await folder(dir);
-    await writeSampleGrid(dir, recipe.sample_prompts, join(runDir, 'samples', `step-${String(s + 1).padStart(6, '0')}.png`), o.threads);
+    await folder(dir, 'float32', tok, tr, steps);
+    await writeSampleGrid(dir, recipe.sample_prompts, join(runDir, 'samples', `${tag}step-${String(s + 1).padStart(6, '0')}.png`), o.threads);
   };
-  let pending: Promise<Record<string, import('../runtime/host-tensor.ts').HostTensor>> | null = null;
-  const r = await runStage('transformer', start, t.steps, recipe.checkpoint_every, stage.flopsPerSample,
-    batchProvider(recipe, 'transformer', t.batch, recipe.seed + 1, emoji, start, o.batches), {
-    // host preparation of step s+1 (tokenizer encode, captions, draws) overlaps the ONNX run of step s
-    step: async (s, b, next) => {
-      const feeds = await (pending ?? stage.feeds(s, b));
-      pending = null;
-      const run = stage.step(s, feeds);
-      if (next) pending = next.then((nb) => stage.feeds(s + 1, nb));
-      return run;
-    },
-    checkpoint: (s) => writeCheckpoint(runDir, { stage: 'transformer', step: s, recipe_sha256: sha }, stage.stateTensors()),
-    after: async (s) => {
-      if (recipe.sample_every > 0 && (s + 1) % recipe.sample_every === 0 && s + 1 < t.steps) await samples(s);
-    },
-    budget: () => budget--, signal: o.signal, logFile, progress,
-  });
-  if (r !== 'finished') return { runDir, stopped: r.reason, stage: 'transformer', step: r.step };
+  if (ck?.state.stage === 'decoder') {
+    trWeights = await readTensorFile(trFile);
+  } else {
+    const tokStore = new MapWeightStore(new Map([...tokWeights].map(([k, v]) => [k, v as unknown as StoredTensor])));
+    const encodeSession = await loadEncoder(runtime, recipe.tokenizer.config, tokStore, recipe.resolution, recipe.patch_nums);
+    const stage = new TransformerStage(recipe, textConfig, {
+      cfg: t.config, textCfg: textConfig, tokCfg: recipe.tokenizer.config,
+      codebook: tokWeights.get('quantize.embedding.weight')!.data as Float32Array,
+      promptTokenizer: new PromptTokenizer({ tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig }),
+      encodeSession, seed: recipe.seed, condDrop: t.cond_drop, keptLast: t.kept_last, diffusionBatchMul: t.config.diffusion_batch_mul,
+    });
+    await stage.load(runtime);
+    let start = 0;
+    if (ck?.state.stage === 'transformer') {
+      stage.restore(ck.tensors, ck.state.step);
+      start = ck.state.step;
+      log(`resumed the transformer stage at step ${start}`);
+    }
+    let pending: Promise<Record<string, import('../runtime/host-tensor.ts').HostTensor>> | null = null;
+    const tokSteps = recipe.tokenizer.steps;
+    const r = await runStage('transformer', start, t.steps, recipe.checkpoint_every, stage.flopsPerSample,
+      batchProvider(recipe, 'transformer', t.batch, recipe.seed + 1, emoji, start, o.batches), {
+      // host preparation of step s+1 (tokenizer encode, captions, draws) is started before step s is awaited
+      step: async (s, b, next) => {
+        const feeds = await (pending ?? stage.feeds(s, b));
+        pending = null;
+        const run = stage.step(s, feeds);
+        if (next) pending = next.then((nb) => stage.feeds(s + 1, nb));
+        return run;
+      },
+      checkpoint: (s) => writeCheckpoint(runDir, { stage: 'transformer', step: s, recipe_sha256: fingerprint('transformer') }, stage.stateTensors()),
+      after: async (s) => {
+        if (recipe.sample_every > 0 && (s + 1) % recipe.sample_every === 0 && s + 1 < t.steps) {
+          await samples(s, tokWeights, stage.weights(true), { tokenizer: tokSteps, transformer: s + 1 });
+        }
+      },
+      budget: () => budget--, signal: o.signal, logFile, progress,
+    });
+    if (r !== 'finished') return { runDir, stopped: r.reason, stage: 'transformer', step: r.step };
+    trWeights = stage.weights(true);
+    trSteps = stage.trainer.t;
+    await writeSafetensorsFile(trFile, trWeights); // the EMA weights, kept for stage 3 and resumes
+    await runtime.evict(encodeSession);
+    await stage.trainer.release(runtime);
+  }
+
+  // ---------------- stage 3 (optional): the decoder, with the tokens frozen ----------------
+  const dcfg = recipe.decoder;
+  const steps: Record<string, number> = { tokenizer: recipe.tokenizer.steps, transformer: trSteps };
+  if (dcfg && dcfg.steps > 0) {
+    const stage = new TokenizerStage(recipe, { weights: tokWeights, decoderOnly: true });
+    await stage.load(runtime);
+    let start = 0;
+    if (ck?.state.stage === 'decoder') {
+      stage.restore(ck.tensors, ck.state.step);
+      start = ck.state.step;
+      log(`resumed the decoder stage at step ${start}`);
+    }
+    const r = await runStage('decoder', start, dcfg.steps, recipe.checkpoint_every, stage.flopsPerSample,
+      batchProvider(recipe, 'decoder', dcfg.batch, recipe.seed + 2, emoji, start, o.batches), {
+      step: (s, b) => stage.step(s, b),
+      checkpoint: (s) => writeCheckpoint(runDir, { stage: 'decoder', step: s, recipe_sha256: fingerprint('decoder') }, stage.stateTensors()),
+      budget: () => budget--, signal: o.signal, logFile, progress,
+    });
+    if (r !== 'finished') return { runDir, stopped: r.reason, stage: 'decoder', step: r.step };
+    tokWeights = stage.weights();
+    steps.decoder = dcfg.steps;
+  }
   const modelDir = join(runDir, 'model');
-  await folder(modelDir, o.dtype ?? 'float32');
-  if (o.out) await folder(resolve(o.out), o.dtype ?? 'float32');
-  await samples(t.steps - 1);
+  await folder(modelDir, o.dtype ?? 'float32', tokWeights, trWeights, steps);
+  if (o.out) await folder(resolve(o.out), o.dtype ?? 'float32', tokWeights, trWeights, steps);
+  await samples(trSteps - 1, tokWeights, trWeights, steps, 'final-');
   log(`finished: model folder ${modelDir}${o.out ? ` and ${resolve(o.out)}` : ''}`);
-  return { runDir, modelDir: o.out ? resolve(o.out) : modelDir, stopped: 'finished', stage: 'done', step: t.steps };
+  return { runDir, modelDir: o.out ? resolve(o.out) : modelDir, stopped: 'finished', stage: 'done', step: trSteps };
 }
 
 interface StageHooks {
@@ -197,7 +238,7 @@ interface StageHooks {
 
 /** Batches of a stage from `start` on: the recipe's data mix (prefetched), or the test override. */
 function batchProvider(
-  recipe: Recipe, stage: 'tokenizer' | 'transformer', batchSize: number, seed: number, emoji: EmojiDataset | null, start: number,
+  recipe: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder', batchSize: number, seed: number, emoji: EmojiDataset | null, start: number,
   override?: TrainOptions['batches'],
 ): { next(): Promise<TrainBatch> } {
   if (override) {

@@ -28,6 +28,7 @@ const recipe = {
     },
     steps: 3, batch: 2, lr: 1e-3, warmup: 1, kept_last: 40, ema: 0.5,
   },
+  decoder: { steps: 2, batch: 2, lr: 1e-3 },
   checkpoint_every: 100,
   sample_every: 0,
   sample_prompts: [],
@@ -51,11 +52,17 @@ test('a recipe trains both stages, writes a loadable model folder, and a resumed
       const y = await readFile(join(b2.modelDir!, part, 'model.safetensors'));
       assert.ok(x.equals(y), `${part} weights differ between the straight and the resumed run`);
     }
-    const ck = [await readFile(join(root, 'straight', 'checkpoint-transformer-3.safetensors')), await readFile(join(root, 'resumed', 'checkpoint-transformer-3.safetensors'))];
+    const ck = [await readFile(join(root, 'straight', 'checkpoint-decoder-2.safetensors')), await readFile(join(root, 'resumed', 'checkpoint-decoder-2.safetensors'))];
     assert.ok(ck[0].equals(ck[1]), 'final checkpoints (weights, moments, EMA) differ');
     // the log records every step of both stages
     const lines = (await readFile(join(root, 'straight', 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => `${l.stage}:${l.step}`), ['tokenizer:0', 'tokenizer:1', 'transformer:0', 'transformer:1', 'transformer:2']);
+    assert.deepEqual(lines.map((l) => `${l.stage}:${l.step}`), ['tokenizer:0', 'tokenizer:1', 'transformer:0', 'transformer:1', 'transformer:2', 'decoder:0', 'decoder:1']);
+    // stage 3 trained only the decoder: the encoder and codebook equal the tokenizer stage's
+    const { readTensorFile } = await import('../../src/io/files.node.ts');
+    const stage1 = await readTensorFile(join(root, 'straight', 'tokenizer.safetensors'));
+    const final = await readTensorFile(join(a.modelDir!, 'tokenizer', 'model.safetensors'));
+    for (const k of ['quantize.embedding.weight', 'encoder.conv_in.weight']) assert.deepEqual(Array.from(final.get(k)!.data as Float32Array), Array.from(stage1.get(k)!.data as Float32Array), k);
+    assert.notDeepEqual(Array.from(final.get('decoder.conv_out.weight')!.data as Float32Array), Array.from(stage1.get('decoder.conv_out.weight')!.data as Float32Array));
     // the model folder generates
     const pipe = await loadHartPipeline(a.modelDir!, { threads: 2 });
     const { images } = await pipe.generate(['a red circle'], { seed: 1 });
