@@ -4,7 +4,7 @@
 // captions become padded token ids, the Qwen2 causal + padding mask and its RoPE tables; the
 // condition drop, the last-scale subsampling, the diffusion timesteps and noise draw from Philox
 // streams addressed by (seed, purpose, step), so a resumed run replays the same batches.
-import { emitOnnx, Graph } from '../graph/index.ts';
+import { emitOnnx, Graph, type Tensor } from '../graph/index.ts';
 import { conv2d, Params, type WeightStore } from '../nn/index.ts';
 import { Quantizer } from '../models/tokenizer/quant.ts';
 import { encoder } from '../models/tokenizer/vqgan.ts';
@@ -30,7 +30,7 @@ export function buildEncodeGraph(cfg: HartTokenizerConfig, store: WeightStore, r
   const f = conv2d(p.scope('quant_conv'), encoder(p.scope('encoder'), img, cfg), cfg.z_channels, ks, { padding: ks >> 1 });
   const q = new Quantizer(p.scope('quantize'), cfg);
   const { idx_Bl, f_rest_wo_last_discrete } = q.fToIdxBlAndFrest(f, patchNums);
-  const outputs: Record<string, import('../graph/index.ts').Tensor> = { x_BLCv: q.idxBlToVarInput(idx_Bl, patchNums), f_rest: f_rest_wo_last_discrete };
+  const outputs: Record<string, Tensor> = { x_BLCv: q.idxBlToVarInput(idx_Bl, patchNums), f_rest: f_rest_wo_last_discrete };
   idx_Bl.forEach((t, si) => (outputs[`idx.s${si}`] = t));
   return emitOnnx({ outputs });
 }
@@ -59,7 +59,7 @@ export async function transformerFeeds(
   c: TransformerBatchContext, step: number, images: Float32Array, captions: readonly string[],
 ): Promise<Record<string, HostTensor>> {
   const d = hartDims(c.cfg);
-  const B = captions.length, T = d.T, Cv = c.tokCfg.z_channels, V = c.tokCfg.vocab_size;
+  const B = captions.length, T = d.T, Cv = c.tokCfg.z_channels;
   const R = Math.round(Math.sqrt(images.length / (3 * B)));
   const enc = await c.encodeSession.run({ img: hostTensor(images, [B, 3, R, R]) });
   const rng = new Philox(c.seed);
@@ -115,7 +115,6 @@ export async function transformerFeeds(
   const diffT = BigInt64Array.from(tU, (u) => BigInt(Math.min(999, Math.floor(u * 1000))));
   const noise = rng.normal(stream(TRAIN_PURPOSE.diffusionNoise, step), 0, M * Cv);
   if (idx[0].length !== B) throw new Error('encode graph: unexpected scale-0 index shape');
-  void V;
   return {
     text_ids: hostTensor(BigInt64Array.from(tok.tokens, (v) => BigInt(v)), [B, T], 'int64'),
     text_bias: hostTensor(qwen2AttentionBias(tok.mask, B, T), [B, T, T]),
