@@ -51,8 +51,6 @@ function toIo(t: HostTensor): IoTensor {
 export class TokenizerStage {
   readonly trainer: GraphTrainer;
   readonly flopsPerSample: number;
-  /** Per code: steps since it was last chosen at any scale. */
-  idle: Float64Array;
   readonly lr: (s: number) => number;
   private usedThisWindow: Uint8Array;
 
@@ -79,7 +77,6 @@ export class TokenizerStage {
     }, tg.extras);
     this.flopsPerSample = graphFlops(tg.graph).flops; // forward + backward: the trainer added the gradient graph
     this.base = new Map(tg.params.map((p) => [p.name!, { dtype: 'float32' as const, shape: [...p.shape as number[]], data: p.value as Float32Array }]));
-    this.idle = new Float64Array(t.config.vocab_size);
     this.usedThisWindow = new Uint8Array(t.config.vocab_size);
     this.lr = scheduleOf(this.sched);
   }
