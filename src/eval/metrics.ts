@@ -246,6 +246,16 @@ export function labFeature(img: ImageCHW, side = 8): Float64Array {
   return out;
 }
 
+/**
+ * The RGB colour layout of an image: area-average to side×side cells, [side·side·3] values in
+ * [0, 1] (R, G, B per cell, row-major); Euclidean distance = RMS colour error of the cells.
+ */
+export function rgbFeature(img: ImageCHW, side = 8): Float64Array {
+  const d = areaDownsample(img, side).data, n = side * side, out = new Float64Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[i * 3 + c] = d[c * n + i];
+  return out;
+}
+
 /** Area (box) average of a k·side square image down to side×side. */
 export function areaDownsample(img: ImageCHW, side: number): ImageCHW {
   const { width: W, height: H } = img;

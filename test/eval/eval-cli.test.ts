@@ -55,12 +55,12 @@ test('hart eval --json: one JSON object last, with every figure, the ablation, l
   for (const m of [j, j.ablation]) {
     assert.ok(unit(m.scenes_accuracy));
     assert.deepEqual(Object.keys(m.scenes_accuracy_per_category), ['single', 'counting', 'two_objects', 'position']);
-    for (const k of ['emoji_retrieval_top1', 'emoji_retrieval_top5', 'emoji_retrieval_net_top1', 'emoji_retrieval_net_top5']) assert.ok(unit(m[k]), k);
+    for (const k of ['emoji_retrieval_top1', 'emoji_retrieval_top5', 'emoji_retrieval_lab_top1', 'emoji_retrieval_lab_top5', 'emoji_retrieval_net_top1', 'emoji_retrieval_net_top5']) assert.ok(unit(m[k]), k);
     assert.ok(m.emoji_retrieval_top5 >= m.emoji_retrieval_top1);
     assert.ok(Number.isFinite(m.kid_emoji_train) && Number.isFinite(m.kid_emoji_heldout));
   }
   assert.equal(j.ablation.residual_diffusion, false);
-  // the ground-truth emoji are their own nearest neighbours in the Lab gallery
+  // the ground-truth emoji are their own nearest neighbours in the RGB 8×8 gallery
   assert.equal(j.retrieval_reference.emoji_retrieval_real_top1, 1);
   assert.ok(j.latency_s > 0);
   const shares = Object.values(j.latency_stage_share as Record<string, number>);

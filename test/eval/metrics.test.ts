@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ImageCHW } from '../../src/io/png.ts';
 import {
-  features, gaussianWindow, kid, labFeature, mmd2Unbiased, psnr, retrievalRanks, srgbToLab, ssim, topK,
+  features, gaussianWindow, kid, labFeature, mmd2Unbiased, psnr, retrievalRanks, rgbFeature, srgbToLab, ssim, topK,
 } from '../../src/eval/metrics.ts';
 import { ema, niceTicks, plotLog, seriesOfLog } from '../../src/eval/plot.ts';
 import { mulberry32 } from '../mulberry32.ts';
@@ -101,7 +101,7 @@ test('retrieval ranks: nearest member per group, ties count as found', () => {
   assert.throws(() => retrievalRanks(q, gallery, groups, [0, 0, 3, 2]), /not in the gallery/);
 });
 
-test('Lab: published sRGB → CIE L*a*b* (D65) values; labFeature averages cells', () => {
+test('Lab: published sRGB → CIE L*a*b* (D65) values; labFeature and rgbFeature average cells', () => {
   const close = (a: number[], b: number[], tol: number) => a.every((v, i) => Math.abs(v - b[i]) < tol);
   assert.ok(close(srgbToLab(1, 1, 1), [100, 0, 0], 1e-3));
   assert.ok(close(srgbToLab(1, 0, 0), [53.2408, 80.0925, 67.2032], 2e-3), `${srgbToLab(1, 0, 0)}`);
@@ -113,6 +113,12 @@ test('Lab: published sRGB → CIE L*a*b* (D65) values; labFeature averages cells
   assert.equal(f.length, 192);
   assert.ok(close([...f.subarray(0, 3)], srgbToLab(1, 0, 0), 1e-9));
   assert.ok(close([...f.subarray(7 * 3, 8 * 3)], [100, 0, 0], 1e-3));
+  const g = rgbFeature(im, 8);
+  assert.deepEqual([...g.subarray(0, 3)], [1, 0, 0]);
+  assert.deepEqual([...g.subarray(7 * 3, 8 * 3)], [1, 1, 1]);
+  // a 2×2 block average: one cell of a 16×16 image at side 8 averages 4 pixels
+  const tiny = image(16, 16, (c, y, x) => (c === 0 && x === 0 && y === 0 ? 1 : 0));
+  assert.equal(rgbFeature(tiny, 8)[0], 0.25);
 });
 
 test('plot: EMA, ticks, series per stage, and a rendered log that is not blank', () => {
