@@ -9,6 +9,13 @@
 //   --config tiny   the hart-parity-tiny fixture with a tiny random Qwen2 text encoder
 //   --config full   the released 0.7B configuration at 1024×1024, random weights, and a
 //                   Qwen2-1.5B-sized random text encoder on system prompt + 300 tokens
+//   --size 256|512|1024  (full) the image size: the official schedules for 256/512 px (generate-setup.ts)
+//   --precision a,b,…    matrix precision modes of the transformer (src/models/transformer/precision.ts);
+//                        the first is timed stage by stage, each other one generates the same image
+//                        once: its seconds and its difference from the first (image max |Δ|, PSNR)
+//   load_seconds         cold (empty on-disk model cache: compile + write) and warm (a second load
+//                        from that cache) for the text encoder and the HART parts; the cache is a
+//                        fresh temporary folder unless --cache-dir names one
 // --scales N stops after N scales; the diffusion and decode stages then still run, standalone,
 // on inputs of the real shapes, and the skipped scales are reported as extrapolations (labelled).
 // The generation itself is src/pipeline/generate-loop.ts's runGeneration, unmodified; the stages
@@ -30,6 +37,12 @@ import { StagePeak, gib, maxRssBytes, rssBytes, type StageMemory } from './memor
 import { randomQwen2Source } from './random-models.ts';
 import { benchTextConfig, buildFullModel, loadTinyModel, type BenchConfigName, type BenchModel } from './generate-setup.ts';
 import { median } from './timing.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MATMUL_PRECISIONS, type MatmulPrecision } from '../src/models/transformer/index.ts';
+import type { ImageCHW } from '../src/io/png.ts';
+import type { LoadEvent } from '../src/runtime/runtime.ts';
 
 export interface BenchGenerateOptions {
   config: string;
@@ -54,6 +67,14 @@ export interface BenchGenerateOptions {
   singleShot?: boolean;
   /** No human-readable lines (tests). */
   quiet?: boolean;
+  /** Image size in px for --config full: 256, 512 or 1024 (default). */
+  size?: string;
+  /** Comma-separated matrix precision modes (default float32). */
+  precision?: string;
+  /** On-disk model cache for the cold/warm loads (default: a fresh temporary folder, removed at the end). */
+  cacheDir?: string;
+  /** false: load once (no warm reload). */
+  warm?: boolean;
 }
 
 /**
@@ -77,6 +98,7 @@ interface StageTimes {
 }
 
 interface RunRecord {
+  images?: ImageCHW[];
   times: StageTimes;
   memory: { text_encoder?: StageMemory; scales: StageMemory[]; diffusion?: StageMemory; decode?: StageMemory };
   scalesRun: number;
@@ -119,7 +141,32 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
   const B = Number(opts.batch ?? 1);
   const repeat = Number(opts.repeat ?? (name === 'tiny' ? 3 : 1));
   const say = opts.quiet ? () => {} : (s: string) => console.log(s);
-  const rt = nodeRuntime({ threads, memPattern: opts.memPattern === undefined ? undefined : opts.memPattern !== 'off' });
+  const precisions = (opts.precision ?? 'float32').split(',').map((p) => p.trim()) as MatmulPrecision[];
+  for (const p of precisions) if (!MATMUL_PRECISIONS.includes(p)) throw new Error(`--precision: ${p} is not one of ${MATMUL_PRECISIONS.join(', ')}`);
+  const size = Number(opts.size ?? 1024);
+  if (name === 'tiny' && opts.size !== undefined) throw new Error('--size applies to --config full (the tiny fixture is 128 px)');
+  const cacheDir = opts.cacheDir ?? mkdtempSync(join(tmpdir(), 'hart-bench-cache-'));
+  const loads: LoadEvent[] = [];
+  const rt = nodeRuntime({
+    threads, memPattern: opts.memPattern === undefined ? undefined : opts.memPattern !== 'off',
+    // the tiny models are all below the cache's default threshold: cache them too, to measure
+    modelCache: { dir: cacheDir, minBytes: name === 'tiny' ? 0 : undefined },
+    onLoad: (e) => { loads.push(e); if (e.bytes > 2 ** 26) say(`  loaded ${(e.bytes / 2 ** 20).toFixed(0)} MiB ${e.source === 'disk-cache' ? 'from the disk cache' : `compiled${e.cached ? ' (written to the cache)' : ''}`} in ${e.seconds.toFixed(1)} s`); },
+  });
+  try {
+    return await measureWith(opts, { name, threads, B, repeat, say, precisions, size, rt, cacheDir, loads });
+  } finally {
+    if (!opts.cacheDir) rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+interface MeasureContext {
+  name: BenchConfigName; threads: number; B: number; repeat: number; say: (s: string) => void;
+  precisions: MatmulPrecision[]; size: number; rt: ReturnType<typeof nodeRuntime>; cacheDir: string; loads: LoadEvent[];
+}
+
+async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promise<Record<string, unknown>> {
+  const { name, threads, B, repeat, say, precisions, size, rt } = c;
 
   say(`hart bench generate --config ${name}: ${threads} threads, batch ${B}, ${repeat} generation(s)`);
   const peak = await MatmulPeak.create(rt);
@@ -145,9 +192,17 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
     let t = performance.now();
     // 256 MiB of weights per graph (one Qwen2-1.5B layer): emitting a graph holds its weights ~3×
     // in JS for a moment, so smaller graphs keep the loading peak low.
-    const enc = await Qwen2Encoder.load(textCfg, randomQwen2Source(textCfg, 3), rt, { maxSegmentBytes: 2 ** 28 });
-    loadSeconds.text_encoder = r1(secs(performance.now() - t));
-    say(`text encoder (Qwen2 ${textCfg.num_hidden_layers} layers, hidden ${textCfg.hidden_size}, random) loaded in ${loadSeconds.text_encoder} s, ${enc.segmentCount} graph(s); RSS ${gib(rssBytes())} GiB`);
+    const loadEncoder = () => Qwen2Encoder.load(textCfg, randomQwen2Source(textCfg, 3), rt, { maxSegmentBytes: 2 ** 28 });
+    let enc = await loadEncoder();
+    loadSeconds.text_encoder = loadSeconds.text_encoder_cold = r1(secs(performance.now() - t));
+    say(`text encoder (Qwen2 ${textCfg.num_hidden_layers} layers, hidden ${textCfg.hidden_size}, random) loaded in ${loadSeconds.text_encoder} s (cold), ${enc.segmentCount} graph(s); RSS ${gib(rssBytes())} GiB`);
+    if (opts.warm !== false) {
+      await enc.release();
+      t = performance.now();
+      enc = await loadEncoder();
+      loadSeconds.text_encoder_warm = r1(secs(performance.now() - t));
+      say(`text encoder loaded again in ${loadSeconds.text_encoder_warm} s (warm: from the on-disk model cache)`);
+    }
     const ids = new Int32Array(B * L), mask = new Uint8Array(B * L);
     for (let b = 0; b < B; b++) {
       const p = promptIds(textCfg.vocab_size, sysTokens, T, validTokens, 11 + b);
@@ -173,11 +228,23 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
 
   // ---- HART parts
   const attn = { headGroups: opts.headGroups ? Number(opts.headGroups) : undefined, kernel: opts.kernel as 'graph' | 'mha' | undefined };
+  const load = () => (name === 'tiny' ? loadTinyModel(rt, opts.fixture ?? defaultFixtureDir()) : buildFullModel(rt, { ...attn, precision: precisions[0] }, say, size));
   let t0 = performance.now();
-  let model: BenchModel;
-  if (name === 'tiny') model = await loadTinyModel(rt, opts.fixture ?? defaultFixtureDir());
-  else model = await buildFullModel(rt, attn, say);
-  loadSeconds.hart = r1(secs(performance.now() - t0));
+  let model: BenchModel = await load();
+  loadSeconds.hart = loadSeconds.hart_cold = r1(secs(performance.now() - t0));
+  if (opts.warm !== false) {
+    say(`HART parts loaded in ${loadSeconds.hart_cold} s (cold: compiled, written to the on-disk model cache ${c.cacheDir}); loading again`);
+    await model.parts.transformer.release(rt);
+    await model.parts.diffusion.release(rt);
+    t0 = performance.now();
+    model = await load();
+    loadSeconds.hart_warm = r1(secs(performance.now() - t0));
+    say(`HART parts loaded in ${loadSeconds.hart_warm} s (warm: from the on-disk model cache)`);
+  }
+  if (name === 'tiny' && precisions[0] !== 'float32') {
+    await model.parts.transformer.release(rt);
+    model.parts.transformer = await model.makeTransformer({ ...attn, precision: precisions[0] });
+  }
   const d = model.parts.transformer.dims;
   const N = d.numScales, G = d.patchNums[N - 1];
   const scalesToRun = opts.scales ? Math.min(N, Number(opts.scales)) : N;
@@ -224,6 +291,23 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
     rec.memory.text_encoder = textMem;
     runs.push(rec);
   }
+  // ---- other precision modes: the same generation once each, against the first mode's image
+  const precisionReport: Record<string, Record<string, number | null>> = {
+    [precisions[0]]: { seconds: r3(median(runs.map((r) => totalOf(r)))), transformer_seconds: r3(median(runs.map((r) => r.times.scales_transformer.reduce((a, b) => a + b, 0)))), image_max_abs_diff: 0, psnr_db: null },
+  };
+  for (const precision of precisions.slice(1)) {
+    await model.parts.transformer.release(rt);
+    t0 = performance.now();
+    model.parts.transformer = await model.makeTransformer({ ...attn, precision });
+    const loadS = secs(performance.now() - t0);
+    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, () => {});
+    const diff = imageDiff(runs[0].images, rec.images);
+    precisionReport[precision] = {
+      seconds: r3(totalOf(rec)), transformer_seconds: r3(rec.times.scales_transformer.reduce((a, b) => a + b, 0)),
+      load_seconds: r1(loadS), ...diff,
+    };
+    say(`precision ${precision}: ${totalOf(rec).toFixed(2)} s (transformer ${rec.times.scales_transformer.reduce((a, b) => a + b, 0).toFixed(2)} s) vs ${precisions[0]} ${precisionReport[precisions[0]].seconds} s; image max |Δ| ${diff.image_max_abs_diff}, PSNR ${diff.psnr_db} dB`);
+  }
   const peakEnd = await peak.measure(7);
   say(`ORT MatMul 1024³ after: ${peakEnd.toFixed(1)} GFLOP/s (median of all ${peak.seconds.length} probes: ${peak.gflops.toFixed(1)})`);
   const gemmEnd = await MatmulPeak.weightGemm(rt);
@@ -232,7 +316,13 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
   const peakG = peak.gflops;
   await rt.dispose();
 
-  return report({ name, opts, model, flops, runs, peakG, gemmG, peakStart, peakEnd, loadSeconds, B, threads, scalesToRun, kvBytes, kvHeld, L, sysTokens, say });
+  const result = report({ name, opts: { ...opts, json: false }, model, flops, runs, peakG, gemmG, peakStart, peakEnd, loadSeconds, B, threads, scalesToRun, kvBytes, kvHeld, L, sysTokens, say });
+  result.size = model.parts.transformer.dims.patchNums.at(-1)! * 16;
+  result.precision = precisionReport;
+  result.load_events = { compiled: c.loads.filter((e) => e.source === 'compiled').length, from_disk_cache: c.loads.filter((e) => e.source === 'disk-cache').length };
+  reportLines(result, say);
+  if (opts.json) console.log(JSON.stringify(result));
+  return result;
 }
 
 /** One generation through runGeneration, stage by stage. */
@@ -275,8 +365,9 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
   const positionIds = Array.from({ length: B }, () => Array.from({ length: d.T }, (_, i) => Math.min(i, validTokens - 1)));
   stage.start();
   let aborted = false;
+  let images: ImageCHW[] | undefined;
   try {
-    await runGeneration(parts, { context, positionIds }, {
+    images = await runGeneration(parts, { context, positionIds }, {
       ...resolveOptions(B, { seed: 1, cfg: 4.5, moreSmooth: false }),
       signal: abort.signal,
       beforeDecode,
@@ -338,7 +429,30 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
       say(`  decode (standalone, f_hat after scale ${scalesToRun - 1}): ${times.decode.toFixed(3)} s, RSS peak ${memory.decode.peak_gib} GiB`);
     }
   }
-  return { times, memory, scalesRun: times.scales.length, standalone };
+  return { images, times, memory, scalesRun: times.scales.length, standalone };
+}
+
+/** Seconds of a generation's stages (text encoder excluded: it is timed apart). */
+function totalOf(r: RunRecord): number {
+  return r.times.scales.reduce((a, b) => a + b, 0) + r.times.diffusion + r.times.decode;
+}
+
+/** max |a − b| over every pixel of every image ([0, 1] values) and the PSNR of b against a (peak 1). */
+function imageDiff(a?: ImageCHW[], b?: ImageCHW[]): { image_max_abs_diff: number | null; psnr_db: number | null } {
+  if (!a || !b || a.length !== b.length) return { image_max_abs_diff: null, psnr_db: null };
+  let m = 0, se = 0, n = 0;
+  a.forEach((im, k) => im.data.forEach((v, i) => { const d = v - b[k].data[i]; m = Math.max(m, Math.abs(d)); se += d * d; n++; }));
+  const mse = se / n;
+  return { image_max_abs_diff: Number(m.toPrecision(3)), psnr_db: mse === 0 ? Infinity : r1(10 * Math.log10(1 / mse)) };
+}
+
+/** The lines the cold/warm loads and the precision modes add to the report. */
+function reportLines(r: Record<string, unknown>, say: (s: string) => void): void {
+  const l = r.load_seconds as Record<string, number>;
+  say(`load: HART parts cold ${l.hart_cold} s, warm ${l.hart_warm ?? '-'} s; text encoder cold ${l.text_encoder_cold ?? '-'} s, warm ${l.text_encoder_warm ?? '-'} s`);
+  for (const [p, v] of Object.entries(r.precision as Record<string, Record<string, number | null>>)) {
+    say(`precision ${p.padEnd(8)} ${String(v.seconds).padStart(8)} s  transformer ${v.transformer_seconds} s  image max |Δ| ${v.image_max_abs_diff}  PSNR ${v.psnr_db ?? '-'} dB`);
+  }
 }
 
 interface ReportInput {

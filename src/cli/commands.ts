@@ -140,6 +140,10 @@ export function registerCommands(program: Command): void {
     .option('--kernel <k>', 'attention lowering: graph or mha')
     .option('--single-shot', 'free the transformer and diffusion sessions before the decode, as hart generate does (one generation)')
     .option('--mem-pattern <on|off>', "ONNX Runtime's memory pattern (default on)")
+    .option('--size <px>', 'image size with --config full: 256, 512 or 1024 (the official schedules)', undefined)
+    .option('--precision <modes>', 'matrix precision of the transformer blocks, comma-separated (float32, int8, int4, dynq8); the first is timed, the others compared to it', 'float32')
+    .option('--cache-dir <dir>', 'on-disk model cache for the cold/warm loads (default: a fresh temporary folder)')
+    .option('--no-warm', 'load once (no second, warm load from the model cache)')
     .action(async (opts) => (await benchModule('generate')).benchGenerate(opts));
   bench
     .command('load')
