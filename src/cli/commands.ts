@@ -63,8 +63,56 @@ export function registerCommands(program: Command): void {
     .option('--cors <origins>', 'comma-separated origins allowed to call the API from a browser (default: none)')
     .option('--threads <n>', 'CPU threads for ONNX Runtime')
     .option('--web <dir>', 'the web app folder to serve (default: web/dist)')
+    .option('--redis <url>', 'generate through the shared job queue on this Redis (with hart worker): redis://[:password@]host:port or rediss://; --concurrency 0 = front end only')
+    .option('--redis-queue <name>', 'the queue name with --redis', 'hart')
     .option('-q, --quiet', 'no request log')
     .action(async (opts) => (await import('../server/serve.node.ts')).serveCommand(opts, interrupt.signal));
+  // distributed generation on BullMQ + Redis (src/queue/)
+  program
+    .command('enqueue')
+    .description('queue one job per image (prompt × seed) for hart workers; resubmitting adds only what is missing')
+    .argument('<prompts>', 'a .jsonl file ({"prompt": …, "seed"?: …, "cfg"?: …} per line) or a text file (one prompt per line)')
+    .requiredOption('--out <folder>', 'where the workers write the PNGs and manifest.jsonl (shared storage, same path on every worker)')
+    .option('--redis <url>', 'redis://[:password@]host:port[/db] or rediss:// (TLS); default $HART_REDIS_URL or redis://127.0.0.1:6379')
+    .option('--queue <name>', 'queue name (one per model)', 'hart')
+    .option('--seeds <list>', 'seeds per prompt: 1, 1-100 or 1,5,9-12 (a JSONL line with "seed" uses its own)', '1')
+    .option('--model <dir>', 'the model the workers serve (its folder name is the job\'s model id; default: the embedded model)')
+    .option('--model-id <name>', 'the model id without the folder (the folder name the workers load)')
+    .option('--cfg <x>', 'classifier-free guidance scale')
+    .option('--top-k <n>', 'top-k for every scale')
+    .option('--top-p <x>', 'nucleus sampling mass')
+    .option('--temperature <x>', 'logit temperature')
+    .option('--steps <n>', 'residual diffusion steps')
+    .option('--no-more-smooth', 'hard token choices instead of the Gumbel-smooth path')
+    .option('--attempts <n>', 'tries per job before it is parked', '3')
+    .option('--json', 'print one JSON object')
+    .option('-q, --quiet', 'no output')
+    .action(async (file, opts) => { await (await import('../queue/enqueue.node.ts')).enqueueCommand(file, opts); });
+  program
+    .command('worker')
+    .description('take image jobs from the queue: load the model once, write each PNG atomically + one manifest line; Ctrl-C drains')
+    .option('--redis <url>', 'redis://[:password@]host:port[/db] or rediss:// (TLS); default $HART_REDIS_URL or redis://127.0.0.1:6379')
+    .option('--queue <name>', 'queue name (one per model)', 'hart')
+    .option('--out <folder>', 'write here instead of each job\'s folder')
+    .option('--concurrency <n>', 'jobs at once', '1')
+    .option('--model <dir>', 'model folder (default: the embedded model)')
+    .option('--text-encoder <dir>', 'Qwen2 text-encoder folder, if separate')
+    .option('--threads <n>', 'CPU threads for ONNX Runtime')
+    .option('--stall-timeout <s>', 'seconds after which a silent (killed) worker\'s job goes to another worker', '60')
+    .option('-q, --quiet', 'no per-job log')
+    .action(async (opts) => (await import('../queue/worker.node.ts')).workerCommand(opts, interrupt.signal));
+  program
+    .command('queue')
+    .description('the job queue of hart enqueue / hart worker')
+    .command('status')
+    .description('counts, throughput, ETA, workers and parked jobs (with their errors)')
+    .option('--redis <url>', 'redis://[:password@]host:port[/db] or rediss:// (TLS); default $HART_REDIS_URL or redis://127.0.0.1:6379')
+    .option('--queue <name>', 'queue name', 'hart')
+    .option('--watch', 'redraw (with a progress bar) until the queue is drained or Ctrl-C')
+    .option('--interval <s>', 'seconds between redraws with --watch', '1')
+    .option('--parked <n>', 'parked jobs to list', '10')
+    .option('--json', 'print one JSON object (per redraw with --watch)')
+    .action(async (opts) => (await import('../queue/status.node.ts')).statusCommand(opts, interrupt.signal));
   program
     .command('convert')
     .description('official HART checkpoint folder (llm/, tokenizer/) → HART.js model folder (hart.json, safetensors, configs, model card)')
@@ -188,6 +236,14 @@ export function registerCommands(program: Command): void {
     .option('--queue <n>', 'server queue bound', '8')
     .option('--seconds <n>', 'stop after this many seconds', '120')
     .action(async (opts) => (await benchModule('serve')).benchServe(opts));
+  bench
+    .command('queue')
+    .description('images/s through the BullMQ queue with 1 and 2 workers vs plain generation in the same run; Redis round trips and bytes per job')
+    .option('--json', 'print one JSON object as the last line')
+    .option('--model <dir>', 'model folder (default: the embedded model)')
+    .option('--images <n>', 'images per measurement', '16')
+    .option('--threads <n>', 'ONNX Runtime threads of the baseline and 1-worker runs, and of each of the 2 workers (default: all cores; 1 per worker)')
+    .action(async (opts) => (await benchModule('queue')).benchQueue(opts));
   bench
     .command('browser')
     .description('seconds per image in headless Chromium on wasm and WebGPU, as a ratio to Node in the same run')

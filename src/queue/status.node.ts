@@ -30,8 +30,10 @@ export async function queueStatus(client: Redis, queueName: string, display: str
     const now = Date.now();
     const completedKey = q.toKey('completed');
     const recent = await client.zcount(completedKey, String(now - 60_000), '+inf');
-    const first = await client.zrange(completedKey, 0, 0, 'WITHSCORES');
-    const window = first.length ? Math.min(60, Math.max(1, (now - Number(first[1])) / 1000)) : 60;
+    // the first image's time (RESP2 answers [member, score], RESP3 [[member, score]])
+    const first = (await client.call('ZRANGE', completedKey, '0', '0', 'WITHSCORES')) as unknown[];
+    const firstAt = first.length ? Number(Array.isArray(first[0]) ? first[0][1] : first[1]) : NaN;
+    const window = Number.isFinite(firstAt) ? Math.min(60, Math.max(1, (now - firstAt) / 1000)) : 60;
     const rate = recent / window;
     const remaining = counts.waiting + counts.active + counts.delayed + counts.prioritized;
     const eta = remaining === 0 ? 0 : rate > 0 ? remaining / rate : null;

@@ -121,6 +121,7 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
     return { file, seconds, worker: id };
   };
 
+  const connection = redisClient(o.target, { name: `hart-worker:${id}` });
   const worker = new Worker(o.queue, async (job, token) => {
     beat.current.push(job.id!);
     try {
@@ -129,7 +130,7 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
       beat.current = beat.current.filter((j) => j !== job.id);
     }
   }, {
-    connection: redisClient(o.target, { name: `hart-worker:${id}` }),
+    connection,
     concurrency,
     lockDuration: stall,
     stalledInterval: Math.max(500, Math.round(stall / 2)),
@@ -161,13 +162,15 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
     stats: () => ({ ...beat }),
     async close() {
       beat.state = 'draining';
-      await publish();
-      await worker.close();
+      const closing = worker.close(); // stops taking jobs now; resolves when the running ones are done
+      void publish();
+      await closing;
       clearInterval(timer);
       beat.state = 'stopped';
       beat.current = [];
       await publish();
       registry.disconnect();
+      connection.disconnect();
     },
   };
 }
@@ -210,4 +213,5 @@ export async function workerCommand(o: WorkerCliOptions, signal: AbortSignal): P
   log(`stopped: ${s.done} image(s) made, ${s.skipped} already recorded, ${s.failed} parked`);
   await pipe.dispose();
   await runtime.dispose();
+  process.exit(0); // ONNX Runtime's thread pools and BullMQ's timers would keep the process alive
 }

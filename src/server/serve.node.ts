@@ -16,6 +16,8 @@ import { staticFiles } from './static.node.ts';
 export interface ServeCliOptions {
   model?: string; textEncoder?: string; host: string; port: string; concurrency: string; queue: string;
   maxN: string; bodyLimit: string; cors?: string; threads?: string; web?: string; quiet?: boolean;
+  /** --redis <url>: generations go through the shared BullMQ queue (src/queue/serve-backend.node.ts). */
+  redis?: string; redisQueue?: string;
 }
 
 function int(flag: string, v: string | undefined, lo: number, hi: number): number | undefined {
@@ -27,7 +29,7 @@ function int(flag: string, v: string | undefined, lo: number, hi: number): numbe
 
 export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Promise<void> {
   const port = int('--port', o.port, 0, 65535)!;
-  const concurrency = int('--concurrency', o.concurrency, 1, 64)!;
+  const concurrency = int('--concurrency', o.concurrency, o.redis ? 0 : 1, 64)!;
   const capacity = int('--queue', o.queue, 0, 100000)!;
   const maxN = int('--max-n', o.maxN, 1, 64)!;
   const bodyLimit = int('--body-limit', o.bodyLimit, 256, 64 << 20)!;
@@ -57,10 +59,16 @@ export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Pr
       png: encodeImagePng(im, { prompt: req.prompt, seed: r.seeds[i], settings: r.settings, width: im.width, height: im.height, model: model.name }),
     }));
   };
+  // --redis: every image is a job on the shared queue; this server's own worker takes --concurrency of them
+  const backend = o.redis ? await (await import('../queue/serve-backend.node.ts')).redisBackend({
+    redis: o.redis, queue: o.redisQueue, model: model.name, concurrency, log: o.quiet ? undefined : (s) => log(s),
+    render: (await import('../queue/worker.node.ts')).pipelineRenderer(pipe, model.name),
+  }) : undefined;
+  if (backend) log(`generating through ${backend.display}`);
   const app = createApp({
-    generate,
+    generate: backend ? (req, g) => backend.generate(req, g) : generate,
     model: { id: model.name, resolution: res, demo: model.demo, context_token: pipe.model.transformerConfig.context_token, defaults: { ...(pipe.model.hartJson?.defaults ?? {}) } },
-    queue: new JobQueue(concurrency, capacity),
+    queue: backend ? new JobQueue(Math.max(1, capacity), capacity) : new JobQueue(concurrency, capacity),
     maxN, bodyLimit, corsOrigins,
     web: existsSync(webDir) ? staticFiles(webDir, { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }) : undefined,
     modelFiles: staticFiles(model.dir),
@@ -81,6 +89,7 @@ export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Pr
   });
   log('stopping');
   server.close();
+  await backend?.close();
   await pipe.dispose();
   await runtime.dispose();
   process.exit(0);
