@@ -1,7 +1,7 @@
 // Which model `hart` (generate, info, serve) and loadHartPipeline() use when none is named: the
-// embedded default model (models/default in the package) or, until it is trained, the random-weight
-// parity model (../shared/fixtures/hart-parity-tiny) with a random byte-level text encoder.
-// Switching to the trained model is one line: defaultModelDir().
+// embedded default model (models/default in the package, trained by recipes/default.json). The
+// random-weight parity model (../shared/fixtures/hart-parity-tiny) still runs when named with
+// --model, with a random byte-level text encoder standing in for the missing one.
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,10 +26,12 @@ export function embeddedModelExists(): boolean {
   return existsSync(join(EMBEDDED_MODEL, 'hart.json'));
 }
 
-/** The model used when none is given. */
+/**
+ * The model used when none is given: the embedded one. (The parity fixture is no fallback: it
+ * draws noise; pass it with --model to run it.)
+ */
 export function defaultModelDir(): string {
   if (embeddedModelExists()) return EMBEDDED_MODEL;
-  if (existsSync(join(DEMO_MODEL, 'llm', 'config.json'))) return DEMO_MODEL;
   throw new UserError('no model: this HART.js has no embedded model (models/default); pass a model folder '
     + '(--model <dir>: a HART.js folder with hart.json, or the official hart-0.7b-1024px)');
 }

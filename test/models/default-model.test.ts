@@ -1,0 +1,46 @@
+// The embedded default model (models/default): it loads with no folder given, and one image per
+// kind of prompt (each scenes category, an emoji caption) comes out 64×64, finite, not blank
+// (pixels vary: a blank or single-colour image fails) and identical for the same seed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { loadHartPipeline } from '../../src/index.node.ts';
+import { EMBEDDED_MODEL, defaultModelDir } from '../../src/pipeline/default-model.node.ts';
+
+const PROMPTS = [
+  'a red circle', // single
+  'three green triangles', // counting
+  'a yellow star and a purple square', // two objects
+  'a blue square left of a red circle', // position
+  'twemoji: red apple', // emoji
+];
+
+test('the default model is embedded and used when no folder is given', () => {
+  assert.ok(existsSync(EMBEDDED_MODEL), `models/default is missing (${EMBEDDED_MODEL})`);
+  assert.equal(defaultModelDir(), EMBEDDED_MODEL);
+});
+
+test('the default model generates one image per kind of prompt: 64×64, not blank, the same for the same seed', async () => {
+  const pipe = await loadHartPipeline(undefined, { threads: 2 });
+  try {
+    const a = await pipe.generate(PROMPTS, { seed: 7 });
+    const b = await pipe.generate([PROMPTS[3]], { seed: 10 }); // image 3 of the batch has seed 7 + 3
+    for (const [i, img] of a.images.entries()) {
+      assert.equal(img.width, 64);
+      assert.equal(img.height, 64);
+      let min = Infinity, max = -Infinity, sum = 0, sum2 = 0;
+      for (const v of img.data) {
+        assert.ok(Number.isFinite(v) && v >= 0 && v <= 1);
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+        sum += v;
+        sum2 += v * v;
+      }
+      const n = img.data.length, std = Math.sqrt(sum2 / n - (sum / n) ** 2);
+      assert.ok(max - min > 0.3 && std > 0.03, `"${PROMPTS[i]}" looks blank (range ${min}–${max}, std ${std})`);
+    }
+    assert.ok(b.images[0].data.every((v, k) => v === a.images[3].data[k]), 'seed 10 alone differs from image 3 of the seed-7 batch');
+  } finally {
+    await pipe.dispose();
+  }
+});
