@@ -9,7 +9,9 @@ export { Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export { webRuntime, type WebRuntimeOptions } from './runtime/web.ts';
 export type { HostTensor } from './runtime/host-tensor.ts';
 export { memoryFiles, type FileAccess } from './io/file-access.ts';
-export { encodePng, decodePng, readPngText, type ImageCHW } from './io/png.ts';
+export { encodePng, readPngText, type ImageCHW } from './io/png.ts';
+// the public decoder checks the file's structure and size before fast-png allocates (io/png-check.ts)
+export { decodePngChecked as decodePng } from './io/png-check.ts';
 export { encodeImagePng, pngText, type ImageRecord } from './api/metadata.ts';
 export { generationSchema, parseGenerationRequest, toGenerateOptions, RequestError, type GenerationRequest } from './api/request.ts';
 export { VERSION } from './api/version.ts';
