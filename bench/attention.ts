@@ -68,6 +68,7 @@ const feeds = {
 const variants = values.variants!.split(',');
 const models = [];
 for (const name of variants) models.push({ name, m: await rt.load(emitOnnx(build(name)), { memPattern: false }) });
+console.log(`${variants.length} variants compiled`);
 const gemm0 = await MatmulPeak.weightGemm(rt);
 const times: Record<string, number[]> = {};
 let ref: Float32Array | undefined;
@@ -77,6 +78,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
     const t = performance.now();
     const o = (await m.run(feeds)).out.data as Float32Array;
     (times[name] ??= []).push((performance.now() - t) / 1000);
+    if (!values.json) console.log(`  round ${r} ${name}: ${times[name].at(-1)!.toFixed(3)} s`);
     if (r === 0) {
       ref ??= o;
       let d = 0;

@@ -14,6 +14,7 @@
 import type { Tensor } from '../../graph/index.ts';
 import { defineOp } from '../../graph/index.ts';
 import { linear, type Params } from '../../nn/index.ts';
+import { bfloat16ToFloat32Array, float16ToFloat32Array } from '../../io/dtypes.ts';
 
 export type MatmulPrecision = 'float32' | 'int8' | 'int4' | 'dynq8';
 export const MATMUL_PRECISIONS: readonly MatmulPrecision[] = ['float32', 'int8', 'int4', 'dynq8'];
@@ -68,9 +69,12 @@ export function precisionLinear(p: Params, x: Tensor, outFeatures: number, bias:
   if (typeof K !== 'number') throw new Error(`${x}: the feature (last) dim must be static`);
   if (precision === 'float32') return linear(p, x, outFeatures, bias);
   const stored = p.store.get(p.full('weight'), [outFeatures, K]);
-  // already-quantized folders (int4 MatMulNBits) and half-precision weights keep nn.linear's path
-  if (!stored || stored.int4 || stored.dtype !== 'float32' || stored.data.length !== outFeatures * K) return linear(p, x, outFeatures, bias);
-  const W = stored.data as Float32Array;
+  // already-quantized folders (int4 MatMulNBits) keep nn.linear's path; half-precision weights are widened first
+  if (!stored || stored.int4 || stored.data.length !== outFeatures * K) return linear(p, x, outFeatures, bias);
+  const W = stored.dtype === 'float32' ? stored.data as Float32Array
+    : stored.dtype === 'float16' ? float16ToFloat32Array(stored.data as Uint16Array)
+    : stored.dtype === 'bfloat16' ? bfloat16ToFloat32Array(stored.data as Uint16Array) : undefined;
+  if (!W) return linear(p, x, outFeatures, bias);
   const g = p.graph, name = p.full('weight');
   let y: Tensor;
   if (precision === 'dynq8') {
