@@ -38,6 +38,9 @@ export async function redisBackend(o: RedisBackendOptions): Promise<RedisBackend
   const queue = new Queue(queueName, { connection: client });
   const eventsClient = redisClient(target, { name: 'hart-serve-events' });
   const events = new QueueEvents(queueName, { connection: eventsClient });
+  const onError = (e: Error) => o.log?.(`redis: ${e.message}`); // ioredis reconnects by itself
+  queue.on('error', onError);
+  events.on('error', onError);
   await events.waitUntilReady();
   let worker: ImageWorker | undefined;
   if (o.concurrency > 0) worker = await startImageWorker({ target, queue: queueName, render: o.render, model: o.model, concurrency: o.concurrency, log: o.log });

@@ -79,6 +79,7 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
     started: Date.now(), lastSeen: Date.now(), done: 0, skipped: 0, failed: 0, busySeconds: 0, rate: 0, current: [],
   };
   const finishedAt: number[] = [];
+  const made = new Set<string>(); // output folders already created
   const registry: Redis = redisClient(o.target, { name: `hart-worker-beat:${id}` });
   const publish = async () => {
     const now = Date.now();
@@ -106,7 +107,7 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
     const dir = o.out ?? p.out;
     if (!dir) throw new UnrecoverableError('the job names no output folder and this worker has no --out');
     if (!o.out && !isAbsolute(dir)) throw new UnrecoverableError(`the job's output folder ${JSON.stringify(dir)} is not an absolute path`);
-    await mkdir(dir, { recursive: true });
+    if (!made.has(dir)) { await mkdir(dir, { recursive: true }); made.add(dir); }
     const file = jobFileName(job.id);
     const manifest = manifestIndex(dir);
     if (await manifest.has(job.id) && existsSync(join(dir, file))) return { file, skipped: true, worker: id }; // made before its worker could tell Redis

@@ -1,10 +1,11 @@
 // hart enqueue / hart worker / hart queue status end to end, through the real binary, on a real
-// redis-server (test/queue/redis-server.ts): 40 jobs, 2 worker processes, one killed with SIGKILL
+// redis-server (test/queue/redis-server.ts), with the embedded default model (64 px): 40 jobs, 2
+// worker processes, one killed with SIGKILL
 // while it makes an image, Redis restarted mid-run → all 40 PNGs exist exactly once (one manifest
 // line each, no temp files) and are byte-for-byte the PNGs `hart generate` writes for the same
 // prompts and seeds (metadata included); resubmitting adds nothing; poisoned jobs (a bad field, a
 // foreign model, a path-like id) are parked with their errors; Ctrl-C drains (the running job
-// finishes, the rest wait).
+// finishes, the rest wait); a `hart serve --redis` front end gets the same bytes through the queue.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -14,10 +15,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { fixtureDir } from '../fixtures.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
 import { enqueueCommand, jobId } from '../../src/queue/enqueue.node.ts';
 import { queueStatus } from '../../src/queue/status.node.ts';
+import { redisBackend } from '../../src/queue/serve-backend.node.ts';
 import { generateCommand } from '../../src/cli/generate.node.ts';
 
 const BIN = resolve(fileURLToPath(new URL('../../bin/hart.mjs', import.meta.url)));
@@ -67,29 +68,29 @@ after(async () => {
 });
 
 test('2 workers, 40 jobs, one kill -9 and a Redis restart: every image once, bitwise = hart generate; duplicates add nothing; poison is parked; Ctrl-C drains', { timeout: 900_000 }, async () => {
-  const model = fixtureDir();
   redis = await startRedis();
   const out = join(dir, 'out');
   const promptsFile = join(dir, 'prompts.txt');
   writeFileSync(promptsFile, `${PROMPTS.join('\n')}\n`);
   const common = ['--redis', redis.url, '--queue', QUEUE];
   // the workers start first (loading takes longest); they wait for jobs
-  const worker = () => spawnHart(['worker', ...common, '--model', model, '--stall-timeout', '5', '--threads', '1']);
+  const worker = () => spawnHart(['worker', ...common, '--stall-timeout', '5', '--threads', '1']);
   const a = worker(), b = worker();
   procs.push(a, b);
 
   // submit, twice: the second adds nothing (the second through the same code in this process)
-  let r = hart(['enqueue', promptsFile, ...common, '--out', out, '--seeds', `1-${SEEDS}`, '--model', model, '--json']);
+  let r = hart(['enqueue', promptsFile, ...common, '--out', out, '--seeds', `1-${SEEDS}`, '--json']);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { ...JSON.parse(r.stdout), jobs: 40, added: 40, existing: 0 });
-  const again = await enqueueCommand(promptsFile, { redis: redis.url, queue: QUEUE, out, seeds: `1-${SEEDS}`, model, moreSmooth: true, quiet: true });
+  const again = await enqueueCommand(promptsFile, { redis: redis.url, queue: QUEUE, out, seeds: `1-${SEEDS}`, moreSmooth: true, quiet: true });
   assert.deepEqual([again.jobs, again.added, again.existing], [40, 0, 40]);
 
   // poisoned jobs, written straight into Redis as a hostile or buggy producer could
   conn = new Redis(redis.url, { maxRetriesPerRequest: null });
   conn.on('error', () => {}); // reconnects across the restart below
   const q = new Queue(QUEUE, { connection: conn });
-  const base = { v: 1, prompt: 'x', seed: 1, model: 'hart-parity-tiny', out };
+  q.on('error', () => {}); // (the Redis restart)
+  const base = { v: 1, prompt: 'x', seed: 1, model: 'hart-js-default', out };
   await q.add('image', { ...base, cfg: 'abc' }, { jobId: 'jbad000000000000000000001', attempts: 3 });
   await q.add('image', { ...base, model: 'someone-else' }, { jobId: 'jbad000000000000000000002', attempts: 3 });
   await q.add('image', base, { jobId: '..-..-etc-passwd', attempts: 3 });
@@ -116,7 +117,7 @@ test('2 workers, 40 jobs, one kill -9 and a Redis restart: every image once, bit
   assert.ok(s.rate > 0);
   const parked = Object.fromEntries(s.parked.map((p: { id: string; error: string }) => [p.id, p.error]));
   assert.match(parked.jbad000000000000000000001, /bad job payload: cfg must be a number in \[0, 50\], got "abc"/);
-  assert.match(parked.jbad000000000000000000002, /for model "someone-else"; this worker serves "hart-parity-tiny"/);
+  assert.match(parked.jbad000000000000000000002, /for model "someone-else"; this worker serves "hart-js-default"/);
   assert.match(parked['..-..-etc-passwd'], /is not a hart job id/);
   assert.equal(s.workers.length, 2);
   assert.equal(s.workers.reduce((n: number, w: { done: number; skipped: number }) => n + w.done + w.skipped, 0), 40);
@@ -125,32 +126,41 @@ test('2 workers, 40 jobs, one kill -9 and a Redis restart: every image once, bit
 
   // exactly once: 40 PNGs, no temp file, 40 manifest lines, each the hash of its prompt/seed/model
   const files = readdirSync(out).sort();
-  const ids = PROMPTS.flatMap((prompt) => Array.from({ length: SEEDS }, (_, k) => jobId({ prompt, seed: k + 1, model: 'hart-parity-tiny' })));
+  const ids = PROMPTS.flatMap((prompt) => Array.from({ length: SEEDS }, (_, k) => jobId({ prompt, seed: k + 1, model: 'hart-js-default' })));
   assert.deepEqual(files, [...ids.map((id) => `${id}.png`), 'manifest.jsonl'].sort());
   const lines = readFileSync(join(out, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, 40);
   assert.deepEqual(lines.map((l) => l.id).sort(), [...ids].sort());
   for (const l of lines) {
     assert.equal(l.file, `${l.id}.png`);
-    assert.equal(l.settings.cfg, 4.5);
+    assert.equal(typeof l.settings.cfg, 'number');
     assert.ok(l.seconds > 0);
   }
 
   // bitwise equal to hart generate (its own code, in this process; image b of a batch = seed 1 + b alone)
   const ref = join(dir, 'ref');
   for (const [i, p] of PROMPTS.entries()) {
-    await generateCommand(p.split(' '), { output: join(ref, `p${i}.png`), model, seed: '1', batch: String(SEEDS), moreSmooth: true, quiet: true, threads: '1' });
+    await generateCommand(p.split(' '), { output: join(ref, `p${i}.png`), seed: '1', batch: String(SEEDS), moreSmooth: true, quiet: true, threads: '1' });
   }
   for (const [i, prompt] of PROMPTS.entries()) {
     for (let k = 0; k < SEEDS; k++) {
       const want = readFileSync(join(ref, `p${i}-${k + 1}.png`));
-      const got = readFileSync(join(out, `${jobId({ prompt, seed: k + 1, model: 'hart-parity-tiny' })}.png`));
+      const got = readFileSync(join(out, `${jobId({ prompt, seed: k + 1, model: 'hart-js-default' })}.png`));
       assert.ok(want.equals(got), `prompt ${i} seed ${k + 1} differs from hart generate`);
     }
   }
 
+  // hart serve --redis: a front end without a worker of its own gets its images from worker b
+  // through the queue, the same bytes again
+  const backend = await redisBackend({ redis: redis.url, queue: QUEUE, model: 'hart-js-default', concurrency: 0, render: () => Promise.reject(new Error('no local worker')) });
+  const served = await backend.generate({ prompt: PROMPTS[0], seed: 5, n: 2 }, { signal: new AbortController().signal });
+  assert.deepEqual(served.map((im) => im.seed), [5, 6]);
+  for (const im of served) assert.ok(Buffer.from(im.png).equals(readFileSync(join(ref, `p0-${im.seed}.png`))), `served seed ${im.seed} differs`);
+  await backend.close();
+
   // Ctrl-C drains: the running job is finished and recorded, no new one is taken, the rest stay queued
-  const more = await enqueueCommand(promptsFile, { redis: redis.url, queue: QUEUE, out, seeds: '21-23', model, moreSmooth: true, quiet: true });
+  const before = (await counts()).completed;
+  const more = await enqueueCommand(promptsFile, { redis: redis.url, queue: QUEUE, out, seeds: '21-23', moreSmooth: true, quiet: true });
   assert.equal(more.added, 6);
   await until('worker b to start a new job', () => running(b.log).length > 0, 60_000);
   b.child.kill('SIGINT');
@@ -163,7 +173,7 @@ test('2 workers, 40 jobs, one kill -9 and a Redis restart: every image once, bit
   const c = await counts();
   assert.equal(c.active, 0);
   assert.ok(c.waiting >= 1);
-  assert.equal(c.completed + c.waiting, 46);
-  assert.equal(readFileSync(join(out, 'manifest.jsonl'), 'utf8').trim().split('\n').length, c.completed);
+  assert.equal(c.completed + c.waiting, before + 6);
+  assert.equal(readFileSync(join(out, 'manifest.jsonl'), 'utf8').trim().split('\n').length, 40 + c.completed - before);
   await q.close();
 });
