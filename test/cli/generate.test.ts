@@ -33,18 +33,19 @@ function userError(args: string[], message: RegExp) {
 
 test('generate: A1111 parameters + UTF-8 prompt; seeds reproduce; batch image b = seed + b alone; --no-metadata', { timeout: 180_000 }, () => {
   fixtureDir();
-  const prompt = 'a red circle, 猫 “quoted”';
+  // the embedded default model (64 px, 24 context tokens); the prompt is longer than 24 tokens
+  const prompt = `a red circle, 猫 “quoted”${' and a blue square'.repeat(5)}`;
   const a = join(dir, 'a.png');
   let r = hart(['generate', prompt, '-o', a, '--seed', '3', '--threads', '2']);
   assert.equal(r.status, 0, r.stderr);
   // one progress line per stage when stderr is not a terminal
   for (const stage of ['load', 'scales', 'diffusion', 'decode']) assert.match(r.stderr, new RegExp(`^${stage} +\\[#+\\]`, 'm'));
-  assert.match(r.stderr, /warning: the prompt is longer than the 8 tokens the model reads/);
+  assert.match(r.stderr, /warning: the prompt is longer than the 24 tokens the model reads/);
   const pa = decodePng(new Uint8Array(readFileSync(a)));
-  assert.equal(pa.width, 128);
+  assert.equal(pa.width, 64);
   const [first, settings] = pa.text.parameters.split('\n');
   assert.equal(first, prompt);
-  assert.match(settings, /^Steps: 8, Sampler: HART, CFG scale: 4.5, Seed: 3, Size: 128x128, Model: hart-parity-tiny, .*Version: hart-js \d+\.\d+\.\d+$/);
+  assert.match(settings, /^Steps: 8, Sampler: HART, CFG scale: 8, Seed: 3, Size: 64x64, Model: hart-js-default, .*Version: hart-js \d+\.\d+\.\d+$/);
   assert.doesNotMatch(pa.text.parameters, /\\u|\/work\//);
   assert.equal(pa.text.prompt, prompt);
   // the prompt chunk is iTXt holding UTF-8 bytes
@@ -122,14 +123,15 @@ test('hart info: name, parameter counts, config, defaults', () => {
   const r = hart(['info', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
-  assert.equal(info.name, 'hart-parity-tiny');
+  assert.equal(info.name, 'hart-js-default');
   assert.deepEqual(info.config.patch_nums, [1, 2, 3, 4, 5, 6, 8]);
-  assert.equal(info.config.resolution, 128);
-  assert.equal(info.defaults.cfg, 4.5);
+  assert.equal(info.config.resolution, 64);
+  assert.equal(info.defaults.cfg, 8);
   assert.ok(info.parameters.transformer > 0 && info.parameters.diffusion_head > 0 && info.parameters.tokenizer > 0);
-  assert.equal(info.parameters.total, info.parameters.transformer + info.parameters.diffusion_head + info.parameters.tokenizer);
+  assert.ok(info.parameters.text_encoder > 0, 'the embedded model has its own text encoder');
+  assert.equal(info.parameters.total, info.parameters.transformer + info.parameters.diffusion_head + info.parameters.tokenizer + info.parameters.text_encoder);
   const t = hart(['info']);
-  assert.match(t.stdout, /^model +hart-parity-tiny/m);
+  assert.match(t.stdout, /^model +hart-js-default/m);
   assert.match(t.stdout, /^parameters +[\d.]+ [kMB] in all: transformer/m);
 });
 

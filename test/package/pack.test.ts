@@ -87,7 +87,7 @@ test('npm pack → install into a fresh project offline → README snippet with 
   // offline, onnxruntime-node's install script failed and npm dropped it: the wasm fallback ran, and said so
   if (!existsSync(join(app, 'node_modules', 'onnxruntime-node', 'package.json'))) assert.match(run.stderr, /onnxruntime-node is not installed/);
   const text = readPngText(new Uint8Array(readFileSync(join(app, 'out.png'))));
-  assert.match(text.parameters, /^a red circle above a blue square\nSteps: 8, .*Seed: 1, Size: 128x128, Model: hart-js-default/);
+  assert.match(text.parameters, /^a red circle above a blue square\nSteps: 8, .*Seed: 1, Size: 64x64, Model: hart-js-default/);
 
   // …and under a consumer's strict tsc (tsc --init's settings: strict, nodenext, skipLibCheck)
   writeFileSync(join(app, 'snippet.ts'), snippet);

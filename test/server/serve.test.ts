@@ -24,7 +24,8 @@ before(async () => {
   writeFileSync(join(web, 'index.html'), '<!doctype html><title>hart</title>');
   writeFileSync(join(tmp, 'secret.txt'), 'secret');
   symlinkSync(join(tmp, 'secret.txt'), join(web, 'link.txt'));
-  server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--concurrency', '1', '--queue', '1', '--max-n', '4', '--body-limit', '2048', '--web', web, '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // the parity fixture (128 px, its llm/ files), named explicitly: the routes do not depend on the embedded model
+  server = spawn(process.execPath, [BIN, 'serve', '--model', fixtureDir(), '--port', '0', '--concurrency', '1', '--queue', '1', '--max-n', '4', '--body-limit', '2048', '--web', web, '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   server.stderr!.on('data', (b) => { err += b; });
   base = await new Promise<string>((ok, fail) => {
@@ -134,18 +135,29 @@ test('POST /api/generate streams queued, per-scale progress with previews in ord
 });
 
 test('a full queue answers 429 with Retry-After; a disconnecting client cancels its job; the waiting one runs', { timeout: 120_000 }, async () => {
-  // 1 running + 1 waiting fill this server (--concurrency 1 --queue 1); 100 diffusion steps keep them busy
+  // 1 running + 1 waiting fill this server (--concurrency 1 --queue 1); 1000 diffusion steps keep the first
+  // busy (with warm sessions a 100-step job can finish before the third request arrives)
   const c1 = new AbortController();
-  const r1 = await post('/api/generate', { prompt: 'one', n: 4, steps: 100, previews: false }, {}, c1.signal);
-  const [q1] = await readEvents(r1, (e) => e.event === 'queued');
+  const r1 = await post('/api/generate', { prompt: 'one', n: 4, steps: 1000, previews: false }, {}, c1.signal);
+  // keep reading the first stream (stopping would be a disconnect, which cancels the job)
+  const q1 = { data: { id: '' } };
+  const ev1 = readEvents(r1, (e) => { if (e.event === 'queued') q1.data.id = e.data.id; return false; }).catch(() => []);
   const r2 = await post('/api/generate', { prompt: 'two', n: 1, previews: false });
   const ev2 = readEvents(r2);
+  // the streamed job is submitted once its stream is being read: wait until it is queued
+  for (let i = 0; i < 200; i++) {
+    const h = (await (await fetch(`${base}/health`)).json()) as { queue: { running: number; waiting: number } };
+    if (h.queue.running === 1 && h.queue.waiting === 1) break;
+    await new Promise((s) => setTimeout(s, 25));
+  }
   const full = await post('/v1/images/generations', { prompt: 'three' });
   assert.equal(full.status, 429);
   assert.match(full.headers.get('retry-after') ?? '', /^\d+$/);
   assert.equal(((await full.json()) as { error: { type: string } }).error.type, 'rate_limit_error');
+  assert.ok(q1.data.id, 'the first job was not queued');
   // the first client goes away: its job is cancelled, not finished
   c1.abort();
+  await ev1;
   let state = '';
   for (let i = 0; i < 400 && state !== 'cancelled' && state !== 'done'; i++) {
     await new Promise((s) => setTimeout(s, 50));
@@ -159,7 +171,7 @@ test('a full queue answers 429 with Retry-After; a disconnecting client cancels 
 });
 
 test('cancel by id: POST /api/jobs/:id/cancel ends the stream with "cancelled"; unknown ids are 404', async () => {
-  const r = await post('/api/generate', { prompt: 'slow', n: 4, steps: 100, previews: false });
+  const r = await post('/api/generate', { prompt: 'slow', n: 4, steps: 1000, previews: false });
   let id = '';
   const events = await readEvents(r, (e) => {
     if (e.event === 'queued') {

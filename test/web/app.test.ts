@@ -31,10 +31,10 @@ test('wasm: loads, previews in order, PNG download with metadata, model files in
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   const r = await generateIn(page, `${base}/?backend=wasm`);
   assert.equal(r.loaded.backend, 'wasm');
-  assert.equal(r.loaded.resolution, 128);
+  assert.equal(r.loaded.resolution, 64); // the embedded default model
   assert.deepEqual(r.events.map((e: { stage: string; step: number }) => `${e.stage}${e.stage === 'scale' ? e.step : ''}`),
     ['scale0', 'scale1', 'scale2', 'scale3', 'scale4', 'scale5', 'diffusion', 'decode', 'done']);
-  assert.deepEqual(r.events.filter((e: { stage: string }) => e.stage === 'scale').map((e: { previewWidth: number }) => e.previewWidth), [16, 32, 48, 64, 80, 96]);
+  assert.deepEqual(r.events.filter((e: { stage: string }) => e.stage === 'scale').map((e: { previewWidth: number }) => e.previewWidth), [8, 16, 24, 32, 40, 48]);
   images.wasm = r.data;
   images.node = await nodeImage(PROMPT, 1);
   let d = 0;
@@ -44,11 +44,11 @@ test('wasm: loads, previews in order, PNG download with metadata, model files in
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
   assert.equal(dl.suggestedFilename(), 'hart-1.png');
   const png = decodePng(new Uint8Array(readFileSync(await dl.path())));
-  assert.equal(png.width, 128);
-  assert.match(png.text.parameters, new RegExp(`^${PROMPT}\\nSteps: 8, Sampler: HART, CFG scale: 4.5, Seed: 1, Size: 128x128, Model: hart-parity-tiny`));
+  assert.equal(png.width, 64);
+  assert.match(png.text.parameters, new RegExp(`^${PROMPT}\\nSteps: 8, Sampler: HART, CFG scale: [\\d.]+, Seed: 1, Size: 64x64, Model: hart-js-default`));
   assert.equal(png.text.prompt, PROMPT);
   const cached = await page.evaluate(async () => (await (await caches.open('hart-js-models-v1')).keys()).map((k) => new URL(k.url).pathname));
-  assert.ok(cached.some((p) => p.endsWith('/llm/ema_model.bin') || p.endsWith('/llm/model.safetensors')), JSON.stringify(cached));
+  assert.ok(cached.some((p) => p.endsWith('/transformer/model.safetensors') || p.endsWith('/llm/ema_model.bin') || p.endsWith('/llm/model.safetensors')), JSON.stringify(cached));
   assert.equal(await page.locator('#gallery img').count(), 1);
   await page.screenshot({ path: join(ARTIFACTS, 'desktop-wasm.png') });
   // cancel: stops at the next scale
@@ -74,7 +74,7 @@ test('the hart serve engine, and a phone screen without horizontal scroll', { ti
   const events = await page.evaluate(() => (window as any).__hart.events.map((e: { stage: string }) => e.stage));
   assert.deepEqual(events.slice(0, 6), ['scale', 'scale', 'scale', 'scale', 'scale', 'scale']);
   const png = decodePng(Uint8Array.from(await page.evaluate(() => Array.from((window as any).__hart.last.png as Uint8Array))));
-  assert.match(png.text.parameters, /Seed: 1, Size: 128x128, Model: hart-parity-tiny/);
+  assert.match(png.text.parameters, /Seed: 1, Size: 64x64, Model: hart-js-default/);
   const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
   assert.ok(scroll <= client, `horizontal scroll on a phone: ${scroll} > ${client}`);
   await page.screenshot({ path: join(ARTIFACTS, 'phone-390x844.png'), fullPage: true });
