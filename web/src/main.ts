@@ -129,7 +129,13 @@ function finish() {
 
 function readForm(): GenerationRequest {
   const num = (id: string) => { const v = $<HTMLInputElement>(id).value.trim(); return v === '' ? undefined : Number(v); };
-  return parseGenerationRequest({ prompt: $<HTMLTextAreaElement>('prompt').value, seed: num('seed'), cfg: num('cfg'), steps: num('steps') }, 'json');
+  // ?top_k=… in the page URL (no form field): e.g. top_k=1 for arg-max token choices, which make
+  // images comparable across backends (sampled choices can flip on last-bit logit differences)
+  const topK = new URL(location.href).searchParams.get('top_k');
+  return parseGenerationRequest({
+    prompt: $<HTMLTextAreaElement>('prompt').value, seed: num('seed'), cfg: num('cfg'), steps: num('steps'),
+    ...(topK ? { top_k: Number(topK) } : {}),
+  }, 'json');
 }
 
 async function generateOnServer(req: GenerationRequest, id: string) {
