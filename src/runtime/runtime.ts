@@ -329,6 +329,13 @@ export class Runtime {
     return new CompiledModel(session, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort);
   }
 
+  /** loadUncached for a graph's outputs, keyed like loadGraph: a disk-cache hit never emits the weights. */
+  async loadGraphUncached(outputs: Record<string, Tensor>): Promise<CompiledModel> {
+    const { key, bytes, structure } = await this.graphKey(outputs);
+    const session = await this.open(key, bytes, () => emitOnnx({ outputs }), {});
+    return new CompiledModel(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }, this.ort);
+  }
+
   /** Releases cached sessions (their arenas and weights) and forgets them; a later load recreates them. */
   async evict(...models: CompiledModel[]): Promise<void> {
     for (const [key, p] of [...this.cache]) {
