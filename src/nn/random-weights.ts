@@ -12,7 +12,7 @@ export interface RandomInit {
 }
 
 /** FNV-1a hash of a name, a stable stream index per weight. */
-function nameHash(s: string): number {
+export function nameHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
   return h;

@@ -6,13 +6,8 @@
 // Deterministic: weight `name` draws from the Philox stream keyed by (seed, hash(name)).
 import { Philox, stream } from '../random/philox.ts';
 import type { StoredTensor, WeightStore } from '../nn/params.ts';
+import { nameHash } from '../nn/random-weights.ts';
 
-/** FNV-1a hash of a name: the stream index of its initial values. */
-function nameHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
 
 const INIT_PURPOSE = 0x7e57;
 

@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { parseRecipe, stageFingerprint, type Recipe } from './recipe.ts';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.node.ts';
+import { readCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint.node.ts';
 import { TokenizerStage, TransformerStage, type StepReport, type TrainBatch } from './stages.ts';
 import { loadEncoder } from './transformer-batch.ts';
 import { writeModelFolder } from './model-folder.node.ts';
@@ -103,6 +103,14 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
     log(`${stage} ${bar} ${r.step + 1}/${total} loss ${r.loss.toFixed(4)} ${m} lr ${r.lr.toExponential(2)} | ${sps.toFixed(1)} samples/s ${gflops.toFixed(1)} GFLOP/s ETA ${fmtTime(eta)}`);
   };
 
+  /** The step a stage starts at: its checkpoint's, restored into `stage`, when the run stopped in it. */
+  const resume = (name: CheckpointState['stage'], stage: { restore(t: Map<string, IoTensor>, step: number): void }): number => {
+    if (ck?.state.stage !== name) return 0;
+    stage.restore(ck.tensors, ck.state.step);
+    log(`resumed the ${name} stage at step ${ck.state.step}`);
+    return ck.state.step;
+  };
+
   // ---------------- stage 1: the hybrid tokenizer ----------------
   const tokDir = join(runDir, 'tokenizer.safetensors');
   let tokWeights: Map<string, IoTensor>;
@@ -111,12 +119,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   } else {
     const stage = new TokenizerStage(recipe);
     await stage.load(runtime);
-    let start = 0;
-    if (ck?.state.stage === 'tokenizer') {
-      stage.restore(ck.tensors, ck.state.step);
-      start = ck.state.step;
-      log(`resumed the tokenizer stage at step ${start}`);
-    }
+    const start = resume('tokenizer', stage);
     const r = await runStage('tokenizer', start, recipe.tokenizer.steps, recipe.checkpoint_every, stage.flopsPerSample,
       batchProvider(recipe, 'tokenizer', recipe.tokenizer.batch, recipe.seed, emoji, start, o.batches), {
       step: (s, b) => stage.step(s, b),
@@ -160,12 +163,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
       encodeSession, seed: recipe.seed, condDrop: t.cond_drop, keptLast: t.kept_last, diffusionBatchMul: t.config.diffusion_batch_mul,
     });
     await stage.load(runtime);
-    let start = 0;
-    if (ck?.state.stage === 'transformer') {
-      stage.restore(ck.tensors, ck.state.step);
-      start = ck.state.step;
-      log(`resumed the transformer stage at step ${start}`);
-    }
+    const start = resume('transformer', stage);
     let pending: Promise<Record<string, import('../runtime/host-tensor.ts').HostTensor>> | null = null;
     const tokSteps = recipe.tokenizer.steps;
     const r = await runStage('transformer', start, t.steps, recipe.checkpoint_every, stage.flopsPerSample,
@@ -200,12 +198,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   if (dcfg && dcfg.steps > 0) {
     const stage = new TokenizerStage(recipe, { weights: tokWeights, decoderOnly: true });
     await stage.load(runtime);
-    let start = 0;
-    if (ck?.state.stage === 'decoder') {
-      stage.restore(ck.tensors, ck.state.step);
-      start = ck.state.step;
-      log(`resumed the decoder stage at step ${start}`);
-    }
+    const start = resume('decoder', stage);
     const r = await runStage('decoder', start, dcfg.steps, recipe.checkpoint_every, stage.flopsPerSample,
       batchProvider(recipe, 'decoder', dcfg.batch, recipe.seed + 2, emoji, start, o.batches), {
       step: (s, b) => stage.step(s, b),
