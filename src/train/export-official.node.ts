@@ -35,6 +35,9 @@ export async function exportOfficial(modelDir: string, outDir: string, o: { forc
   const tdir = join(modelDir, hj.parts.transformer), kdir = join(modelDir, hj.parts.tokenizer);
   const cfg = parseHartConfig(await readJson(files.sub(hj.parts.transformer), 'config.json'));
   const tokCfg = parseTokenizerConfig(await readJson(files.sub(hj.parts.tokenizer), 'config.json'));
+  if (tokCfg.norm_groups !== 32) {
+    throw new Error(`${join(kdir, 'config.json')}: norm_groups ${tokCfg.norm_groups} is a HART.js extension; the official code always uses 32 GroupNorm groups, so this tokenizer cannot be exported in the official layout`);
+  }
   const d = hartDims(cfg);
 
   const llm = new Map<string, IoTensor>();
@@ -64,7 +67,7 @@ export async function exportOfficial(modelDir: string, outDir: string, o: { forc
     await writeSafetensorsFile(join(tmp, 'llm', 'model.safetensors'), sorted, { format: 'pt' });
     const chunks = torchSave(sorted, 'ema_model');
     await atomicWriteFile(join(tmp, 'llm', 'ema_model.bin'), async (write) => { for (const c of chunks) await write(c); });
-    const { model_type: _m, ...tokRest } = tokCfg;
+    const { model_type: _m, norm_groups: _g, ...tokRest } = tokCfg;
     await writeFile(join(tmp, 'tokenizer', 'config.json'), json({ architectures: ['HARTAutoEncoderWithDisc'], model_type: 'hart_autoencoder_with_disc', ...tokRest }));
     await writeSafetensorsFile(join(tmp, 'tokenizer', 'model.safetensors'), tok, { format: 'pt' });
     if (hj.parts.text_encoder) await cp(join(modelDir, hj.parts.text_encoder), join(tmp, 'text_encoder'), { recursive: true });

@@ -62,8 +62,8 @@ export async function writeModelFolder(dir: string, p: ModelFolderParts): Promis
     const tok = new Map([...p.tokenizerWeights].map(([k, v]) => [k, stored(v, dtype)]));
     await writeFile(join(tmp, 'transformer', 'config.json'), json({ model_type: 'hart_transformer_t2i', ...p.recipe.transformer.config }));
     await writeSafetensorsFile(join(tmp, 'transformer', 'model.safetensors'), tr, { format: 'pt' });
-    const { v_patch_nums: _v, ...tokCfg } = p.recipe.tokenizer.config;
-    await writeFile(join(tmp, 'tokenizer', 'config.json'), json({ ...tokCfg, model_type: 'hart_autoencoder', v_patch_nums: p.recipe.patch_nums }));
+    const { v_patch_nums: _v, norm_groups, ...tokCfg } = p.recipe.tokenizer.config;
+    await writeFile(join(tmp, 'tokenizer', 'config.json'), json({ ...tokCfg, model_type: 'hart_autoencoder', v_patch_nums: p.recipe.patch_nums, ...(norm_groups !== 32 ? { norm_groups } : {}) }));
     await writeSafetensorsFile(join(tmp, 'tokenizer', 'model.safetensors'), tok, { format: 'pt' });
     await writeFile(join(tmp, 'text_encoder', 'config.json'), json({ architectures: ['Qwen2Model'], ...p.textConfig, model_type: 'qwen2' }));
     await writeSafetensorsFile(join(tmp, 'text_encoder', 'model.safetensors'), te, { format: 'pt' });

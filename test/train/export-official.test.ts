@@ -52,6 +52,17 @@ test('export --official: torch zip = safetensors, weights = the source folder, s
       tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig, modelCard: '# test\n', dtype: 'float16',
     });
     const out = join(root, 'official');
+    // A tokenizer with HART.js's norm_groups extension has no official equivalent: refused, nothing written.
+    const grouped = join(root, 'grouped');
+    await writeModelFolder(grouped, {
+      recipe: { ...recipe, tokenizer: { ...recipe.tokenizer, config: { ...recipe.tokenizer.config, norm_groups: 8 } } }, textConfig,
+      tokenizerWeights: asIo(tokStore.created), transformerWeights: asIo(trStore.created),
+      tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig, modelCard: '# test\n', dtype: 'float16',
+    });
+    assert.match(await readFile(join(grouped, 'tokenizer', 'config.json'), 'utf8'), /"norm_groups": 8/);
+    assert.doesNotMatch(await readFile(join(src, 'tokenizer', 'config.json'), 'utf8'), /norm_groups/);
+    await assert.rejects(exportOfficial(grouped, join(root, 'grouped-official')), /norm_groups 8 is a HART\.js extension/);
+    await assert.rejects(readFile(join(root, 'grouped-official', 'llm', 'config.json')), /ENOENT/);
     await exportOfficial(src, out);
     await assert.rejects(exportOfficial(src, out), /already exists/);
     const st = await readTensorFile(join(out, 'llm', 'model.safetensors'));

@@ -40,6 +40,14 @@ export interface HartTokenizerConfig {
   freeze_codebook_for_hybrid: boolean;
   /** A second decoder (decoder2, post_quant_conv2) for the discrete-only path in training. */
   double_decoder: boolean;
+  /**
+   * HART.js extension, not in the official config: the VQGAN's GroupNorm group count (official
+   * code: always 32). With a small `ch`, 32 groups of one channel are instance norms, whose last
+   * use before conv_out removes each channel's spatial mean, i.e. the image's absolute colour;
+   * small trained models use fewer groups. Written to config.json only when it is not 32, and
+   * `hart export --official` refuses a tokenizer whose value is not 32.
+   */
+  norm_groups: number;
 }
 
 /** Official defaults (HARTAutoEncoderConfig.__init__). */
@@ -64,6 +72,7 @@ export const TOKENIZER_CONFIG_DEFAULTS: Readonly<HartTokenizerConfig> = Object.f
   disable_quant_resi: false,
   freeze_codebook_for_hybrid: true,
   double_decoder: false,
+  norm_groups: 32,
 });
 
 /** Hugging Face bookkeeping keys that may appear in a saved config.json; accepted and ignored. */
@@ -78,6 +87,7 @@ const FIELDS: Record<keyof HartTokenizerConfig, Field<unknown>> = {
   dropout: f.number(0, 1), beta: f.number(-1e6, 1e6), using_znorm: f.bool(), quant_conv_ks: f.int(1, 15), quant_resi: f.number(-1e6, 1e6),
   share_quant_resi: f.int(0, 64), default_qresi_counts: f.int(0, 64), v_patch_nums: f.list(f.int(1, 1024), 1, 64), test_mode: f.bool(),
   levels: f.list(f.int(0, 1 << 16), 0, 64), hybrid: f.bool(), disable_quant_resi: f.bool(), freeze_codebook_for_hybrid: f.bool(), double_decoder: f.bool(),
+  norm_groups: f.int(1, 1024),
 };
 
 /**
@@ -99,7 +109,7 @@ export function validateTokenizerConfig(c: HartTokenizerConfig, what = 'tokenize
   if (c.z_channels < 1) fail(`z_channels ${c.z_channels} must be positive`);
   if (c.ch_mult.length < 1 || c.ch_mult.some((m) => m < 1)) fail(`ch_mult ${JSON.stringify(c.ch_mult)} must be a non-empty list of positive integers`);
   for (const m of [1, ...c.ch_mult]) {
-    if ((c.ch * m) % 32 !== 0) fail(`ch·mult = ${c.ch * m} is not divisible by the 32 GroupNorm groups`);
+    if ((c.ch * m) % c.norm_groups !== 0) fail(`ch·mult = ${c.ch * m} is not divisible by the ${c.norm_groups} GroupNorm groups (norm_groups)`);
   }
   if (c.quant_conv_ks < 1 || c.quant_conv_ks % 2 === 0) fail(`quant_conv_ks ${c.quant_conv_ks} must be odd (padding ks//2 keeps the size)`);
   if (c.share_quant_resi < 0) fail(`share_quant_resi ${c.share_quant_resi} must be ≥ 0`);

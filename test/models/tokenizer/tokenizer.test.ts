@@ -68,6 +68,11 @@ test('config: official fields and defaults, unknown fields rejected, HF keys tol
   assert.throws(() => parseTokenizerConfig({ ...configJson, model_type: 'hart_transformer_t2i' }), /model_type/);
   assert.throws(() => parseTokenizerConfig({ ...configJson, ch_mult: [1, 'x'] }), /ch_mult/);
   assert.throws(() => parseTokenizerConfig({ ...configJson, quantizer_type: 'fsq' }), /quantizer_type/);
+  // norm_groups: a HART.js extension whose default is the official 32.
+  assert.equal(config.norm_groups, 32);
+  assert.equal(parseTokenizerConfig({ ...configJson, ch: 32, norm_groups: 8 }).norm_groups, 8);
+  assert.throws(() => parseTokenizerConfig({ ...configJson, ch: 32, norm_groups: 7 }), /not divisible by the 7 GroupNorm groups \(norm_groups\)/);
+  assert.throws(() => parseTokenizerConfig({ ...configJson, norm_groups: 0 }), /norm_groups/);
 });
 
 test('φ index per scale matches PhiPartiallyShared', () => {
