@@ -2,7 +2,7 @@
 // external data (weights over 2 GB) are written to a temporary folder and loaded from the path.
 // Hashing uses node:crypto; optimized models are cached on disk (model-cache.node.ts) unless
 // turned off (modelCache: false, or HART_CACHE_DIR=off).
-import { ort } from './ort-node.node.ts';
+import { ort, ortNative } from './ort-node.node.ts';
 import { createHash } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -62,7 +62,8 @@ export function nodeModelCache(opt: NodeRuntimeOptions['modelCache']): DiskModel
 
 export function nodeRuntime(options: NodeRuntimeOptions = {}): Runtime {
   const { modelCache, ...rest } = options;
-  return new Runtime(ort, { createWithExternalData: createFromFolder, sha256: nodeSha256, modelCache: nodeModelCache(modelCache), ...rest });
+  // the onnxruntime-web fallback returns pre-allocated outputs unwritten (see RuntimeOptions.outputsInPlace)
+  return new Runtime(ort, { createWithExternalData: createFromFolder, sha256: nodeSha256, modelCache: nodeModelCache(modelCache), outputsInPlace: ortNative, ...rest });
 }
 
 export { DiskModelCache, defaultCacheDir };

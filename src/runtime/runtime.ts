@@ -44,6 +44,13 @@ export interface RuntimeOptions {
   modelCache?: ModelCache;
   /** Called once per model the runtime makes a session for (progress while loading). */
   onLoad?: (e: LoadEvent) => void;
+  /**
+   * Whether the ONNX Runtime module writes pre-allocated CPU outputs in place (default true:
+   * onnxruntime-node does). onnxruntime-web's wasm backend (1.30) hands the given tensors back
+   * unwritten, so the web adapter sets false: outputs are then fetched as new tensors and copied
+   * into the given buffers (the KV caches rely on the in-place contract).
+   */
+  outputsInPlace?: boolean;
 }
 
 /** One session made: where it came from, its size (ONNX bytes + weights) and the seconds it took. */
@@ -102,6 +109,8 @@ export class CompiledModel {
     readonly session: OrtSession,
     readonly model: OnnxModel,
     private ort: OrtModule,
+    /** See RuntimeOptions.outputsInPlace. */
+    private readonly outputsInPlace = true,
   ) {}
 
   get inputNames(): readonly string[] { return this.session.inputNames; }
@@ -123,22 +132,32 @@ export class CompiledModel {
     const extra = Object.keys(feeds).filter((k) => !this.session.inputNames.includes(k));
     if (extra.length) throw new Error(`unknown feeds: ${extra.join(', ')}`);
     let out: OrtSession.ReturnType;
+    const copied: Record<string, HostTensor> = {};
     if (!fetches) out = await this.session.run(ortFeeds);
     else if (Array.isArray(fetches)) out = await this.session.run(ortFeeds, fetches as readonly string[]);
     else {
       const ortFetches: Record<string, OrtTensor | null> = {};
       for (const [name, t] of Object.entries(fetches as Record<string, HostTensor | null>)) {
-        if (!t) { ortFetches[name] = null; continue; }
+        if (!t || !this.outputsInPlace) { ortFetches[name] = null; continue; }
         const type = ORT_TYPE[t.dtype];
         if (!type) throw new Error(`fetch "${name}": dtype ${t.dtype} cannot cross into ONNX Runtime`);
         ortFetches[name] = new this.ort.Tensor(type as never, t.data as never, t.shape);
       }
       out = await this.session.run(ortFeeds, ortFetches as OrtSession.FetchesType);
+      if (!this.outputsInPlace) {
+        for (const [name, t] of Object.entries(fetches as Record<string, HostTensor | null>)) {
+          const got = out[name];
+          if (!t || !got) continue;
+          if (got.dims.join() !== t.shape.join()) throw new Error(`fetch "${name}": ONNX Runtime returned [${got.dims}], the pre-allocated output is [${t.shape}]`);
+          (t.data as Float32Array).set(got.data as Float32Array);
+          copied[name] = t;
+        }
+      }
     }
     const result: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(out)) {
       const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;
-      result[name] = { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+      result[name] = copied[name] ?? { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
     }
     return result;
   }
@@ -291,7 +310,7 @@ export class Runtime {
     let p = this.cache.get(k);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache
-      p = this.open(key, bytes, emit, opts).then((s) => new CompiledModel(s, stub(), this.ort));
+      p = this.open(key, bytes, emit, opts).then((s) => new CompiledModel(s, stub(), this.ort, this.options.outputsInPlace ?? true));
       this.cache.set(k, p);
       p.catch(() => this.cache.delete(k));
     }
@@ -326,14 +345,14 @@ export class Runtime {
     const session = this.options.modelCache && bytes >= this.options.modelCache.minBytes
       ? await this.open(await this.key(model), bytes, () => model, {})
       : await this.open('', bytes, () => model, {});
-    return new CompiledModel(session, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort);
+    return new CompiledModel(session, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort, this.options.outputsInPlace ?? true);
   }
 
   /** loadUncached for a graph's outputs, keyed like loadGraph: a disk-cache hit never emits the weights. */
   async loadGraphUncached(outputs: Record<string, Tensor>): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
     const session = await this.open(key, bytes, () => emitOnnx({ outputs }), {});
-    return new CompiledModel(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }, this.ort);
+    return new CompiledModel(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }, this.ort, this.options.outputsInPlace ?? true);
   }
 
   /** Releases cached sessions (their arenas and weights) and forgets them; a later load recreates them. */

@@ -18,5 +18,5 @@ export async function webRuntime(options: WebRuntimeOptions = {}): Promise<Runti
   if (options.threads) ort.env.wasm.numThreads = options.threads;
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   const { wasmPaths: _unused, ...rest } = options;
-  return new Runtime(ort as unknown as OrtModule, { executionProviders: ['wasm'], ...rest });
+  return new Runtime(ort as unknown as OrtModule, { executionProviders: ['wasm'], outputsInPlace: false, ...rest });
 }

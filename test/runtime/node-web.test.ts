@@ -108,3 +108,21 @@ test('the session cache returns one session per distinct model', async () => {
   assert.notEqual(fresh, s1, 'dispose empties the cache');
   await rt.dispose();
 });
+
+test('pre-allocated outputs (views into a larger buffer) are written on both backends', async () => {
+  // the KV caches are fetched this way; onnxruntime-web hands such tensors back unwritten, so the
+  // web adapter copies (RuntimeOptions.outputsInPlace) — without it the browser ran with empty caches
+  const { outputs, feeds } = buildModel();
+  const model = emitOnnx({ outputs: { logits: outputs.logits, probs: outputs.probs } });
+  for (const rt of [nodeRuntime({ threads: 1 }), await webRuntime({ threads: 1 })]) {
+    const m = await rt.load(model);
+    const want = await m.run(feeds);
+    const big = new Float32Array(3 * 20).fill(-7);
+    const r = await m.run(feeds, { logits: hostTensor(big.subarray(20, 40), [2, 10]), probs: null });
+    assert.deepEqual(Array.from(big.subarray(20, 40)), Array.from(want.logits.data as Float32Array), 'written behind the offset');
+    assert.ok(big.subarray(0, 20).every((v) => v === -7) && big.subarray(40).every((v) => v === -7), 'nothing outside the view');
+    assert.deepEqual(Array.from(r.logits.data as Float32Array), Array.from(want.logits.data as Float32Array));
+    assert.deepEqual(Array.from(r.probs.data as Float32Array), Array.from(want.probs.data as Float32Array));
+    await rt.dispose();
+  }
+});
