@@ -1,0 +1,40 @@
+// Sampling defaults for a trained model, chosen on TRAINING-split scene prompts only (never the
+// held-out prompts `hart eval` scores): for each (cfg, top-k) in a grid, the scenes checker's
+// accuracy on images generated for n training-split prompts. Prints one JSON object last.
+//   npx tsx scripts/tune-defaults.ts <model> [--n 48] [--cfg 3,5,8] [--top-k 1,10,20,50] [--threads 2]
+import { parseArgs } from 'node:util';
+import { loadHartPipeline } from '../src/index.node.ts';
+import { nodeRuntime } from '../src/runtime/node.node.ts';
+import { scenePrompts } from '../src/train/data/scenes.ts';
+import { checkScene, scoreVerdicts } from '../src/eval/scenes-check.ts';
+import { areaDownsample } from '../src/eval/metrics.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { n: { type: 'string', default: '48' }, cfg: { type: 'string', default: '3,5,8' }, 'top-k': { type: 'string', default: '1,10,20,50' }, threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '777' } },
+});
+const dir = positionals[0];
+if (!dir) throw new Error('usage: tune-defaults.ts <model folder>');
+const n = Number(values.n), threads = Number(values.threads), seed = Number(values.seed);
+const runtime = nodeRuntime({ threads });
+const pipe = await loadHartPipeline(dir, { threads, runtime });
+// the training split: attribute combinations the model was trained on, never the evaluation's held-out ones
+const scenes = scenePrompts(seed, n, 'train');
+const rows: { cfg: number; top_k: number; accuracy: number; per_category: Record<string, number> }[] = [];
+for (const cfg of values.cfg!.split(',').map(Number)) {
+  for (const topK of values['top-k']!.split(',').map(Number)) {
+    const verdicts = [];
+    for (let s = 0; s < scenes.length; s += 16) {
+      const part = scenes.slice(s, s + 16);
+      const r = await pipe.generate(part.map((x) => x.caption), { seeds: part.map((_, k) => seed + s + k), cfg, topK });
+      verdicts.push(...r.images.map((im, k) => checkScene(areaDownsample(im, 64), part[k].caption)));
+    }
+    const score = scoreVerdicts(verdicts);
+    rows.push({ cfg, top_k: topK, accuracy: +score.overall.toFixed(3), per_category: Object.fromEntries(Object.entries(score.accuracy).map(([k, v]) => [k, +v.toFixed(3)])) });
+    process.stderr.write(`cfg ${cfg} top-k ${topK}: ${score.overall.toFixed(3)} ${JSON.stringify(rows.at(-1)!.per_category)}\n`);
+  }
+}
+await pipe.dispose();
+await runtime.dispose();
+const best = rows.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+process.stdout.write(`${JSON.stringify({ model: dir, split: 'train', n, seed, rows, best })}\n`);
