@@ -1,8 +1,9 @@
 // WebGPU in headless Chromium (SwiftShader, a software Vulkan GPU): the app generates on the
-// webgpu backend and the image agrees with Node's and wasm's. NOT part of the default test run:
-// on these 2-core machines the app loads on WebGPU (~28 s: session creation) but the generation
-// made no progress past the text encoder within 2 minutes (measured 2026-12-02; see the issue 9
-// report). Run: node --import tsx --test test/web/webgpu.check.ts
+// webgpu backend with arg-max tokens and the image agrees with Node's and wasm's. NOT part of the
+// default test run because of its time: on these 2-core machines the first WebGPU image takes
+// ~15 minutes (measured 2026-12-02 beside a training run: load 43 s, then roughly a minute per
+// scale while SwiftShader compiles each new graph's shaders; it is slow, not stalled as an earlier
+// note said). Run: node --import tsx --test test/web/webgpu.check.ts
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -25,17 +26,17 @@ before(async () => {
 });
 after(async () => { await browser?.close(); server?.kill('SIGINT'); });
 
-test('WebGPU (SwiftShader): generates, and agrees with Node and wasm', { timeout: 900_000 }, async () => {
+test('WebGPU (SwiftShader): generates, and agrees with Node and wasm', { timeout: 3_000_000 }, async () => {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  const r = await generateIn(page, `${base}/?backend=webgpu`, 600_000);
+  const r = await generateIn(page, `${base}/?backend=webgpu&top_k=1`, 2_400_000);
   assert.equal(r.loaded.backend, 'webgpu');
   images.webgpu = r.data;
   const w = await browser.newPage();
-  images.wasm = (await generateIn(w, `${base}/?backend=wasm`)).data;
+  images.wasm = (await generateIn(w, `${base}/?backend=wasm&top_k=1`)).data;
   await w.close();
   await page.screenshot({ path: join(ARTIFACTS, 'desktop-webgpu.png') });
   await page.close();
-  images.node = await nodeImage(PROMPT, 1);
+  images.node = await nodeImage(PROMPT, 1, { topK: 1 });
   const diff = (a: Float32Array, b: Float32Array) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
   const d = { node_wasm: diff(images.node, images.wasm), node_webgpu: diff(images.node, images.webgpu), wasm_webgpu: diff(images.wasm, images.webgpu) };
   console.log(`# max |Δpixel| (image in [0,1]): ${JSON.stringify(d)}`);

@@ -40,12 +40,17 @@ async function discover() {
 function startWorker(msg: Record<string, unknown>): Promise<void> {
   worker?.terminate();
   worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  debug.loaded = undefined;
   go.disabled = true;
   return new Promise((ok) => {
     worker!.onmessage = (ev) => {
       const m = ev.data;
-      if (m.type === 'download') setStatus(`loading the model: ${(m.bytes / 2 ** 20).toFixed(1)} MiB${m.cached ? ' (from cache)' : ''}…`);
-      else if (m.type === 'loaded') {
+      if (m.type === 'download') {
+        const text = `${(m.bytes / 2 ** 20).toFixed(1)} MiB${m.cached ? ' (from cache)' : ''}…`;
+        // after 'loaded', downloads are the text encoder's, fetched with the first prompt: shown as the stage
+        if (debug.loaded) stage.textContent = `fetching the text encoder: ${text}`;
+        else setStatus(`loading the model: ${text}`);
+      } else if (m.type === 'loaded') {
         debug.loaded = m;
         setStatus(`${m.name} on ${m.backend} in this tab, ${m.resolution}×${m.resolution}, loaded in ${m.seconds.toFixed(1)} s${m.demo ? ' (a random stand-in model: its images are noise)' : ''}`);
         go.disabled = false;
@@ -128,7 +133,13 @@ function finish() {
 }
 
 function readForm(): GenerationRequest {
-  const num = (id: string) => { const v = $<HTMLInputElement>(id).value.trim(); return v === '' ? undefined : Number(v); };
+  // the form is novalidate: the shared schema checks every value and names the field in the error box
+  const num = (id: string) => {
+    const input = $<HTMLInputElement>(id);
+    if (input.validity.badInput) throw new RequestError(`${id}: not a number`, id);
+    const v = input.value.trim();
+    return v === '' ? undefined : Number(v);
+  };
   // ?top_k=… in the page URL (no form field): e.g. top_k=1 for arg-max token choices, which make
   // images comparable across backends (sampled choices can flip on last-bit logit differences)
   const topK = new URL(location.href).searchParams.get('top_k');
