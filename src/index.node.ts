@@ -4,6 +4,7 @@
 import { diskFiles } from './io/file-access.node.ts';
 import { nodeRuntime } from './runtime/node.node.ts';
 import type { Runtime } from './runtime/runtime.ts';
+import type { MatmulPrecision } from './models/transformer/precision.ts';
 import { HartPipeline } from './pipeline/hart-pipeline.ts';
 import { resolveModel } from './pipeline/default-model.node.ts';
 
@@ -21,6 +22,8 @@ export interface NodePipelineOptions {
   /** Keep the text encoder loaded between generations (default true). */
   keepTextEncoder?: boolean;
   runtime?: Runtime;
+  /** Matrix precision of the transformer blocks; default the model's (hart.json `precision`), else float32. */
+  precision?: MatmulPrecision;
 }
 
 /**
@@ -34,5 +37,6 @@ export async function loadHartPipeline(dir?: string, o: NodePipelineOptions = {}
     runtime,
     textEncoder: () => model.textEncoder(runtime),
     keepTextEncoder: o.keepTextEncoder,
+    precision: o.precision,
   });
 }

@@ -38,6 +38,7 @@ export function registerCommands(program: Command): void {
     .option('--no-more-smooth', 'hard token choices instead of the Gumbel-smooth path (the benchmark setting)')
     .option('--batch <n>', 'images to make from the prompt', '1')
     .option('--threads <n>', 'CPU threads for ONNX Runtime (default: all cores)')
+    .option('--precision <mode>', 'matrix precision of the transformer blocks: float32, int8, int4 or dynq8 (default: the model\'s, else float32; see hart bench generate --precision)')
     .option('--preview-dir <dir>', 'write a coarse-to-fine preview PNG per scale')
     .option('--no-metadata', 'write no prompt or settings into the PNG')
     .option('-q, --quiet', 'no progress output')

@@ -1,6 +1,7 @@
 // `hart generate`: prompt → PNG files (A1111-style `parameters` + UTF-8 prompt metadata), a
 // progress bar per stage on stderr. Every option, the model folder and the output path are checked
 // before any model loads; Ctrl-C stops at the next stage and writes nothing.
+import { MATMUL_PRECISIONS, type MatmulPrecision } from '../models/transformer/precision.ts';
 import { mkdir, open, unlink, stat } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -27,6 +28,8 @@ export interface GenerateCliOptions {
   moreSmooth: boolean;
   batch?: string;
   threads?: string;
+  /** Matrix precision of the transformer blocks (default: the model's, else float32). */
+  precision?: string;
   previewDir?: string;
   quiet?: boolean;
   /** --no-metadata sets false. */
@@ -108,6 +111,9 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
   if (threads !== undefined && !(typeof threads === 'number' && Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
     throw new UserError(`--threads must be an integer in [1, 1024], got ${JSON.stringify(o.threads)}`);
   }
+  if (o.precision !== undefined && !(MATMUL_PRECISIONS as readonly string[]).includes(o.precision)) {
+    throw new UserError(`--precision must be one of ${MATMUL_PRECISIONS.join(', ')}, got ${JSON.stringify(o.precision)}`);
+  }
   const paths = await checkOutputs(o.output, n);
   if (o.previewDir) await checkWritableDir(o.previewDir, `--preview-dir ${o.previewDir}`);
   const model = await resolveModel(o.model, o.textEncoder);
@@ -126,6 +132,7 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
     bars.next('load');
     const pipe = await HartPipeline.fromPretrained(model.files, {
       runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: false, singleShot: true,
+      precision: o.precision as MatmulPrecision | undefined,
     }).catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
     if (abortError(signal)) throw new DOMException('cancelled', 'AbortError');
     // 3. generate

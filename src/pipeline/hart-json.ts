@@ -4,6 +4,7 @@
 // sampling defaults come from the transformer's config.json and then sample.py (see options.ts).
 import { describe, f, type Field, hasOwn, isPlainObject, parseFields, reject } from '../io/schema.ts';
 import type { ModelDefaults } from './options.ts';
+import { MATMUL_PRECISIONS, type MatmulPrecision } from '../models/transformer/precision.ts';
 
 export interface HartJson {
   format: 'hart-js';
@@ -16,6 +17,11 @@ export interface HartJson {
   defaults: ModelDefaults;
   /** Prompt handling of the text encoder: system_prompt false = bare prompts (models trained here); default true (official). */
   prompt?: { system_prompt?: boolean };
+  /**
+   * Matrix precision of the transformer blocks this model runs with by default (precision.ts;
+   * default float32). A model sets another only where it measured the output within its bound.
+   */
+  precision?: MatmulPrecision;
   storage?: unknown;
   sources?: unknown;
 }
@@ -47,6 +53,7 @@ const SCHEMA: Record<keyof HartJson, Field<unknown>> = {
   context_token: f.int(1, 1 << 16),
   defaults: { want: 'defaults', check: (v) => parseFields(v, DEFAULTS_SCHEMA, 'defaults') },
   prompt: { want: 'prompt', check: (v) => parseFields(v, { system_prompt: f.bool() }, 'prompt') },
+  precision: f.oneOf(MATMUL_PRECISIONS as MatmulPrecision[]),
   storage: f.any(),
   sources: f.any(),
 };

@@ -5,6 +5,7 @@ import type { FileAccess } from '../io/file-access.ts';
 import type { ImageCHW } from '../io/png.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
+import type { MatmulPrecision } from '../models/transformer/precision.ts';
 import { loadHart, type LoadedHart } from './load.ts';
 import { runGeneration, type EncodedContext, type LoopHooks } from './generate-loop.ts';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.ts';
@@ -29,6 +30,8 @@ export interface PipelineOptions {
    * decoder runs, so their memory arenas and the decoder's activations are never resident together.
    */
   singleShot?: boolean;
+  /** Matrix precision of the transformer blocks (float32, int8, int4, dynq8); default the model's (hart.json), else float32. */
+  precision?: MatmulPrecision;
 }
 
 export interface GenerateResult {
@@ -46,7 +49,7 @@ export class HartPipeline {
   private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {}
 
   static async fromPretrained(files: FileAccess, opts: PipelineOptions): Promise<HartPipeline> {
-    return new HartPipeline(await loadHart(files, opts.runtime), opts);
+    return new HartPipeline(await loadHart(files, opts.runtime, { precision: opts.precision }), opts);
   }
 
   /** Prompts (one image each) → images in [0,1], [3, H, W]. */

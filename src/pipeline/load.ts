@@ -9,7 +9,7 @@ import { modelDefaults, type ModelDefaults } from './options.ts';
 import { openWeights } from '../io/weights.ts';
 import { int4Source, MapWeightStore, type StoredTensor, type WeightStore } from '../nn/index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { HartTransformer, ignoredBuffers, parseHartConfig, type HARTForT2IConfig } from '../models/transformer/index.ts';
+import { HartTransformer, ignoredBuffers, parseHartConfig, type HARTForT2IConfig, type MatmulPrecision } from '../models/transformer/index.ts';
 import { HartTokenizer, parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokenizer/index.ts';
 import { DiffusionSampler, diffLossConfig } from '../models/diffusion/index.ts';
 import type { HartParts } from './generate-loop.ts';
@@ -58,7 +58,12 @@ async function readStore(files: FileAccess, name?: string, skip = new Map<string
   }
 }
 
-export async function loadHart(files: FileAccess, runtime: Runtime): Promise<LoadedHart> {
+export interface LoadHartOptions {
+  /** Matrix precision of the transformer blocks; default hart.json's `precision`, else float32. */
+  precision?: MatmulPrecision;
+}
+
+export async function loadHart(files: FileAccess, runtime: Runtime, o: LoadHartOptions = {}): Promise<LoadedHart> {
   const layout = await detectLayout(files);
   const tdir = files.sub(layout.transformerDir), kdir = files.sub(layout.tokenizerDir);
   const transformerConfig = parseHartConfig(await readJson(tdir, 'config.json'), tdir.describe('config.json'));
@@ -74,7 +79,7 @@ export async function loadHart(files: FileAccess, runtime: Runtime): Promise<Loa
   const tStore = await readStore(tdir, weightsName, ignoredBuffers(transformerConfig));
   const kStore = await readStore(kdir);
   const [transformer, diffusion] = await Promise.all([
-    HartTransformer.fromWeights(transformerConfig, tStore, runtime),
+    HartTransformer.fromWeights(transformerConfig, tStore, runtime, { precision: o.precision ?? hj?.precision ?? 'float32' }),
     DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)),
   ]);
   const tokenizer = HartTokenizer.fromWeights(tokenizerConfig, kStore, runtime);

@@ -76,6 +76,7 @@ test('bad options: one line naming the option as typed, before any model loads',
   userError(['generate', 'x', '-o', out, '--batch', '0'], /--batch must be an integer in \[1, 64\], got 0/);
   userError(['generate', 'x', '-o', out, '--seed', '1.5'], /--seed must be an integer in \[0, 2\^53\), got 1.5/);
   userError(['generate', 'x', '-o', out, '--threads', 'many'], /--threads must be an integer/);
+  userError(['generate', 'x', '-o', out, '--precision', 'bf16'], /^hart: error: --precision must be one of float32, int8, int4, dynq8, got "bf16"$/);
   userError(['generate', ' ', '-o', out], /give a prompt/);
   userError(['generate', 'x', '--bogus'], /^hart: error: unknown option '--bogus'$/);
   userError(['generat', 'x'], /^hart: error: unknown command 'generat' \(Did you mean generate\?\)$/);
