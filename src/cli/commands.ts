@@ -155,6 +155,7 @@ export function registerCommands(program: Command): void {
     .option('--n <count>', 'prompts per set (held-out scenes, training emoji, held-out emoji) and images per reconstruction set', '32')
     .option('--seed <s>', 'seed of the samples and of the generations (image k: seed + k)', '1')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', '2')
+    .option('--latency-threads <n>', 'ONNX Runtime threads for the latency figure (default: ONNX Runtime\'s own choice, as hart generate)')
     .option('--batch <n>', 'images per generation call', '16')
     .option('--features <file>', 'feature-network weights (default: src/eval/feature-net.safetensors; trained there when absent)')
     .option('--emoji-sets <sets>', 'emoji sets for prompts and retrieval galleries: twitter, google or both', 'twitter,google')

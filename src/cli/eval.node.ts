@@ -11,6 +11,7 @@ export interface EvalCommandOptions {
   n?: string;
   seed?: string;
   threads?: string;
+  latencyThreads?: string;
   batch?: string;
   features?: string;
   emojiSets?: string;
@@ -29,12 +30,13 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const seed = intFlag('seed', opts.seed, 0, 2 ** 31);
   const threads = intFlag('threads', opts.threads, 1, 256);
   const batch = intFlag('batch', opts.batch, 1, 256);
+  const latencyThreads = intFlag('latency-threads', opts.latencyThreads, 1, 256);
   const sets = opts.emojiSets?.split(',').map((x) => x.trim());
   for (const x of sets ?? []) if (x !== 'twitter' && x !== 'google') throw new UserError(`--emoji-sets ${opts.emojiSets}: expected twitter, google or both (comma-separated)`);
   if (opts.model !== undefined && !existsSync(opts.model)) throw new UserError(`model folder ${opts.model} does not exist`);
   const { evaluate } = await import('../eval/evaluate.node.ts');
   const log = opts.quiet ? undefined : (l: string) => console.log(l);
-  const r = await evaluate({ model: opts.model, n, seed, threads, batch, features: opts.features, emojiSets: sets as EmojiSet[] | undefined, log });
+  const r = await evaluate({ model: opts.model, n, seed, threads, latencyThreads, batch, features: opts.features, emojiSets: sets as EmojiSet[] | undefined, log });
   if (opts.json) console.log(JSON.stringify(r));
   else if (opts.quiet) console.log(`all goals ${r.all_goals_pass ? 'pass' : 'not met'}`);
 }
