@@ -14,6 +14,8 @@ import { fixtureDir } from '../fixtures.ts';
 
 const BIN = resolve(fileURLToPath(new URL('../../bin/hart.mjs', import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'hart-cli-'));
+/** The embedded model's sampling defaults (read, not hard-coded: they change when the model is retrained). */
+const DEFAULTS = JSON.parse(readFileSync(resolve(fileURLToPath(new URL('../../models/default/hart.json', import.meta.url))), 'utf8')).defaults;
 
 function hart(args: string[], cwd = dir) {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
@@ -45,7 +47,7 @@ test('generate: A1111 parameters + UTF-8 prompt; seeds reproduce; batch image b 
   assert.equal(pa.width, 64);
   const [first, settings] = pa.text.parameters.split('\n');
   assert.equal(first, prompt);
-  assert.match(settings, /^Steps: 8, Sampler: HART, CFG scale: 8, Seed: 3, Size: 64x64, Model: hart-js-default, .*Version: hart-js \d+\.\d+\.\d+$/);
+  assert.match(settings, new RegExp(`^Steps: 8, Sampler: HART, CFG scale: ${DEFAULTS.cfg}, Seed: 3, Size: 64x64, Model: hart-js-default, .*Version: hart-js \\d+\\.\\d+\\.\\d+$`));
   assert.doesNotMatch(pa.text.parameters, /\\u|\/work\//);
   assert.equal(pa.text.prompt, prompt);
   // the prompt chunk is iTXt holding UTF-8 bytes
@@ -127,7 +129,7 @@ test('hart info: name, parameter counts, config, defaults', () => {
   assert.equal(info.name, 'hart-js-default');
   assert.deepEqual(info.config.patch_nums, [1, 2, 3, 4, 5, 6, 8]);
   assert.equal(info.config.resolution, 64);
-  assert.equal(info.defaults.cfg, 8);
+  assert.equal(info.defaults.cfg, DEFAULTS.cfg);
   assert.ok(info.parameters.transformer > 0 && info.parameters.diffusion_head > 0 && info.parameters.tokenizer > 0);
   assert.ok(info.parameters.text_encoder > 0, 'the embedded model has its own text encoder');
   assert.equal(info.parameters.total, info.parameters.transformer + info.parameters.diffusion_head + info.parameters.tokenizer + info.parameters.text_encoder);
