@@ -7,10 +7,11 @@ import { HartPipeline } from '../src/pipeline/hart-pipeline.ts';
 import { resolveModel } from '../src/pipeline/default-model.node.ts';
 import { generateIn, launch, startServer } from '../test/web/browser.ts';
 
-interface Opts { json?: boolean; repeat?: string; backends?: string }
+interface Opts { json?: boolean; repeat?: string; warmup?: string; backends?: string }
 
 export async function benchBrowser(o: Opts): Promise<void> {
-  const repeat = Number(o.repeat ?? 2);
+  const repeat = Number(o.repeat ?? 2), warmup = Number(o.warmup ?? 3);
+  if (!(Number.isInteger(repeat) && repeat >= 1 && Number.isInteger(warmup) && warmup >= 0)) throw new Error('--repeat must be ≥ 1 and --warmup ≥ 0 (integers)');
   const backends = (o.backends ?? 'wasm,webgpu').split(',');
   // Node first: the model loaded once (as the page keeps its worker's), one warm-up image, then timed
   const model = await resolveModel();
@@ -24,19 +25,19 @@ export async function benchBrowser(o: Opts): Promise<void> {
   await runtime.dispose();
   const { base, child } = await startServer(['--threads', '1']);
   const browser = await launch();
-  const result: Record<string, unknown> = { bench: 'browser', model: 'default', repeat, node_s_per_image: +node_s.toFixed(3) };
+  const result: Record<string, unknown> = { bench: 'browser', model: 'default', repeat, warmup, node_s_per_image: +node_s.toFixed(3) };
   try {
     for (const b of backends) {
       const page = await browser.newPage();
       const first = await generateIn(page, `${base}/?backend=${b}`, 590_000);
       const times: number[] = [];
-      for (let i = 0; i < repeat; i++) {
+      for (let i = 0; i < warmup + repeat; i++) {
         await page.fill('#seed', String(2 + i));
         await page.evaluate(() => { (window as any).__hart.last = undefined; });
         const t0 = performance.now();
         await page.click('#go');
         await page.waitForFunction(() => (window as any).__hart.last?.seconds > 0, null, { timeout: 590_000 });
-        times.push((performance.now() - t0) / 1000);
+        if (i >= warmup) times.push((performance.now() - t0) / 1000);
       }
       const s = times.reduce((a, c) => a + c, 0) / times.length;
       result[b] = { backend: first.loaded.backend, load_s: +first.loaded.seconds.toFixed(2), first_image_s: +first.wall.toFixed(2), s_per_image: +s.toFixed(3), ratio_to_node: +(s / node_s).toFixed(2) };

@@ -250,6 +250,8 @@ export function registerCommands(program: Command): void {
     .command('browser')
     .description('seconds per image in headless Chromium on wasm and WebGPU, as a ratio to Node in the same run')
     .option('--json', 'print one JSON object as the last line')
-    .option('--repeat <n>', 'images per backend', '2')
+    .option('--repeat <n>', 'timed images per backend', '2')
+    .option('--warmup <n>', 'untimed images per backend after the first (V8 tiers up onnxruntime-web\'s wasm over the first few images)', '3')
+    .option('--backends <list>', 'comma-separated: wasm, webgpu', 'wasm,webgpu')
     .action(async (opts) => (await benchModule('browser')).benchBrowser(opts));
 }
