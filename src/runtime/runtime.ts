@@ -182,6 +182,11 @@ export class Runtime {
   private cache = new Map<string, Promise<CompiledModel>>();
   constructor(readonly ort: OrtModule, readonly options: RuntimeOptions = {}) {}
 
+  /** A session wrapped for run(), with this runtime's output handling. */
+  private compiled(session: OrtSession, model: OnnxModel): CompiledModel {
+    return new CompiledModel(session, model, this.ort, this.options.outputsInPlace ?? true);
+  }
+
   private sessionOptions(load: LoadOptions = {}): OrtSession.SessionOptions {
     const opts: OrtSession.SessionOptions = {
       executionProviders: this.options.executionProviders ?? ['cpu'],
@@ -310,7 +315,7 @@ export class Runtime {
     let p = this.cache.get(k);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache
-      p = this.open(key, bytes, emit, opts).then((s) => new CompiledModel(s, stub(), this.ort, this.options.outputsInPlace ?? true));
+      p = this.open(key, bytes, emit, opts).then((s) => this.compiled(s, stub()));
       this.cache.set(k, p);
       p.catch(() => this.cache.delete(k));
     }
@@ -345,14 +350,14 @@ export class Runtime {
     const session = this.options.modelCache && bytes >= this.options.modelCache.minBytes
       ? await this.open(await this.key(model), bytes, () => model, {})
       : await this.open('', bytes, () => model, {});
-    return new CompiledModel(session, { ...model, bytes: new Uint8Array(0), externalData: undefined }, this.ort, this.options.outputsInPlace ?? true);
+    return this.compiled(session, { ...model, bytes: new Uint8Array(0), externalData: undefined });
   }
 
   /** loadUncached for a graph's outputs, keyed like loadGraph: a disk-cache hit never emits the weights. */
   async loadGraphUncached(outputs: Record<string, Tensor>): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
     const session = await this.open(key, bytes, () => emitOnnx({ outputs }), {});
-    return new CompiledModel(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }, this.ort, this.options.outputsInPlace ?? true);
+    return this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
   }
 
   /** Releases cached sessions (their arenas and weights) and forgets them; a later load recreates them. */
