@@ -7,7 +7,7 @@ import { loadHartPipeline } from '../src/index.node.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
 import { scenePrompts } from '../src/train/data/scenes.ts';
 import { checkScene, scoreVerdicts } from '../src/eval/scenes-check.ts';
-import { areaDownsample } from '../src/eval/metrics.ts';
+import { generateAll } from '../src/eval/evaluate.node.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -23,13 +23,8 @@ const scenes = scenePrompts(seed, n, 'train');
 const rows: { cfg: number; top_k: number; accuracy: number; per_category: Record<string, number> }[] = [];
 for (const cfg of values.cfg!.split(',').map(Number)) {
   for (const topK of values['top-k']!.split(',').map(Number)) {
-    const verdicts = [];
-    for (let s = 0; s < scenes.length; s += 16) {
-      const part = scenes.slice(s, s + 16);
-      const r = await pipe.generate(part.map((x) => x.caption), { seeds: part.map((_, k) => seed + s + k), cfg, topK });
-      verdicts.push(...r.images.map((im, k) => checkScene(areaDownsample(im, 64), part[k].caption)));
-    }
-    const score = scoreVerdicts(verdicts);
+    const images = await generateAll(pipe, scenes.map((x) => x.caption), seed, 16, { cfg, topK });
+    const score = scoreVerdicts(images.map((im, k) => checkScene(im, scenes[k].caption)));
     rows.push({ cfg, top_k: topK, accuracy: +score.overall.toFixed(3), per_category: Object.fromEntries(Object.entries(score.accuracy).map(([k, v]) => [k, +v.toFixed(3)])) });
     process.stderr.write(`cfg ${cfg} top-k ${topK}: ${score.overall.toFixed(3)} ${JSON.stringify(rows.at(-1)!.per_category)}\n`);
   }

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { loadHartPipeline } from '../index.node.ts';
 import { PACKAGE_ROOT, UserError } from '../pipeline/default-model.node.ts';
 import type { HartPipeline } from '../pipeline/hart-pipeline.ts';
+import type { GenerateOptions } from '../pipeline/options.ts';
 import type { PreviewEvent } from '../pipeline/progress.ts';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import { Philox, stream } from '../random/philox.ts';
@@ -103,12 +104,13 @@ function emojiSample(ds: EmojiDataset, heldOut: boolean, k: number, seed: number
   return chosen.map((g, i) => g[Math.min(g.length - 1, Math.floor(u[i] * g.length))]);
 }
 
-async function generateAll(pipe: HartPipeline, prompts: string[], seed: number, batch: number, residualDiffusion: boolean): Promise<ImageCHW[]> {
+/** One image per prompt (prompt k: seed + k) in batches, area-downsampled to the eval size; `options` add to the model's defaults. */
+export async function generateAll(pipe: HartPipeline, prompts: string[], seed: number, batch: number, options: GenerateOptions = {}): Promise<ImageCHW[]> {
   const out: ImageCHW[] = [];
   for (let s = 0; s < prompts.length; s += batch) {
     const part = prompts.slice(s, s + batch);
     const seeds = part.map((_, k) => seed + s + k);
-    const r = await pipe.generate(part, { seeds, ...(residualDiffusion ? {} : { residualDiffusion: false }) });
+    const r = await pipe.generate(part, { ...options, seeds });
     out.push(...r.images.map((im) => areaDownsample(im, EVAL_SIZE)));
   }
   return out;
@@ -151,13 +153,14 @@ async function generationMetrics(
 ): Promise<GenerationMetrics> {
   const tag = residualDiffusion ? 'hybrid' : 'discrete-only';
   const t0 = performance.now();
-  const sceneImgs = await generateAll(pipe, scenes.map((s) => s.caption), o.seed, o.batch, residualDiffusion);
+  const opts: GenerateOptions = residualDiffusion ? {} : { residualDiffusion: false };
+  const sceneImgs = await generateAll(pipe, scenes.map((s) => s.caption), o.seed, o.batch, opts);
   const score = scoreVerdicts(sceneImgs.map((im, i) => checkScene(im, scenes[i].caption)));
   const per = Object.fromEntries(CATEGORIES.map((c) => [c.replace(' ', '_'), score.accuracy[c]]));
   log(`[${tag}] scenes (held-out prompts, ${scenes.length}): ${score.overall.toFixed(3)} — ${CATEGORIES.map((c) => `${c} ${score.counts[c].passed}/${score.counts[c].total}`).join(', ')}`);
   const recs = (ix: number[]) => ix.map((i) => ds.records[i]);
-  const trainImgs = await generateAll(pipe, recs(trainIdx).map((r) => r.caption), o.seed + 100_000, o.batch, residualDiffusion);
-  const heldImgs = await generateAll(pipe, recs(heldIdx).map((r) => r.caption), o.seed + 200_000, o.batch, residualDiffusion);
+  const trainImgs = await generateAll(pipe, recs(trainIdx).map((r) => r.caption), o.seed + 100_000, o.batch, opts);
+  const heldImgs = await generateAll(pipe, recs(heldIdx).map((r) => r.caption), o.seed + 200_000, o.batch, opts);
   // retrieval, per set against that set's gallery
   const ranksRgb: number[] = [], ranksLab: number[] = [], ranksNet: number[] = [];
   const trainNet = await fx.features(trainImgs);
