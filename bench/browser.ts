@@ -2,9 +2,7 @@
 // playwright-core) on wasm and on WebGPU (SwiftShader here: a software GPU, so this measures the
 // path, not a real GPU), each as a ratio to Node (onnxruntime-node) in the same run, on the
 // default model. The first image per backend includes session creation and is reported apart.
-import { nodeRuntime } from '../src/runtime/node.node.ts';
-import { HartPipeline } from '../src/pipeline/hart-pipeline.ts';
-import { resolveModel } from '../src/pipeline/default-model.node.ts';
+import { nodeReference } from '../test/web/node-reference.ts';
 import { generateIn, launch, startServer } from '../test/web/browser.ts';
 
 interface Opts { json?: boolean; repeat?: string; warmup?: string; backends?: string }
@@ -14,15 +12,12 @@ export async function benchBrowser(o: Opts): Promise<void> {
   if (!(Number.isInteger(repeat) && repeat >= 1 && Number.isInteger(warmup) && warmup >= 0)) throw new Error('--repeat must be ≥ 1 and --warmup ≥ 0 (integers)');
   const backends = (o.backends ?? 'wasm,webgpu').split(',');
   // Node first: the model loaded once (as the page keeps its worker's), one warm-up image, then timed
-  const model = await resolveModel();
-  const runtime = nodeRuntime({ threads: 1 });
-  const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime) });
-  await pipe.generate('bench', { seed: 1 });
+  const ref = await nodeReference();
+  await ref.pipe.generate('bench', { seed: 1 });
   const tn = performance.now();
-  for (let i = 0; i < repeat; i++) await pipe.generate('bench', { seed: 2 + i });
+  for (let i = 0; i < repeat; i++) await ref.pipe.generate('bench', { seed: 2 + i });
   const node_s = (performance.now() - tn) / 1000 / repeat;
-  await pipe.dispose();
-  await runtime.dispose();
+  await ref.dispose();
   const { base, child } = await startServer(['--threads', '1']);
   const browser = await launch();
   const result: Record<string, unknown> = { bench: 'browser', model: 'default', repeat, warmup, node_s_per_image: +node_s.toFixed(3) };
