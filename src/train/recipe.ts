@@ -51,6 +51,12 @@ export interface TextEncoderStage {
 
 export interface Recipe {
   name: string;
+  /**
+   * A HART.js model folder (relative to the working directory) whose weights every stage starts
+   * from instead of the random initialisation; null = from scratch. A tokenizer stage of 0 steps
+   * keeps its tokenizer as it is.
+   */
+  init: string | null;
   seed: number;
   resolution: number;
   patch_nums: number[];
@@ -119,7 +125,7 @@ function wrap<T>(where: string, f: () => T): T {
  * that differs only in those, or that adds a later stage.
  */
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
-  const base = { seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: r.tokenizer };
+  const base = { ...(r.init !== null ? { init: r.init } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: r.tokenizer };
   if (stage === 'tokenizer') return base;
   const tr = { ...base, text_encoder: r.text_encoder, transformer: r.transformer };
   return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder };
@@ -137,7 +143,10 @@ export function parseRecipe(json: unknown, what = 'recipe'): Recipe {
 
 function parse(json: unknown): Recipe {
   const o = obj(json, 'the recipe', ['name', 'seed', 'resolution', 'patch_nums', 'data', 'tokenizer', 'text_encoder', 'transformer', 'decoder',
-    'checkpoint_every', 'sample_every', 'sample_prompts', 'defaults', 'comment']);
+    'checkpoint_every', 'sample_every', 'sample_prompts', 'defaults', 'comment', 'init']);
+  if (o.init !== undefined && (typeof o.init !== 'string' || o.init.trim() === '' || o.init.length > 1000)) {
+    throw new RecipeError('init must be the path of a model folder (a non-empty string)');
+  }
   if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) throw new RecipeError('name must be 1–64 letters, digits, "_", "." or "-"');
   const pn = o.patch_nums;
   if (!Array.isArray(pn) || pn.length < 2 || pn.length > 32 || pn.some((v) => !Number.isInteger(v) || v < 1 || v > 256)) {
@@ -204,6 +213,7 @@ function parse(json: unknown): Recipe {
   if (Object.hasOwn(df, 'more_smooth') && typeof df.more_smooth !== 'boolean') throw new RecipeError('defaults.more_smooth must be true or false');
   return {
     name: o.name,
+    init: (o.init as string | undefined) ?? null,
     seed: num(o, 'seed', 'the recipe', 0, Number.MAX_SAFE_INTEGER, true),
     resolution,
     patch_nums,

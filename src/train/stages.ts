@@ -169,9 +169,11 @@ export class TransformerStage {
   readonly flopsPerSample: number;
   readonly lr: (s: number) => number;
 
-  constructor(readonly recipe: Recipe, readonly textConfig: Qwen2Config, readonly batchContext: TransformerBatchContext) {
+  /** `init`: starting weights (the training names: text encoder under text_encoder.) instead of the random initialisation. */
+  constructor(readonly recipe: Recipe, readonly textConfig: Qwen2Config, readonly batchContext: TransformerBatchContext, init?: Map<string, IoTensor>) {
     const t = recipe.transformer;
-    const tg = buildTransformerTrainGraph(t.config, textConfig, new InitWeightStore(recipe.seed + 1, { depth: t.config.depth }), {
+    const store = init ? new MapWeightStore(new Map([...init].map(([k, v]) => [k, v as unknown as StoredTensor]))) : new InitWeightStore(recipe.seed + 1, { depth: t.config.depth });
+    const tg = buildTransformerTrainGraph(t.config, textConfig, store, {
       Cvae: recipe.tokenizer.config.z_channels, vocabSize: recipe.tokenizer.config.vocab_size, keptLast: t.kept_last, diffWeight: t.diff_weight,
     });
     this.trainer = new GraphTrainer(tg.loss, tg.params, {

@@ -28,6 +28,8 @@ import type { EmojiDataset } from './data/emoji-join.ts';
 import { buildCaptionTokenizer } from './data/caption-tokenizer.ts';
 import { sceneVocabulary } from './data/scene-vocab.ts';
 import { writeSampleGrid } from './samples.node.ts';
+import { UserError } from '../pipeline/default-model.node.ts';
+import { checkCaptionTokenizer, initFingerprint, readInitWeights } from './init-from.node.ts';
 
 export interface TrainOptions {
   /** Run folder (default runs/<recipe name>). */
@@ -73,26 +75,38 @@ function tokenizerCaptions(emoji: EmojiDataset | null): string[] {
 }
 
 export async function runTraining(recipeJson: unknown, recipeText: string, o: TrainOptions = {}): Promise<TrainResult> {
-  const recipe: Recipe = parseRecipe(recipeJson);
+  let recipe: Recipe;
+  try {
+    recipe = parseRecipe(recipeJson);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
   const runDir = resolve(o.run ?? join('runs', recipe.name));
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  // a run that starts from a model folder depends on that folder's weights too
+  const initHash = recipe.init !== null ? await initFingerprint(recipe.init) : null;
   const fingerprint = (stage: 'tokenizer' | 'transformer' | 'decoder') =>
-    createHash('sha256').update(JSON.stringify(stageFingerprint(recipe, stage))).digest('hex');
+    createHash('sha256').update(JSON.stringify(stageFingerprint(recipe, stage))).update(initHash ?? '').digest('hex');
   await mkdir(runDir, { recursive: true });
   const ck = o.resume ? await readCheckpoint(runDir) : null;
   if (!o.resume && existsSync(join(runDir, 'checkpoint.json'))) {
-    throw new Error(`${runDir} already holds a run: continue it with --resume, or pick another --run folder`);
+    throw new UserError(`${runDir} already holds a run: continue it with --resume, or pick another --run folder`);
   }
   if (o.resume && !ck && !existsSync(join(runDir, 'tokenizer.safetensors'))) {
-    throw new Error(`${runDir} has no checkpoint to resume; start the run without --resume`);
+    throw new UserError(`${runDir} has no checkpoint to resume; start the run without --resume`);
   }
   if (ck && ck.state.recipe_sha256 !== fingerprint(ck.state.stage)) {
-    throw new Error(`${runDir} was started with a different recipe (its data, sizes or schedules up to the ${ck.state.stage} stage differ); resume with the same recipe`);
+    throw new UserError(`${runDir} was started with a different recipe (its data, sizes or schedules up to the ${ck.state.stage} stage differ); resume with the same recipe`);
   }
   await writeFile(join(runDir, 'recipe.json'), recipeText);
   // ONNX Runtime's default thread count is the physical cores, which can be 1 on a 2-vCPU machine
   const runtime = nodeRuntime({ threads: o.threads ?? availableParallelism(), allowSpinning: false });
+  const init = recipe.init !== null ? await readInitWeights(recipe.init, recipe) : null;
+  if (init) log(`starting from the weights of ${init.dir}`);
   const emoji = o.emoji !== undefined ? o.emoji : (recipe.data.emoji > 0 ? loadEmojiDataset({ sets: recipe.data.emoji_sets }) : null);
+  // the caption tokenizer is a function of the data alone; an init folder's must be the same
+  const cap = buildCaptionTokenizer(o.captions ?? tokenizerCaptions(emoji));
+  if (init) checkCaptionTokenizer(init, cap.tokenizerJson);
   let budget = o.maxSteps ?? Infinity;
   const logFile = join(runDir, 'log.jsonl');
 
@@ -116,8 +130,11 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   let tokWeights: Map<string, IoTensor>;
   if (ck?.state.stage === 'transformer' || ck?.state.stage === 'decoder' || (ck === null && existsSync(tokDir) && o.resume)) {
     tokWeights = await readTensorFile(tokDir);
+  } else if (init && recipe.tokenizer.steps === 0) {
+    tokWeights = init.tokenizer; // kept as it is
+    await writeSafetensorsFile(tokDir, tokWeights);
   } else {
-    const stage = new TokenizerStage(recipe);
+    const stage = new TokenizerStage(recipe, init ? { weights: init.tokenizer } : {});
     await stage.load(runtime);
     const start = resume('tokenizer', stage);
     const r = await runStage('tokenizer', start, recipe.tokenizer.steps, recipe.checkpoint_every, stage.flopsPerSample,
@@ -132,7 +149,6 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
   }
 
   // ---------------- stage 2: text encoder + transformer + residual diffusion ----------------
-  const cap = buildCaptionTokenizer(o.captions ?? tokenizerCaptions(emoji));
   const textConfig: Qwen2Config = parseQwen2Config({ ...recipe.text_encoder.config, model_type: 'qwen2', vocab_size: cap.vocab.size });
   const t = recipe.transformer;
   const trFile = join(runDir, 'transformer.safetensors');
@@ -161,7 +177,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
       codebook: tokWeights.get('quantize.embedding.weight')!.data as Float32Array,
       promptTokenizer: new PromptTokenizer({ tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig }),
       encodeSession, seed: recipe.seed, condDrop: t.cond_drop, keptLast: t.kept_last, diffusionBatchMul: t.config.diffusion_batch_mul,
-    });
+    }, init?.transformer);
     await stage.load(runtime);
     const start = resume('transformer', stage);
     let pending: Promise<Record<string, import('../runtime/host-tensor.ts').HostTensor>> | null = null;
@@ -294,20 +310,20 @@ export async function trainCommand(recipePath: string, opts: { run?: string; res
   try {
     text = await readFile(recipePath, 'utf8');
   } catch {
-    throw new Error(`cannot read the recipe ${recipePath}`);
+    throw new UserError(`cannot read the recipe ${recipePath}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${recipePath} is not valid JSON: ${(e as Error).message}`);
+    throw new UserError(`${recipePath} is not valid JSON: ${(e as Error).message}`);
   }
   const int = (v: string | undefined, what: string) => {
     if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new Error(`${what} must be a non-negative integer, got "${v}"`);
+    if (!/^\d+$/.test(v)) throw new UserError(`${what} must be a non-negative integer, got "${v}"`);
     return Number(v);
   };
-  if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'float16') throw new Error(`--dtype must be float32 or float16, got "${opts.dtype}"`);
+  if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'float16') throw new UserError(`--dtype must be float32 or float16, got "${opts.dtype}"`);
   const r = await runTraining(json, text, {
     run: opts.run, resume: opts.resume, out: opts.out, threads: int(opts.threads, '--threads'), quiet: opts.quiet,
     maxSteps: int(opts.maxSteps, '--max-steps'), dtype: opts.dtype as 'float32' | 'float16' | undefined,

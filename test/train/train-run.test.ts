@@ -102,3 +102,41 @@ test('a non-finite loss stops the run with a clear message and keeps the last go
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a recipe with init starts from a model folder: its tokenizer kept (0 steps), its transformer and text encoder as the starting weights', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'hart-init-'));
+  try {
+    const quiet = { quiet: true, emoji: null, threads: 2 } as const;
+    const { decoder: _d, ...noDecoder } = recipe;
+    const base = { ...noDecoder, transformer: { ...recipe.transformer, steps: 2 } };
+    const a = await runTraining(base, JSON.stringify(base), { ...quiet, run: join(root, 'base'), dtype: 'float16' });
+    // lr 0 and no weight decay: one step leaves every weight (and its EMA) where init put it
+    const cont = {
+      ...noDecoder, name: 'tiny-continued', init: a.modelDir!,
+      tokenizer: { ...recipe.tokenizer, steps: 0 },
+      transformer: { ...recipe.transformer, steps: 1, lr: 0, warmup: 0, weight_decay: 0 },
+    };
+    const b = await runTraining(cont, JSON.stringify(cont), { ...quiet, run: join(root, 'cont') });
+    assert.equal(b.stopped, 'finished');
+    const { readTensorFile } = await import('../../src/io/files.node.ts');
+    const { float16ToFloat32Array } = await import('../../src/io/dtypes.ts');
+    for (const part of ['tokenizer', 'transformer', 'text_encoder']) {
+      const from = await readTensorFile(join(a.modelDir!, part, 'model.safetensors'));
+      const to = await readTensorFile(join(b.modelDir!, part, 'model.safetensors'));
+      assert.deepEqual([...to.keys()].sort(), [...from.keys()].sort(), part);
+      for (const [k, t] of from) {
+        assert.equal(t.dtype, 'float16', `${part} ${k} stored as float16`);
+        assert.deepEqual(Array.from(to.get(k)!.data as Float32Array), Array.from(float16ToFloat32Array(t.data as Uint16Array)), `${part} ${k}`);
+      }
+    }
+    // a folder of other sizes is refused before any training, naming the field
+    const wider = { ...cont, transformer: { ...cont.transformer, config: { ...cont.transformer.config, embed_dim: 64 } } };
+    await assert.rejects(runTraining(wider, JSON.stringify(wider), { ...quiet, run: join(root, 'wider') }), /init: transformer\/config\.json "embed_dim" is 32, the recipe's is 64/);
+    // so is a caption tokenizer built from other data
+    await assert.rejects(runTraining(cont, JSON.stringify(cont), { ...quiet, run: join(root, 'caps'), captions: ['a red circle'] }), /caption tokenizer differs/);
+    await assert.rejects(runTraining({ ...cont, init: join(root, 'nothing') }, '{}', { ...quiet, run: join(root, 'none') }), /init: cannot read .*nothing/);
+    assert.throws(() => parseRecipe({ ...cont, init: '' }), /init must be the path of a model folder/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,92 @@
+// A recipe's `init`: a HART.js model folder whose weights the stages start from instead of the
+// random initialisation (continued training of a shipped model). The tokenizer, the transformer
+// and the text encoder are read as float32 (float16 storage is widened); the folder's configs must
+// be the recipe's, and its caption tokenizer the one this recipe builds, or the token ids and
+// embedding rows would not line up.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readTensorFile } from '../io/files.node.ts';
+import { float16ToFloat32Array, type Tensor as IoTensor } from '../io/dtypes.ts';
+import type { Recipe } from './recipe.ts';
+import { UserError } from '../pipeline/default-model.node.ts';
+import { TEXT_SCOPE } from './transformer-train.ts';
+
+export interface InitWeights {
+  dir: string;
+  /** The tokenizer's weights (official names). */
+  tokenizer: Map<string, IoTensor>;
+  /** Transformer weights at the root, the text encoder's under `text_encoder.` (the training names). */
+  transformer: Map<string, IoTensor>;
+  /** The folder's caption tokenizer.json, parsed. */
+  tokenizerJson: unknown;
+}
+
+function widened(m: Map<string, IoTensor>, prefix = ''): Map<string, IoTensor> {
+  const out = new Map<string, IoTensor>();
+  for (const [k, t] of m) {
+    const data = t.dtype === 'float16' ? float16ToFloat32Array(t.data as Uint16Array) : t.data;
+    out.set(prefix + k, { dtype: t.dtype === 'float16' ? 'float32' : t.dtype, shape: [...t.shape], data } as IoTensor);
+  }
+  return out;
+}
+
+async function json(path: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`init: cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Field-by-field comparison of a folder's config with the recipe's (only the recipe's fields count). */
+function sameConfig(what: string, folder: Record<string, unknown>, recipe: object): void {
+  for (const [k, v] of Object.entries(recipe)) {
+    if (k === 'v_patch_nums' || k === 'patch_nums' || k === 'model_type') continue; // written separately; the folder names its own type
+    if (!Object.hasOwn(folder, k)) {
+      if (k === 'norm_groups' && v === 32) continue; // the official default is not written
+      throw new UserError(`init: ${what}/config.json has no "${k}" (the recipe sets ${JSON.stringify(v)})`);
+    }
+    if (JSON.stringify(folder[k]) !== JSON.stringify(v)) {
+      throw new UserError(`init: ${what}/config.json "${k}" is ${JSON.stringify(folder[k])}, the recipe's is ${JSON.stringify(v)}`);
+    }
+  }
+}
+
+/** Reads and checks the model folder `dir` against `recipe` (the text encoder config is checked without vocab_size). */
+export async function readInitWeights(dir: string, recipe: Recipe): Promise<InitWeights> {
+  const abs = resolve(dir);
+  const hart = await json(join(abs, 'hart.json'));
+  if (hart.format !== 'hart-js') throw new UserError(`init: ${dir} is not a HART.js model folder written by hart train (hart.json format ${JSON.stringify(hart.format)})`);
+  if (hart.resolution !== recipe.resolution || JSON.stringify(hart.patch_nums) !== JSON.stringify(recipe.patch_nums)) {
+    throw new UserError(`init: ${dir} is ${String(hart.resolution)} px with patch_nums ${JSON.stringify(hart.patch_nums)}, the recipe ${recipe.resolution} px with ${JSON.stringify(recipe.patch_nums)}`);
+  }
+  sameConfig('tokenizer', await json(join(abs, 'tokenizer', 'config.json')), recipe.tokenizer.config);
+  sameConfig('transformer', await json(join(abs, 'transformer', 'config.json')), recipe.transformer.config);
+  sameConfig('text_encoder', await json(join(abs, 'text_encoder', 'config.json')), recipe.text_encoder.config);
+  const tokenizer = widened(await readTensorFile(join(abs, 'tokenizer', 'model.safetensors')));
+  const transformer = widened(await readTensorFile(join(abs, 'transformer', 'model.safetensors')));
+  for (const [k, v] of widened(await readTensorFile(join(abs, 'text_encoder', 'model.safetensors')), `${TEXT_SCOPE}.`)) transformer.set(k, v);
+  const tokenizerJson = await json(join(abs, 'text_encoder', 'tokenizer.json'));
+  return { dir: abs, tokenizer, transformer, tokenizerJson };
+}
+
+/** sha256 of the folder's weight files, for the run's recipe fingerprint. */
+export async function initFingerprint(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  for (const part of ['tokenizer', 'transformer', 'text_encoder']) {
+    try {
+      h.update(await readFile(join(resolve(dir), part, 'model.safetensors')));
+    } catch (e) {
+      throw new UserError(`init: cannot read ${join(dir, part, 'model.safetensors')}: ${(e as Error).message}`);
+    }
+  }
+  return h.digest('hex');
+}
+
+/** Throws unless the caption tokenizer this recipe builds is the init folder's. */
+export function checkCaptionTokenizer(init: InitWeights, built: object): void {
+  if (JSON.stringify(init.tokenizerJson) !== JSON.stringify(JSON.parse(JSON.stringify(built)))) {
+    throw new UserError(`init: ${init.dir}'s caption tokenizer differs from the one this recipe builds from its data (train the init model with the same data and emoji sets)`);
+  }
+}
