@@ -19,9 +19,28 @@ export function cfgMix(logits_2BlV: Float32Array, B: number, t: number): Float32
 /** Sets every logit below the k-th largest to −∞ (ties with the k-th are kept), in place. */
 export function topKFilter(row: Float32Array, k: number): void {
   if (k <= 0 || k >= row.length) return;
-  const sorted = Float32Array.from(row).sort();
-  const kth = sorted[row.length - k];
-  for (let i = 0; i < row.length; i++) if (row[i] < kth) row[i] = -Infinity;
+  const kth = k <= 64 ? kthLargest(row, k) : NaN;
+  const threshold = Number.isNaN(kth) ? Float32Array.from(row).sort()[row.length - k] : kth;
+  for (let i = 0; i < row.length; i++) if (row[i] < threshold) row[i] = -Infinity;
+}
+
+/**
+ * The k-th largest value of `row` counting repeats (= ascending sort's [length − k]) in one pass
+ * with a descending buffer of k values: O(V·k) at worst, ~V comparisons for logits, against a
+ * V log V sort per token. NaN when the row holds a NaN (the caller then sorts, as before).
+ */
+function kthLargest(row: Float32Array, k: number): number {
+  const top = new Float64Array(k).fill(-Infinity);
+  let filled = 0;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (v !== v) return NaN;
+    if (filled === k && v <= top[k - 1]) continue;
+    let j = filled < k ? filled++ : k - 1;
+    while (j > 0 && top[j - 1] < v) { top[j] = top[j - 1]; j--; }
+    top[j] = v;
+  }
+  return top[k - 1];
 }
 
 /** Nucleus filter: removes the smallest-probability tokens whose cumulative mass is ≤ 1 − p (the largest always kept). */

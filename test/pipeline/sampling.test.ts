@@ -26,6 +26,27 @@ test('cfgMix reproduces the official (1+t)·cond − t·uncond in float32, every
   }
 });
 
+test('top-k equals the sort-based k-th value on random rows with ties, −∞ and NaN, for every k', () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let trial = 0; trial < 200; trial++) {
+    const V = 1 + Math.floor(rand() * 90);
+    const row = Float32Array.from({ length: V }, () => {
+      const u = rand();
+      return u < 0.1 ? -Infinity : u < 0.12 && trial % 5 === 0 ? NaN : Math.round(rand() * 20) / 4; // many ties
+    });
+    for (const k of [1, 2, 3, 10, 64, 65, V - 1, V]) {
+      const got = Float32Array.from(row), want = Float32Array.from(row);
+      topKFilter(got, k);
+      if (k > 0 && k < V) {
+        const kth = Float32Array.from(want).sort()[V - k];
+        for (let i = 0; i < V; i++) if (want[i] < kth) want[i] = -Infinity;
+      }
+      assert.deepEqual(Array.from(got), Array.from(want), `trial ${trial} V ${V} k ${k}`);
+    }
+  }
+});
+
 test('top-k keeps ties with the k-th value; top-p keeps the nucleus and always the best token', () => {
   const row = Float32Array.from([1, 5, 3, 3, 0]);
   topKFilter(row, 2);

@@ -158,6 +158,21 @@ export class HartTransformer {
 
   private released = false;
   private uncond?: Promise<UncondPrefix>;
+  /** RoPE tables of image scales by (scale, last context position of each row): the same for every prompt of a length. */
+  private readonly ropeCache = new Map<string, { cos: Float32Array; sin: Float32Array; l: number }>();
+
+  private ropeTables(si: number, pos: number[][]): { cos: Float32Array; sin: Float32Array; l: number } {
+    if (si === 0) return stepRopeTables(this.dims, si, pos);
+    // image rows depend only on the scale and the row's last context position (imageRope)
+    const key = `${si}:${pos.map((p) => p[this.dims.T - 1]).join(',')}`;
+    let t = this.ropeCache.get(key);
+    if (!t) {
+      if (this.ropeCache.size >= 256) this.ropeCache.clear();
+      t = stepRopeTables(this.dims, si, pos);
+      this.ropeCache.set(key, t);
+    }
+    return t;
+  }
 
   /** Frees every session of this transformer (its weights and arenas); it cannot run afterwards. */
   async release(runtime: Runtime): Promise<void> {
@@ -290,7 +305,7 @@ export class HartTransformer {
       const level: HostTensor = { dtype: 'int64', shape: [1], data: BigInt64Array.from([BigInt(si)]) };
       x_BlC = (await this.embed.run({ next_input: f32(tokens, [B, l, d.Cvae]), level })).x_BlC;
     }
-    const rope = stepRopeTables(d, si, gen.contextPositionIds);
+    const rope = this.ropeTables(si, gen.contextPositionIds);
     const l = rope.l, P = gen.cached, rowFloats = 2 * B * d.C;
     // The last scale's keys/values are never read: ask for none (kv_rows empty).
     const isLast = si === d.numScales - 1;
