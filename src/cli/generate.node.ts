@@ -130,13 +130,26 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
   const runtime = nodeRuntime({ threads: threads as number | undefined });
   try {
     bars.next('load');
+    // the text encoder loads and encodes first inside generate(); its own bar ends when the prompt is encoded
+    const textEncoder = async () => {
+      const enc = await model.textEncoder(runtime);
+      return {
+        release: enc.release?.bind(enc),
+        encodePrompts: async (...a: Parameters<typeof enc.encodePrompts>) => {
+          const r = await enc.encodePrompts(...a);
+          bars.next('scales');
+          return r;
+        },
+      };
+    };
     const pipe = await HartPipeline.fromPretrained(model.files, {
-      runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: false, singleShot: true,
+      runtime, textEncoder, keepTextEncoder: false, singleShot: true,
       precision: o.precision as MatmulPrecision | undefined,
+      onLoadProgress: (e) => bars.update(e.done, e.total, e.done < e.total ? e.what : ''),
     }).catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
     if (abortError(signal)) throw new DOMException('cancelled', 'AbortError');
     // 3. generate
-    bars.next('scales');
+    bars.next('text');
     const N = pipe.model.transformer.dims.patchNums.length;
     const t0 = performance.now();
     const result = await pipe.generate(Array.from({ length: n }, () => req.prompt), {

@@ -6,7 +6,7 @@ import type { ImageCHW } from '../io/png.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { MatmulPrecision } from '../models/transformer/precision.ts';
-import { loadHart, type LoadedHart } from './load.ts';
+import { loadHart, type LoadedHart, type LoadProgress } from './load.ts';
 import { runGeneration, type EncodedContext, type LoopHooks } from './generate-loop.ts';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.ts';
 import { makePreviewer } from './preview.ts';
@@ -32,6 +32,8 @@ export interface PipelineOptions {
   singleShot?: boolean;
   /** Matrix precision of the transformer blocks (float32, int8, int4, dynq8); default the model's (hart.json), else float32. */
   precision?: MatmulPrecision;
+  /** Loading milestones (weights read, graphs compiled); the text encoder loads on the first prompt. */
+  onLoadProgress?: (e: LoadProgress) => void;
 }
 
 export interface GenerateResult {
@@ -49,7 +51,7 @@ export class HartPipeline {
   private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {}
 
   static async fromPretrained(files: FileAccess, opts: PipelineOptions): Promise<HartPipeline> {
-    return new HartPipeline(await loadHart(files, opts.runtime, { precision: opts.precision }), opts);
+    return new HartPipeline(await loadHart(files, opts.runtime, { precision: opts.precision, onProgress: opts.onLoadProgress }), opts);
   }
 
   /** Prompts (one image each) → images in [0,1], [3, H, W]. */

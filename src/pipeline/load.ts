@@ -58,9 +58,18 @@ async function readStore(files: FileAccess, name?: string, skip = new Map<string
   }
 }
 
+/** A loading milestone: `done` of `total` steps (weights read, graphs compiled), and what just finished. */
+export interface LoadProgress {
+  done: number;
+  total: number;
+  what: string;
+}
+
 export interface LoadHartOptions {
   /** Matrix precision of the transformer blocks; default hart.json's `precision`, else float32. */
   precision?: MatmulPrecision;
+  /** Called after each step of loading (the two weight files, then each compiled graph). */
+  onProgress?: (e: LoadProgress) => void;
 }
 
 export async function loadHart(files: FileAccess, runtime: Runtime, o: LoadHartOptions = {}): Promise<LoadedHart> {
@@ -76,11 +85,17 @@ export async function loadHart(files: FileAccess, runtime: Runtime, o: LoadHartO
   for (const w of layout.weights) if (await tdir.exists(w)) { weightsName = w; break; }
   if (!weightsName) throw new Error(`${tdir.describe('')} has none of ${layout.weights.join(', ')}`);
   // the official files' recomputed buffers (attn_bias_for_masking is 380 MB at full size) are never read
+  // steps: 2 weight files, the transformer's graphs (prefix, embedding, diffusion condition, step segments), the diffusion MLP
+  let done = 0;
+  const total = 2 + HartTransformer.graphCount(transformerConfig) + 1;
+  const step = (what: string) => o.onProgress?.({ done: ++done, total, what });
   const tStore = await readStore(tdir, weightsName, ignoredBuffers(transformerConfig));
+  step(`read ${layout.transformerDir}/${weightsName}`);
   const kStore = await readStore(kdir);
+  step(`read ${layout.tokenizerDir}/`);
   const [transformer, diffusion] = await Promise.all([
-    HartTransformer.fromWeights(transformerConfig, tStore, runtime, { precision: o.precision ?? hj?.precision ?? 'float32' }),
-    DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)),
+    HartTransformer.fromWeights(transformerConfig, tStore, runtime, { precision: o.precision ?? hj?.precision ?? 'float32', onGraph: step }),
+    DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)).then((d) => { step('compiled the diffusion MLP'); return d; }),
   ]);
   const tokenizer = HartTokenizer.fromWeights(tokenizerConfig, kStore, runtime);
   return {

@@ -41,7 +41,7 @@ test('generate: A1111 parameters + UTF-8 prompt; seeds reproduce; batch image b 
   let r = hart(['generate', prompt, '-o', a, '--seed', '3', '--threads', '2']);
   assert.equal(r.status, 0, r.stderr);
   // one progress line per stage when stderr is not a terminal
-  for (const stage of ['load', 'scales', 'diffusion', 'decode']) assert.match(r.stderr, new RegExp(`^${stage} +\\[#+\\]`, 'm'));
+  for (const stage of ['load', 'text', 'scales', 'diffusion', 'decode']) assert.match(r.stderr, new RegExp(`^${stage} +\\[#+\\]`, 'm'));
   assert.match(r.stderr, /warning: the prompt is longer than the 24 tokens the model reads/);
   const pa = decodePng(new Uint8Array(readFileSync(a)));
   assert.equal(pa.width, 64);

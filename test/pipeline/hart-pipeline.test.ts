@@ -35,6 +35,19 @@ test('one progress event per scale with previews that grow coarse to fine, then 
   for (const e of events) for (const p of e.previews ?? []) assert.ok(p.data.every((v) => v >= 0 && v <= 1));
 });
 
+test('loading reports each step once, in order, to its total (weights read, each graph compiled)', async () => {
+  const own = nodeRuntime({ threads: 1 });
+  const seen: { done: number; total: number; what: string }[] = [];
+  const p = await HartPipeline.fromPretrained(diskFiles(fixtureDir()), { runtime: own, onLoadProgress: (e) => { seen.push(e); } });
+  const total = seen[0].total;
+  assert.deepEqual(seen.map((e) => e.done), Array.from({ length: total }, (_, i) => i + 1));
+  assert.ok(seen.every((e) => e.total === total && e.what.length > 0));
+  assert.equal(total, 2 + 3 + p.model.transformer.segmentCount + 1);
+  assert.match(seen[0].what, /^read llm\//);
+  await p.dispose();
+  await own.dispose();
+});
+
 test('an aborted signal stops the generation with an AbortError', async () => {
   const ac = new AbortController();
   let scales = 0;

@@ -45,6 +45,8 @@ export interface HartTransformerOptions extends AttentionOptions {
    * rows (every op of the step graph is row-independent; test/models/transformer/prefix-reuse.test.ts).
    */
   reusePrefix?: boolean;
+  /** Called after each graph compiles (graphCount(config) calls), naming it: load progress. */
+  onGraph?: (what: string) => void;
 }
 
 /** Step-0 results of some batch rows: what the K/V cache holds after step 0, and the outputs. */
@@ -181,6 +183,11 @@ export class HartTransformer {
     await runtime.evict(this.prefix, this.embed, this.diffCond, ...this.stepModels.map((s) => s.model));
   }
 
+  /** Graphs fromWeights compiles for `config` (with the default segmenting): prefix, embedding, diffusion condition, step segments. */
+  static graphCount(config: HARTForT2IConfig, maxSegmentBytes = Infinity): number {
+    return 3 + stepSegments(config, maxSegmentBytes).length;
+  }
+
   /** Number of graphs the blocks are split into. */
   get segmentCount(): number { return this.stepModels.length; }
 
@@ -208,14 +215,19 @@ export class HartTransformer {
     // keyed by structure + weight bytes: with an optimized model on disk, no weight is emitted
     const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.loadGraph(b.outputs);
     // One graph at a time, so that at most one segment's weights exist as ONNX bytes at once.
+    const done = (what: string) => opts.onGraph?.(`compiled the transformer's ${what}`);
     const prefix = await compile(buildPrefixGraph(config, store));
+    done('context prefix');
     const embed = await compile(buildEmbedGraph(config, store, Cvae));
+    done('token embedding');
     const diffCond = await compile(buildDiffusionConditionGraph(config, store, Cvae));
+    done('diffusion condition');
     const stepModels: { segment: StepSegment; model: CompiledModel }[] = [];
     // The step runs with shapes that change every scale: without ONNX Runtime's memory pattern
     // (one pre-planned block per shape) its arena peaks markedly lower at the large scales.
     for (const segment of stepSegments(config, opts.maxSegmentBytes ?? Infinity)) {
       stepModels.push({ segment, model: await runtime.loadGraph(buildStepGraph(config, store, V, attn, segment).outputs, { memPattern: false }) });
+      done(`blocks ${segment.start}–${segment.end - 1}`);
     }
     return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond, opts.reusePrefix ?? true);
   }
