@@ -19,7 +19,7 @@ export function cfgMix(logits_2BlV: Float32Array, B: number, t: number): Float32
 /** Sets every logit below the k-th largest to −∞ (ties with the k-th are kept), in place. */
 export function topKFilter(row: Float32Array, k: number): void {
   if (k <= 0 || k >= row.length) return;
-  const kth = k <= 64 ? kthLargest(row, k) : NaN;
+  const kth = k <= 64 ? kthLargest(row, k) : kthSmallest(Float32Array.from(row), row.length - k);
   const threshold = Number.isNaN(kth) ? Float32Array.from(row).sort()[row.length - k] : kth;
   for (let i = 0; i < row.length; i++) if (row[i] < threshold) row[i] = -Infinity;
 }
@@ -29,6 +29,33 @@ export function topKFilter(row: Float32Array, k: number): void {
  * with a descending buffer of k values: O(V·k) at worst, ~V comparisons for logits, against a
  * V log V sort per token. NaN when the row holds a NaN (the caller then sorts, as before).
  */
+/**
+ * The n-th smallest value (0-based, counting repeats: = ascending sort's [n]) by quickselect on
+ * `a`, which it reorders: O(V) on average, for the large k of the official schedule (600 of 4096).
+ * NaN when `a` holds a NaN.
+ */
+function kthSmallest(a: Float32Array, n: number): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) return NaN;
+  let lo = 0, hi = a.length - 1;
+  while (hi > lo) {
+    // median of three as the pivot, then a three-way partition (ties are common among logits at −∞)
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo], y = a[mid], z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+    let lt = lo, gt = hi, i = lo;
+    while (i <= gt) {
+      const v = a[i];
+      if (v < pivot) { a[i] = a[lt]; a[lt] = v; lt++; i++; }
+      else if (v > pivot) { a[i] = a[gt]; a[gt] = v; gt--; }
+      else i++;
+    }
+    if (n < lt) hi = lt - 1;
+    else if (n > gt) lo = gt + 1;
+    else return pivot;
+  }
+  return a[n];
+}
+
 function kthLargest(row: Float32Array, k: number): number {
   const top = new Float64Array(k).fill(-Infinity);
   let filled = 0;
