@@ -13,10 +13,12 @@
 // session from it makes that creation fail, and the runtime then compiles the graph afresh.
 // Size: after each write, the least recently used entries (a hit touches its folder) are removed
 // until the cache is under maxBytes; temporary folders of crashed writers go after an hour.
+// Derived results (readBlob/writeBlob: e.g. a transformer's unconditional prefix, keyed by the
+// graphs that computed it) live in entries of their own, <dir>/<key>/blob.bin, under the same rules.
 // Location: $HART_CACHE_DIR, else $XDG_CACHE_HOME/hart-js, else ~/.cache/hart-js.
 // Off: HART_CACHE_DIR=off (or 0/false/none), or nodeRuntime({ modelCache: false }).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +35,7 @@ export interface DiskModelCacheOptions {
 
 const MODEL = 'model.onnx';
 const WEIGHTS = 'weights.bin';
+const BLOB = 'blob.bin';
 const STALE_TMP_MS = 3600_000;
 
 /** The cache folder the environment asks for, or null when caching is turned off. */
@@ -117,6 +120,43 @@ export class DiskModelCache implements ModelCache {
     } catch {
       return undefined; // unwritable cache folder: run uncached
     }
+  }
+
+  /** A derived result stored by writeBlob (its folder is touched, as a model hit's). */
+  async readBlob(key: string): Promise<Uint8Array | undefined> {
+    const dir = join(this.dir, key);
+    try {
+      const bytes = await readFile(join(dir, BLOB));
+      const now = new Date();
+      await utimes(dir, now, now).catch(() => {});
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Stores a derived result under `key`: written in a temporary folder and renamed into place, so
+   * a reader sees a whole file or none; an existing entry (e.g. one a reader found damaged) is replaced.
+   */
+  async writeBlob(key: string, bytes: Uint8Array): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const dest = join(this.dir, key);
+    try {
+      await mkdir(tmp);
+      await writeFile(join(tmp, BLOB), bytes);
+      try {
+        await rename(tmp, dest);
+      } catch {
+        await rm(dest, { recursive: true, force: true });
+        await rename(tmp, dest);
+      }
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    await this.evict(key).catch(() => {});
   }
 
   /** Removes stale temporary folders, then least recently used entries until under maxBytes (never `keep`). */

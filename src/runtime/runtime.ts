@@ -75,6 +75,9 @@ export interface ModelCache {
   entryKey(graphKey: string, settings: string): string;
   lookup(key: string): Promise<ModelCacheEntry | undefined>;
   begin(key: string): Promise<ModelCacheWriter | undefined>;
+  /** Results derived from cached models (e.g. a model's constant prefix), one file per key; optional. */
+  readBlob?(key: string): Promise<Uint8Array | undefined>;
+  writeBlob?(key: string, bytes: Uint8Array): Promise<void>;
 }
 
 /** One buffer holding an ExternalData file (browsers: must stay under their ArrayBuffer limit). */
@@ -105,6 +108,10 @@ const ORT_TYPE: Partial<Record<DType, string>> = {
 };
 
 export class CompiledModel {
+  /** The runtime's key of the graph this session runs and its bytes (weights included), when it was loaded by key. */
+  cacheKey?: string;
+  cacheBytes?: number;
+
   constructor(
     readonly session: OrtSession,
     readonly model: OnnxModel,
@@ -315,7 +322,12 @@ export class Runtime {
     let p = this.cache.get(k);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache
-      p = this.open(key, bytes, emit, opts).then((s) => this.compiled(s, stub()));
+      p = this.open(key, bytes, emit, opts).then((s) => {
+        const m = this.compiled(s, stub());
+        m.cacheKey = key;
+        m.cacheBytes = bytes;
+        return m;
+      });
       this.cache.set(k, p);
       p.catch(() => this.cache.delete(k));
     }
@@ -358,6 +370,31 @@ export class Runtime {
     const { key, bytes, structure } = await this.graphKey(outputs);
     const session = await this.open(key, bytes, () => emitOnnx({ outputs }), {});
     return this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
+  }
+
+  /**
+   * Key of a result computed by `models` under this runtime's settings (ONNX Runtime version,
+   * providers, level, threads, the CPU): undefined without a disk cache that stores blobs, or when
+   * the models are too small to be worth caching or were not loaded by key.
+   */
+  private derivedKey(name: string, models: CompiledModel[]): string | undefined {
+    const cache = this.options.modelCache;
+    if (!cache?.readBlob || !cache.writeBlob || models.some((m) => !m.cacheKey)) return undefined;
+    if (models.reduce((a, m) => a + (m.cacheBytes ?? 0), 0) < cache.minBytes) return undefined;
+    const opts = this.sessionOptions();
+    return cache.entryKey(`derived:${name}:${models.map((m) => m.cacheKey).join(',')}`, `${this.settings(opts)}|threads:${opts.intraOpNumThreads ?? 0}`);
+  }
+
+  /** A result persisted by writeDerived for the same name, models and settings (undefined: none). */
+  async readDerived(name: string, models: CompiledModel[]): Promise<Uint8Array | undefined> {
+    const key = this.derivedKey(name, models);
+    return key ? this.options.modelCache!.readBlob!(key).catch(() => undefined) : undefined;
+  }
+
+  /** Persists a result of `models` beside the model cache (nothing without one; failures are ignored). */
+  async writeDerived(name: string, models: CompiledModel[], bytes: Uint8Array): Promise<void> {
+    const key = this.derivedKey(name, models);
+    if (key) await this.options.modelCache!.writeBlob!(key, bytes).catch(() => {});
   }
 
   /** Releases cached sessions (their arenas and weights) and forgets them; a later load recreates them. */

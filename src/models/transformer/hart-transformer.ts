@@ -24,6 +24,7 @@ import {
   buildDiffusionConditionGraph, buildEmbedGraph, buildPrefixGraph, buildStepGraph, needsContextMask, stepSegments, type StepSegment,
 } from './step.ts';
 import { checkTransformerWeights, inferVocabAndCvae } from './weights.ts';
+import { decodeUncondPrefix, encodeUncondPrefix } from './prefix-blob.ts';
 
 export interface HartTransformerOptions extends AttentionOptions {
   /**
@@ -40,7 +41,8 @@ export interface HartTransformerOptions extends AttentionOptions {
    * Reuse constant step-0 work (default true): the unconditional half's context prefix (zero
    * features, position ids 0, mask [1, 0, …]) is the same for every prompt, so its K/V, hidden
    * states and logits are computed once per loaded transformer (on the first begin()) and copied
-   * into each generation's cache; images of one prompt in a batch share their conditional
+   * into each generation's cache (with a disk model cache, they are persisted there too, so a
+   * later process reads them instead: prefix-blob.ts); images of one prompt in a batch share their conditional
    * prefix too (one step-0 row per distinct prompt). Bitwise the same results as running all 2B
    * rows (every op of the step graph is row-independent; test/models/transformer/prefix-reuse.test.ts).
    */
@@ -156,6 +158,7 @@ export class HartTransformer {
     private readonly stepModels: { segment: StepSegment; model: CompiledModel }[],
     private readonly diffCond: CompiledModel,
     private readonly reusePrefix: boolean,
+    private readonly runtime?: Runtime,
   ) {}
 
   private released = false;
@@ -229,7 +232,7 @@ export class HartTransformer {
       stepModels.push({ segment, model: await runtime.loadGraph(buildStepGraph(config, store, V, attn, segment).outputs, { memPattern: false }) });
       done(`blocks ${segment.start}–${segment.end - 1}`);
     }
-    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond, opts.reusePrefix ?? true);
+    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond, opts.reusePrefix ?? true, runtime);
   }
 
   /**
@@ -438,9 +441,28 @@ export class HartTransformer {
     return { U, key, value, logits: out.logits.data as Float32Array, hidden: out.hidden.data as Float32Array };
   }
 
-  /** The unconditional half's constants, computed on first use (one step-0 row). */
+  /**
+   * The unconditional half's constants, computed on first use (one step-0 row), or read from the
+   * runtime's disk cache when an earlier process persisted them for the same graphs and settings.
+   */
   private uncondPrefix(): Promise<UncondPrefix> {
     this.uncond ??= (async () => {
+      const d = this.dims, T = d.T;
+      const models = [this.prefix, ...this.stepModels.map((s) => s.model)];
+      const shape = { T, C: d.C, V: d.V, depth: d.depth };
+      const stored = await this.runtime?.readDerived('hart-uncond-prefix-v1', models);
+      const hit = stored && decodeUncondPrefix(stored, shape);
+      if (hit) return hit;
+      const u = await this.computeUncondPrefix();
+      await this.runtime?.writeDerived('hart-uncond-prefix-v1', models, encodeUncondPrefix(u, shape));
+      return u;
+    })();
+    this.uncond.catch(() => { this.uncond = undefined; });
+    return this.uncond;
+  }
+
+  private computeUncondPrefix(): Promise<UncondPrefix> {
+    return (async () => {
       const d = this.dims, T = d.T;
       const { cond_BD, x_BlC } = await this.prefix.run({ context: f32(new Float32Array(T * d.contextDim), [1, T, d.contextDim]) });
       const cond_TC = cond_BD.data as Float32Array, x_TC = x_BlC.data as Float32Array;
@@ -449,8 +471,6 @@ export class HartTransformer {
       const step0 = await this.runPrefixRows(x_TC, cond_TC, [new Array<number>(T).fill(0)], mask, 1);
       return { cond_TC, x_TC, step0 };
     })();
-    this.uncond.catch(() => { this.uncond = undefined; });
-    return this.uncond;
   }
 
   /**

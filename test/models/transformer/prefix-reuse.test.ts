@@ -152,3 +152,48 @@ test('prefix reuse: the same images end to end (fixture pipeline, two generation
   assert.ok((await images(reuse)).equals(want), 'second generation (unconditional prefix from the model)');
   await rt.dispose();
 });
+
+test('prefix reuse: the unconditional prefix persisted in the disk cache is read by a later load (same steps bitwise), and a damaged file is recomputed', async () => {
+  const { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'hart-prefix-cache-'));
+  try {
+    const { cfg, store } = fixtureModel();
+    const posT = tensor('ctx.context_position_ids');
+    const pos = [Array.from(posT.data.subarray(0, 8)), Array.from(posT.data.subarray(8, 16))];
+    const next = (si: number) => hostF32(`infer.s${si - 1}.next_input`);
+    const ctx = hostF32('ctx.context');
+    const fresh = async () => {
+      const rt = nodeRuntime({ threads: 2, modelCache: { dir, minBytes: 0 } });
+      return { rt, t: await HartTransformer.fromWeights(cfg, store, rt) };
+    };
+    const first = await fresh();
+    const a = await run(first.t, ctx, pos, next);
+    await first.rt.dispose();
+    const blobs = readdirSync(dir).map((e) => join(dir, e, 'blob.bin')).filter((p) => existsSync(p));
+    assert.equal(blobs.length, 1, 'one persisted prefix');
+    const original = readFileSync(blobs[0]);
+    // a later process reads it: same steps bitwise
+    const second = await fresh();
+    assertSameRuns(a, await run(second.t, ctx, pos, next), 'prefix from the disk cache');
+    await second.rt.dispose();
+    // it is really read: a changed value in the file shows in the unconditional rows' step-0 hidden states
+    const poisoned = Buffer.from(original);
+    poisoned.writeFloatLE(poisoned.readFloatLE(poisoned.length - 4) + 1, poisoned.length - 4);
+    writeFileSync(blobs[0], poisoned);
+    const third = await fresh();
+    const c = await run(third.t, ctx, pos, next);
+    await third.rt.dispose();
+    const h = c.outs[0].hidden_BlC.data as Float32Array, hw = a.outs[0].hidden_BlC.data as Float32Array;
+    assert.notEqual(h[h.length - 1], hw[hw.length - 1]);
+    // a truncated file is ignored: the prefix is computed again
+    writeFileSync(blobs[0], original.subarray(0, original.length - 8));
+    const fourth = await fresh();
+    assertSameRuns(a, await run(fourth.t, ctx, pos, next), 'truncated file recomputed');
+    await fourth.rt.dispose();
+    assert.ok(readFileSync(blobs[0]).equals(original), 'the damaged file was replaced by a whole one');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
