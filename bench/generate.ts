@@ -75,6 +75,8 @@ export interface BenchGenerateOptions {
   cacheDir?: string;
   /** false: load once (no warm reload). */
   warm?: boolean;
+  /** The Gumbel-smooth token path (the official sample script's default); default off (hard tokens). */
+  moreSmooth?: boolean;
 }
 
 /**
@@ -167,6 +169,7 @@ interface MeasureContext {
 
 async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promise<Record<string, unknown>> {
   const { name, threads, B, repeat, say, precisions, size, rt } = c;
+  const gen = { skipDecode: !!opts.skipDecode, moreSmooth: !!opts.moreSmooth };
 
   say(`hart bench generate --config ${name}: ${threads} threads, batch ${B}, ${repeat} generation(s)`);
   const peak = await MatmulPeak.create(rt);
@@ -270,7 +273,7 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
   // at full size is not run twice: its compilation stays inside the decode stage)
   t0 = performance.now();
   if (name === 'tiny') {
-    await timeGeneration(model.parts, context, B, validTokens, N, !!opts.skipDecode, () => {});
+    await timeGeneration(model.parts, context, B, validTokens, N, gen, () => {});
   } else {
     const Cv = d.Cvae;
     const zeros = (pn: number): HostTensor => ({ dtype: 'float32', shape: [B, Cv, pn, pn], data: new Float32Array(B * Cv * pn * pn) });
@@ -286,7 +289,7 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
     ? async () => { await model.parts.transformer.release(rt); await model.parts.diffusion.release(rt); }
     : undefined;
   for (let r = 0; r < repeat; r++) {
-    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, say, probe, release);
+    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, gen, say, probe, release);
     rec.times.text_encoder = textTimes[r] ?? 0;
     rec.memory.text_encoder = textMem;
     runs.push(rec);
@@ -300,7 +303,7 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
     t0 = performance.now();
     model.parts.transformer = await model.makeTransformer({ ...attn, precision });
     const loadS = secs(performance.now() - t0);
-    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, !!opts.skipDecode, () => {});
+    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, gen, () => {});
     const diff = imageDiff(runs[0].images, rec.images);
     precisionReport[precision] = {
       seconds: r3(totalOf(rec)), transformer_seconds: r3(rec.times.scales_transformer.reduce((a, b) => a + b, 0)),
@@ -319,6 +322,8 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
   const result = report({ name, opts: { ...opts, json: false }, model, flops, runs, peakG, gemmG, peakStart, peakEnd, loadSeconds, B, threads, scalesToRun, kvBytes, kvHeld, L, sysTokens, say });
   result.size = model.parts.transformer.dims.patchNums.at(-1)! * 16;
   result.precision = precisionReport;
+  // each generation's seconds (scales + diffusion + decode; the first one also computes the unconditional prefix unless the disk cache held it)
+  result.run_seconds = runs.map((r) => r3(totalOf(r)));
   result.load_events = { compiled: c.loads.filter((e) => e.source === 'compiled').length, from_disk_cache: c.loads.filter((e) => e.source === 'disk-cache').length };
   reportLines(result, say);
   if (opts.json) console.log(JSON.stringify(result));
@@ -326,9 +331,10 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
 }
 
 /** One generation through runGeneration, stage by stage. */
-async function timeGeneration(parts: HartParts, context: HostTensor, B: number, validTokens: number, scalesToRun: number, skipDecode: boolean,
+async function timeGeneration(parts: HartParts, context: HostTensor, B: number, validTokens: number, scalesToRun: number, gen: { skipDecode: boolean; moreSmooth: boolean },
   say: (s: string) => void, probe?: () => Promise<void>, beforeDecode?: () => Promise<void>): Promise<RunRecord> {
   const d = parts.transformer.dims, N = d.numScales;
+  const skipDecode = gen.skipDecode;
   const times: StageTimes = { text_encoder: 0, scales: [], scales_transformer: new Array(N).fill(0), diffusion: 0, decode: 0 };
   const memory: RunRecord['memory'] = { scales: [] };
   let stepSi = 0;
@@ -368,7 +374,7 @@ async function timeGeneration(parts: HartParts, context: HostTensor, B: number, 
   let images: ImageCHW[] | undefined;
   try {
     images = await runGeneration(parts, { context, positionIds }, {
-      ...resolveOptions(B, { seed: 1, cfg: 4.5, moreSmooth: false }),
+      ...resolveOptions(B, { seed: 1, cfg: 4.5, moreSmooth: gen.moreSmooth }),
       signal: abort.signal,
       beforeDecode,
       onProgress: (e) => {

@@ -189,6 +189,7 @@ export function registerCommands(program: Command): void {
     .option('--head-groups <n>', 'attention head groups (default: defaultHeadGroups)')
     .option('--kernel <k>', 'attention lowering: graph or mha')
     .option('--single-shot', 'free the transformer and diffusion sessions before the decode, as hart generate does (one generation)')
+    .option('--more-smooth', 'the Gumbel-smooth token path (the official sample script\'s default); default hard tokens')
     .option('--mem-pattern <on|off>', "ONNX Runtime's memory pattern (default on)")
     .option('--size <px>', 'image size with --config full: 256, 512 or 1024 (the official schedules)', undefined)
     .option('--precision <modes>', 'matrix precision of the transformer blocks, comma-separated (float32, int8, int4, dynq8); the first is timed, the others compared to it', 'float32')
