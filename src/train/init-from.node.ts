@@ -20,6 +20,8 @@ export interface InitWeights {
   transformer: Map<string, IoTensor>;
   /** The folder's caption tokenizer.json, parsed. */
   tokenizerJson: unknown;
+  /** The folder's hart.json `sources` (its recipe and steps), recorded in the new folder's. */
+  sources: unknown;
 }
 
 function widened(m: Map<string, IoTensor>, prefix = ''): Map<string, IoTensor> {
@@ -68,7 +70,7 @@ export async function readInitWeights(dir: string, recipe: Recipe): Promise<Init
   const transformer = widened(await readTensorFile(join(abs, 'transformer', 'model.safetensors')));
   for (const [k, v] of widened(await readTensorFile(join(abs, 'text_encoder', 'model.safetensors')), `${TEXT_SCOPE}.`)) transformer.set(k, v);
   const tokenizerJson = await json(join(abs, 'text_encoder', 'tokenizer.json'));
-  return { dir: abs, tokenizer, transformer, tokenizerJson };
+  return { dir: abs, tokenizer, transformer, tokenizerJson, sources: hart.sources ?? null };
 }
 
 /** sha256 of the folder's weight files, for the run's recipe fingerprint. */

@@ -158,7 +158,8 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
     await writeModelFolder(dir, {
       recipe, textConfig, tokenizerWeights: tok, transformerWeights: tr,
       tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig, dtype,
-      modelCard: modelCard(recipe, { steps: steps.transformer }), sources: { steps },
+      modelCard: modelCard(recipe, { steps: steps.transformer }),
+      sources: { steps, ...(init ? { init: { from: recipe.init, sources: init.sources } } : {}) },
     });
   };
   const samples = async (s: number, tok: Map<string, IoTensor>, tr: Map<string, IoTensor>, steps: Record<string, number>, tag = '') => {
