@@ -25,11 +25,6 @@ export function topKFilter(row: Float32Array, k: number): void {
 }
 
 /**
- * The k-th largest value of `row` counting repeats (= ascending sort's [length − k]) in one pass
- * with a descending buffer of k values: O(V·k) at worst, ~V comparisons for logits, against a
- * V log V sort per token. NaN when the row holds a NaN (the caller then sorts, as before).
- */
-/**
  * The n-th smallest value (0-based, counting repeats: = ascending sort's [n]) by quickselect on
  * `a`, which it reorders: O(V) on average, for the large k of the official schedule (600 of 4096).
  * NaN when `a` holds a NaN.
@@ -56,6 +51,11 @@ function kthSmallest(a: Float32Array, n: number): number {
   return a[n];
 }
 
+/**
+ * The k-th largest value of `row` counting repeats (= ascending sort's [length − k]) in one pass
+ * with a descending buffer of k values: O(V·k) at worst, ~V comparisons for logits, against a
+ * V log V sort per token. NaN when the row holds a NaN (the caller then sorts, as before).
+ */
 function kthLargest(row: Float32Array, k: number): number {
   const top = new Float64Array(k).fill(-Infinity);
   let filled = 0;

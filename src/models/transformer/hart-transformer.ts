@@ -63,7 +63,7 @@ export interface PrefixRows {
 }
 
 /** The unconditional half's constants: its cond_BD and step-0 input rows [T, C], and its step-0 results. */
-interface UncondPrefix {
+export interface UncondPrefix {
   cond_TC: Float32Array;
   x_TC: Float32Array;
   step0: PrefixRows;
@@ -158,7 +158,7 @@ export class HartTransformer {
     private readonly stepModels: { segment: StepSegment; model: CompiledModel }[],
     private readonly diffCond: CompiledModel,
     private readonly reusePrefix: boolean,
-    private readonly runtime?: Runtime,
+    private readonly runtime: Runtime,
   ) {}
 
   private released = false;
@@ -450,27 +450,25 @@ export class HartTransformer {
       const d = this.dims, T = d.T;
       const models = [this.prefix, ...this.stepModels.map((s) => s.model)];
       const shape = { T, C: d.C, V: d.V, depth: d.depth };
-      const stored = await this.runtime?.readDerived('hart-uncond-prefix-v1', models);
+      const stored = await this.runtime.readDerived('hart-uncond-prefix-v1', models);
       const hit = stored && decodeUncondPrefix(stored, shape);
       if (hit) return hit;
       const u = await this.computeUncondPrefix();
-      await this.runtime?.writeDerived('hart-uncond-prefix-v1', models, encodeUncondPrefix(u, shape));
+      await this.runtime.writeDerived('hart-uncond-prefix-v1', models, encodeUncondPrefix(u, shape));
       return u;
     })();
     this.uncond.catch(() => { this.uncond = undefined; });
     return this.uncond;
   }
 
-  private computeUncondPrefix(): Promise<UncondPrefix> {
-    return (async () => {
-      const d = this.dims, T = d.T;
-      const { cond_BD, x_BlC } = await this.prefix.run({ context: f32(new Float32Array(T * d.contextDim), [1, T, d.contextDim]) });
-      const cond_TC = cond_BD.data as Float32Array, x_TC = x_BlC.data as Float32Array;
-      let mask: Float32Array | undefined;
-      if (needsContextMask(this.config)) { mask = new Float32Array(T); mask[0] = 1; }
-      const step0 = await this.runPrefixRows(x_TC, cond_TC, [new Array<number>(T).fill(0)], mask, 1);
-      return { cond_TC, x_TC, step0 };
-    })();
+  private async computeUncondPrefix(): Promise<UncondPrefix> {
+    const d = this.dims, T = d.T;
+    const { cond_BD, x_BlC } = await this.prefix.run({ context: f32(new Float32Array(T * d.contextDim), [1, T, d.contextDim]) });
+    const cond_TC = cond_BD.data as Float32Array, x_TC = x_BlC.data as Float32Array;
+    let mask: Float32Array | undefined;
+    if (needsContextMask(this.config)) { mask = new Float32Array(T); mask[0] = 1; }
+    const step0 = await this.runPrefixRows(x_TC, cond_TC, [new Array<number>(T).fill(0)], mask, 1);
+    return { cond_TC, x_TC, step0 };
   }
 
   /**

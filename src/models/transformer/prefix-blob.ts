@@ -5,19 +5,13 @@
 // Layout: "HARTUP1\n", a uint32 (little-endian) header length, the header JSON (sizes), padding
 // to 4 bytes, then float32 arrays in order: cond [T·C], x [T·C], key and value per block
 // [T·H·hd] each, logits [T·V], hidden [T·C]. decode() returns undefined for anything else.
-import type { PrefixRows } from './hart-transformer.ts';
-
-export interface UncondPrefixData {
-  cond_TC: Float32Array;
-  x_TC: Float32Array;
-  step0: PrefixRows;
-}
+import type { UncondPrefix } from './hart-transformer.ts';
 
 export interface PrefixShape { T: number; C: number; V: number; depth: number }
 
 const MAGIC = 'HARTUP1\n';
 
-export function encodeUncondPrefix(u: UncondPrefixData, s: PrefixShape): Uint8Array {
+export function encodeUncondPrefix(u: UncondPrefix, s: PrefixShape): Uint8Array {
   const header = new TextEncoder().encode(JSON.stringify(s));
   const start = Math.ceil((MAGIC.length + 4 + header.length) / 4) * 4;
   const arrays = [u.cond_TC, u.x_TC, ...u.step0.key.flatMap((k, i) => [k, u.step0.value[i]]), u.step0.logits, u.step0.hidden];
@@ -32,7 +26,7 @@ export function encodeUncondPrefix(u: UncondPrefixData, s: PrefixShape): Uint8Ar
   return out;
 }
 
-export function decodeUncondPrefix(bytes: Uint8Array, s: PrefixShape): UncondPrefixData | undefined {
+export function decodeUncondPrefix(bytes: Uint8Array, s: PrefixShape): UncondPrefix | undefined {
   if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hl = view.getUint32(MAGIC.length, true);
