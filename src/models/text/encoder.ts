@@ -14,7 +14,7 @@ import type { HostTensor } from '../../runtime/host-tensor.ts';
 import { contextRope } from '../../tables/rope.ts';
 import type { Qwen2Config } from './config.ts';
 import { qwen2ParamShapes } from './config.ts';
-import { buildQwen2Segment, type Qwen2SegmentSpec } from './qwen2.ts';
+import { qwen2SegmentOutputs, type Qwen2SegmentSpec } from './qwen2.ts';
 import { selectLanguageModelWeights } from './weights.ts';
 
 /** The most negative float32: HF's additive mask value (torch.finfo(float32).min). */
@@ -116,7 +116,7 @@ export class Qwen2Encoder {
     const sessions: CompiledModel[] = [];
     try {
       for (const spec of specs) {
-        // Read only this segment's weights, so at most one segment is held twice (as weights and as ONNX bytes).
+        // Read only this segment's weights, so at most one segment is held twice (as weights and as ONNX bytes, when compiled).
         const map = new Map<string, StoredTensor>();
         for (const k of shapes.keys()) {
           const layer = layerOf(k);
@@ -124,7 +124,8 @@ export class Qwen2Encoder {
           if (inSeg) map.set(k, storedOf(k, await weights.read(lm.names.get(k)!)));
         }
         const store: WeightStore = { get: (name) => map.get(name) };
-        sessions.push(await runtime.loadUncached(buildQwen2Segment(store, config, spec)));
+        // keyed by the graph and its weights without emitting them: a disk-cache hit never serializes the segment
+        sessions.push(await runtime.loadGraphUncached(qwen2SegmentOutputs(store, config, spec)));
       }
     } catch (e) {
       for (const s of sessions) await s.release().catch(() => {});

@@ -11,7 +11,7 @@
 //
 // Graph inputs:  hidden [B, L, C] float32 · rope_cos, rope_sin [L, head_dim] · attn_bias [B, L, L]
 // Graph output:  hidden_out [B, L, C] float32
-import { Graph, emitOnnx, type OnnxModel, type Tensor } from '../../graph/index.ts';
+import { Graph, type Tensor } from '../../graph/index.ts';
 import { Params, applyRope, attention, linear, rmsNorm, swiglu, type WeightStore } from '../../nn/index.ts';
 import type { Qwen2Config } from './config.ts';
 
@@ -42,8 +42,8 @@ export interface Qwen2SegmentSpec {
   finalNorm: boolean;
 }
 
-/** Builds and emits the ONNX graph of layers [start, end) (+ the final norm); weights by canonical name. */
-export function buildQwen2Segment(store: WeightStore, cfg: Qwen2Config, seg: Qwen2SegmentSpec): OnnxModel {
+/** The graph of layers [start, end) (+ the final norm), weights by canonical name: its output `hidden_out`. */
+export function qwen2SegmentOutputs(store: WeightStore, cfg: Qwen2Config, seg: Qwen2SegmentSpec): Record<string, Tensor> {
   if (!(seg.start >= 0 && seg.end > seg.start && seg.end <= cfg.num_hidden_layers)) {
     throw new Error(`Qwen2 segment [${seg.start}, ${seg.end}) outside 0..${cfg.num_hidden_layers}`);
   }
@@ -56,5 +56,5 @@ export function buildQwen2Segment(store: WeightStore, cfg: Qwen2Config, seg: Qwe
   let h = x;
   for (let i = seg.start; i < seg.end; i++) h = qwen2Layer(p.scope('layers').scope(i), cfg, h, cos, sin, bias);
   if (seg.finalNorm) h = rmsNorm(p.scope('norm'), h, cfg.rms_norm_eps);
-  return emitOnnx({ outputs: { hidden_out: h } });
+  return { hidden_out: h };
 }

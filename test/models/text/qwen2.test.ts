@@ -3,7 +3,11 @@
 // over 2 K/V heads (GQA), θ = 1e6, with right, left and interior padding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nodeRuntime } from '../../../src/runtime/node.node.ts';
+import type { LoadEvent } from '../../../src/runtime/runtime.ts';
 import { Qwen2Encoder, MASK_MIN, qwen2AttentionBias } from '../../../src/models/text/encoder.ts';
 import { selectLanguageModelWeights } from '../../../src/models/text/weights.ts';
 import { qwen2ParamShapes } from '../../../src/models/text/config.ts';
@@ -82,6 +86,31 @@ test('bfloat16 weights under model.language_model., one graph per layer, Qwen2-V
     await enc.release();
   }
   await assert.rejects(enc.forward(new Int32Array(4), new Uint8Array(4).fill(1), 1), /after release/);
+});
+
+test('a second load comes from the on-disk model cache, segment by segment, with bitwise the same output', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hart-qwen2-cache-'));
+  try {
+    const weights = randomQwen2Weights(cfg, 4);
+    const { ids, mask, B } = batch(9);
+    const once = async () => {
+      const events: LoadEvent[] = [];
+      const rt = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 }, onLoad: (e) => events.push(e) });
+      const { source } = await checkpointSource(cfg, weights, { prefix: 'model.' });
+      const enc = await Qwen2Encoder.load(cfg, source, rt, { maxSegmentBytes: 1 });
+      const out = (await enc.forward(ids, mask, B)).data as Float32Array;
+      await enc.release();
+      await rt.dispose();
+      return { out, sources: events.map((e) => e.source) };
+    };
+    const cold = await once();
+    assert.deepEqual(cold.sources, ['compiled', 'compiled']);
+    const warm = await once();
+    assert.deepEqual(warm.sources, ['disk-cache', 'disk-cache']);
+    assert.ok(Buffer.from(warm.out.buffer).equals(Buffer.from(cold.out.buffer)), 'the cached segments compute other bits');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('weight names: prefixes, skipped prefixes, missing and unexpected weights', () => {
