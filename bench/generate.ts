@@ -34,10 +34,11 @@ import { defaultHeadGroups } from '../src/models/transformer/index.ts';
 import { generationFlops, type GenerationFlops } from './generate-flops.ts';
 import { MatmulPeak } from './matmul-peak.ts';
 import { StagePeak, gib, maxRssBytes, rssBytes, type StageMemory } from './memory.ts';
-import { randomQwen2Source } from './random-models.ts';
+import { writeRandomQwen2File } from './random-models.ts';
+import { openTensorFile } from '../src/io/files.node.ts';
 import { benchTextConfig, buildFullModel, loadTinyModel, type BenchConfigName, type BenchModel } from './generate-setup.ts';
 import { median } from './timing.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MATMUL_PRECISIONS, type MatmulPrecision } from '../src/models/transformer/index.ts';
@@ -77,6 +78,8 @@ export interface BenchGenerateOptions {
   warm?: boolean;
   /** The Gumbel-smooth token path (the official sample script's default); default off (hard tokens). */
   moreSmooth?: boolean;
+  /** The random text encoder's bfloat16 safetensors file: loaded if it exists, else written there and kept (default: a temporary file, removed). */
+  textEncoderFile?: string;
 }
 
 /**
@@ -155,16 +158,21 @@ export async function measureGenerate(opts: BenchGenerateOptions): Promise<Recor
     modelCache: { dir: cacheDir, minBytes: name === 'tiny' ? 0 : undefined },
     onLoad: (e) => { loads.push(e); if (e.bytes > 2 ** 26) say(`  loaded ${(e.bytes / 2 ** 20).toFixed(0)} MiB ${e.source === 'disk-cache' ? 'from the disk cache' : `compiled${e.cached ? ' (written to the cache)' : ''}`} in ${e.seconds.toFixed(1)} s`); },
   });
+  const teDir = opts.textEncoderFile ? undefined : mkdtempSync(join(tmpdir(), 'hart-bench-text-'));
+  const textEncoderFile = opts.textEncoderFile ?? join(teDir!, 'text-encoder.safetensors');
   try {
-    return await measureWith(opts, { name, threads, B, repeat, say, precisions, size, rt, cacheDir, loads });
+    return await measureWith(opts, { name, threads, B, repeat, say, precisions, size, rt, cacheDir, loads, textEncoderFile });
   } finally {
     if (!opts.cacheDir) rmSync(cacheDir, { recursive: true, force: true });
+    if (teDir) rmSync(teDir, { recursive: true, force: true });
   }
 }
 
 interface MeasureContext {
   name: BenchConfigName; threads: number; B: number; repeat: number; say: (s: string) => void;
   precisions: MatmulPrecision[]; size: number; rt: ReturnType<typeof nodeRuntime>; cacheDir: string; loads: LoadEvent[];
+  /** The random text encoder's bfloat16 safetensors file (written first when missing). */
+  textEncoderFile: string;
 }
 
 async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promise<Record<string, unknown>> {
@@ -192,10 +200,25 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
     const u = new Philox(7).normal(stream(0x1fffd, 0), 0, B * T * contextDim);
     context = { dtype: 'float32', shape: [B, T, contextDim], data: u };
   } else {
+    // The weights are loaded from a file, as from a user's model folder: drawing 1.5 G random values
+    // on the fly would be timed as loading (and the released text encoder is bfloat16 on disk).
     let t = performance.now();
-    // 256 MiB of weights per graph (one Qwen2-1.5B layer): emitting a graph holds its weights ~3×
-    // in JS for a moment, so smaller graphs keep the loading peak low.
-    const loadEncoder = () => Qwen2Encoder.load(textCfg, randomQwen2Source(textCfg, 3), rt, { maxSegmentBytes: 2 ** 28 });
+    const teFile = c.textEncoderFile;
+    if (!existsSync(teFile)) {
+      const bytes = await writeRandomQwen2File(textCfg, 3, teFile);
+      say(`text encoder: random weights written to ${teFile} (${gib(bytes)} GiB bfloat16) in ${secs(performance.now() - t).toFixed(1)} s (not timed as loading)`);
+    }
+    t = performance.now();
+    // 256 MiB of source weights per graph (two Qwen2-1.5B layers in bfloat16): emitting a graph holds
+    // its weights ~3× in JS for a moment, so smaller graphs keep the loading peak low.
+    const loadEncoder = async () => {
+      const source = await openTensorFile(teFile);
+      try {
+        return await Qwen2Encoder.load(textCfg, source, rt, { maxSegmentBytes: 2 ** 28 });
+      } finally {
+        await source.close();
+      }
+    };
     let enc = await loadEncoder();
     loadSeconds.text_encoder = loadSeconds.text_encoder_cold = r1(secs(performance.now() - t));
     say(`text encoder (Qwen2 ${textCfg.num_hidden_layers} layers, hidden ${textCfg.hidden_size}, random) loaded in ${loadSeconds.text_encoder} s (cold), ${enc.segmentCount} graph(s); RSS ${gib(rssBytes())} GiB`);

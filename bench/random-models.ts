@@ -14,6 +14,8 @@ import type { Tensor as IoTensor } from '../src/io/dtypes.ts';
 import { parseHartConfig, type HARTForT2IConfig } from '../src/models/transformer/index.ts';
 import { parseTokenizerConfig, type HartTokenizerConfig } from '../src/models/tokenizer/index.ts';
 import { qwen2ParamShapes, type Qwen2Config } from '../src/models/text/index.ts';
+import { float32ToBfloat16Array } from '../src/io/dtypes.ts';
+import { writeSafetensorsStreaming } from '../src/convert/write.node.ts';
 
 export const FULL_PATCH_NUMS = [1, 2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 48, 64];
 
@@ -159,4 +161,16 @@ export function randomQwen2Source(cfg: Qwen2Config, seed: number): TensorSource 
     },
     async close() {},
   };
+}
+
+/**
+ * Writes randomQwen2Source(cfg, seed) as one bfloat16 safetensors file (the released
+ * Qwen2-1.5B-Instruct's storage type; ~3 GB at that size), tensor by tensor, so that a benchmark
+ * can time loading the text encoder the way a user's folder is loaded (read, hash, compile or
+ * fetch from the disk cache) rather than with the weights drawn on the fly.
+ */
+export async function writeRandomQwen2File(cfg: Qwen2Config, seed: number, path: string): Promise<number> {
+  const src = randomQwen2Source(cfg, seed);
+  const plan = src.names().map((name) => ({ name, dtype: 'bfloat16' as const, shape: src.info(name).shape, source: name, kind: 'copy' as const }));
+  return writeSafetensorsStreaming(path, plan, async (t) => float32ToBfloat16Array((await src.read(t.name)).data as Float32Array));
 }

@@ -195,6 +195,7 @@ export function registerCommands(program: Command): void {
     .option('--precision <modes>', 'matrix precision of the transformer blocks, comma-separated (float32, int8, int4, dynq8); the first is timed, the others compared to it', 'float32')
     .option('--cache-dir <dir>', 'on-disk model cache for the cold/warm loads (default: a fresh temporary folder)')
     .option('--no-warm', 'load once (no second, warm load from the model cache)')
+    .option('--text-encoder-file <path>', 'the random text encoder as a bfloat16 safetensors file: loaded when it exists, else written there and kept (default: written to a temporary folder, removed)')
     .action(async (opts) => (await benchModule('generate')).benchGenerate(opts));
   bench
     .command('load')
