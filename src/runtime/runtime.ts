@@ -176,6 +176,15 @@ export class CompiledModel {
 export interface LoadOptions {
   /** See RuntimeOptions.memPattern. */
   memPattern?: boolean;
+  /**
+   * false: ONNX Runtime keeps the MatMul weights as they are instead of repacking them for its
+   * GEMM kernels when the session is created (session.disable_prepacking). A session from the disk
+   * cache then maps the weights file instead of reading and repacking it: creation takes
+   * milliseconds instead of ~4 s per GB here, and with many rows per product (a text encoder's
+   * hundreds of tokens) the kernels pack as they go at no measurable cost; products of a few rows
+   * run slower (bench/prepack.ts). Default true.
+   */
+  prepack?: boolean;
 }
 
 /**
@@ -201,9 +210,10 @@ export class Runtime {
     };
     if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
     if ((this.options.memPattern ?? load.memPattern) === false) opts.enableMemPattern = false;
-    if (this.options.allowSpinning !== undefined) {
-      opts.extra = { session: { intra_op: { allow_spinning: this.options.allowSpinning ? '1' : '0' } } };
-    }
+    const session: Record<string, unknown> = {};
+    if (this.options.allowSpinning !== undefined) session.intra_op = { allow_spinning: this.options.allowSpinning ? '1' : '0' };
+    if (load.prepack === false) session.disable_prepacking = '1';
+    if (Object.keys(session).length) opts.extra = { session };
     return opts;
   }
 
@@ -318,7 +328,7 @@ export class Runtime {
   }
 
   private loadKeyed(key: string, bytes: number, emit: () => OnnxModel, stub: () => OnnxModel, opts: LoadOptions): Promise<CompiledModel> {
-    const k = key + (opts.memPattern === false ? '|no-mem-pattern' : '');
+    const k = key + (opts.memPattern === false ? '|no-mem-pattern' : '') + (opts.prepack === false ? '|no-prepack' : '');
     let p = this.cache.get(k);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache
@@ -366,9 +376,9 @@ export class Runtime {
   }
 
   /** loadUncached for a graph's outputs, keyed like loadGraph: a disk-cache hit never emits the weights. */
-  async loadGraphUncached(outputs: Record<string, Tensor>): Promise<CompiledModel> {
+  async loadGraphUncached(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
-    const session = await this.open(key, bytes, () => emitOnnx({ outputs }), {});
+    const session = await this.open(key, bytes, () => emitOnnx({ outputs }), opts);
     return this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
   }
 

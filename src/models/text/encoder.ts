@@ -28,6 +28,14 @@ export interface Qwen2EncoderOptions {
    * during loading (11 GB vs 8.5 GB) and slowed session creation, one graph per layer gained nothing.
    */
   maxSegmentBytes?: number;
+  /**
+   * Let ONNX Runtime repack the weights for its GEMM kernels when the graphs load (default true:
+   * the fastest encodings for an encoder kept between prompts). false for an encoder loaded for
+   * one encoding and released (the CLI): a cached graph is then mapped instead of read and
+   * repacked, and the hundreds of prompt tokens pack inside the products at little cost
+   * (bench/prepack.ts; LoadOptions.prepack).
+   */
+  prepack?: boolean;
 }
 
 /**
@@ -125,7 +133,7 @@ export class Qwen2Encoder {
         }
         const store: WeightStore = { get: (name) => map.get(name) };
         // keyed by the graph and its weights without emitting them: a disk-cache hit never serializes the segment
-        sessions.push(await runtime.loadGraphUncached(qwen2SegmentOutputs(store, config, spec)));
+        sessions.push(await runtime.loadGraphUncached(qwen2SegmentOutputs(store, config, spec), { prepack: options.prepack }));
       }
     } catch (e) {
       for (const s of sessions) await s.release().catch(() => {});

@@ -88,16 +88,16 @@ test('bfloat16 weights under model.language_model., one graph per layer, Qwen2-V
   await assert.rejects(enc.forward(new Int32Array(4), new Uint8Array(4).fill(1), 1), /after release/);
 });
 
-test('a second load comes from the on-disk model cache, segment by segment, with bitwise the same output', async () => {
+test('a second load comes from the on-disk model cache, segment by segment, with bitwise the same output; without prepacking too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hart-qwen2-cache-'));
   try {
     const weights = randomQwen2Weights(cfg, 4);
     const { ids, mask, B } = batch(9);
-    const once = async () => {
+    const once = async (prepack?: boolean) => {
       const events: LoadEvent[] = [];
       const rt = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 }, onLoad: (e) => events.push(e) });
       const { source } = await checkpointSource(cfg, weights, { prefix: 'model.' });
-      const enc = await Qwen2Encoder.load(cfg, source, rt, { maxSegmentBytes: 1 });
+      const enc = await Qwen2Encoder.load(cfg, source, rt, { maxSegmentBytes: 1, prepack });
       const out = (await enc.forward(ids, mask, B)).data as Float32Array;
       await enc.release();
       await rt.dispose();
@@ -108,6 +108,11 @@ test('a second load comes from the on-disk model cache, segment by segment, with
     const warm = await once();
     assert.deepEqual(warm.sources, ['disk-cache', 'disk-cache']);
     assert.ok(Buffer.from(warm.out.buffer).equals(Buffer.from(cold.out.buffer)), 'the cached segments compute other bits');
+    // without prepacking (hart generate's one-shot encoder): the same cache entries, the same values up to rounding
+    const mapped = await once(false);
+    assert.deepEqual(mapped.sources, ['disk-cache', 'disk-cache']);
+    const err = maxAbsDiff(mapped.out, Float64Array.from(cold.out));
+    assert.ok(err <= 1e-5, `prepack off vs on: max |Δ| ${err}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
