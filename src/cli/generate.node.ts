@@ -132,7 +132,7 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
     bars.next('load');
     // the text encoder loads and encodes first inside generate(); its own bar ends when the prompt is encoded
     const textEncoder = async () => {
-      const enc = await model.textEncoder(runtime, { prepack: false }); // one encoding, then released
+      const enc = await model.textEncoder(runtime);
       return {
         release: enc.release?.bind(enc),
         encodePrompts: async (...a: Parameters<typeof enc.encodePrompts>) => {

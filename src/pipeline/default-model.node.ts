@@ -9,7 +9,6 @@ import { diskFiles } from '../io/file-access.node.ts';
 import type { FileAccess } from '../io/file-access.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { PromptEncoder } from './hart-pipeline.ts';
-import type { Qwen2EncoderOptions } from '../models/text/index.ts';
 import { detectLayout, type HartFolderLayout } from './load.ts';
 import { loadTextEncoder } from './text-encoder-folder.ts';
 
@@ -53,8 +52,8 @@ export interface ModelRef {
   /** True for the random parity model (no meaningful images). */
   demo: boolean;
   textEncoderDir?: string;
-  /** Loads the text encoder on the given runtime (options: Qwen2EncoderOptions; prepack false when it is released after one encoding). */
-  textEncoder: (runtime: Runtime, options?: Qwen2EncoderOptions) => Promise<PromptEncoder>;
+  /** Loads the text encoder on the given runtime. */
+  textEncoder: (runtime: Runtime) => Promise<PromptEncoder>;
 }
 
 /**
@@ -78,7 +77,7 @@ export async function resolveModel(dir?: string, textEncoderDir?: string, o: { r
     if (!existsSync(join(textEncoderDir, 'config.json')) || !existsSync(join(textEncoderDir, 'tokenizer.json'))) {
       throw new UserError(`text-encoder folder ${textEncoderDir} needs config.json and tokenizer.json`);
     }
-    textEncoder = (rt, eo) => loadTextEncoder(diskFiles(textEncoderDir), rt, eo);
+    textEncoder = (rt) => loadTextEncoder(diskFiles(textEncoderDir), rt);
   } else if (demo) {
     textEncoder = async (rt) => (await import('./demo-text-encoder.ts')).demoTextEncoder(rt);
   } else {
@@ -86,7 +85,7 @@ export async function resolveModel(dir?: string, textEncoderDir?: string, o: { r
     if (!(await files.exists(`${sub}/config.json`)) && (o.requireTextEncoder ?? true)) {
       throw new UserError(`${d} has no ${sub}/ folder; pass a Qwen2 text-encoder folder (--text-encoder <dir>)`);
     }
-    textEncoder = (rt, eo) => loadTextEncoder(files.sub(sub), rt, eo);
+    textEncoder = (rt) => loadTextEncoder(files.sub(sub), rt);
   }
   return { dir: d, name: modelName(d), files, layout, demo, textEncoderDir, textEncoder };
 }

@@ -7,10 +7,10 @@ import { readJson } from '../io/file-access.ts';
 import { TOKENIZER_JSON_LIMITS } from '../io/schema.ts';
 import { openWeights } from '../io/weights.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { checkTokenizerJson, parseQwen2Config, QwenTextEncoder, type Qwen2EncoderOptions } from '../models/text/index.ts';
+import { checkTokenizerJson, parseQwen2Config, QwenTextEncoder } from '../models/text/index.ts';
 import type { PromptEncoder } from './hart-pipeline.ts';
 
-export async function loadTextEncoder(files: FileAccess, runtime: Runtime, options: Qwen2EncoderOptions = {}): Promise<PromptEncoder> {
+export async function loadTextEncoder(files: FileAccess, runtime: Runtime): Promise<PromptEncoder> {
   for (const f of ['config.json', 'tokenizer.json']) {
     if (!(await files.exists(f))) throw new Error(`${files.describe('')} is not a text-encoder folder: ${f} is missing`);
   }
@@ -21,7 +21,7 @@ export async function loadTextEncoder(files: FileAccess, runtime: Runtime, optio
   const tokenizerConfig = (await files.exists('tokenizer_config.json')) ? (await readJson(files, 'tokenizer_config.json', TOKENIZER_JSON_LIMITS)) as object : undefined;
   const weights = await openWeights(files);
   try {
-    return await QwenTextEncoder.fromPretrained({ config, tokenizerJson, tokenizerConfig, weights, what: files.describe('tokenizer.json') }, runtime, options);
+    return await QwenTextEncoder.fromPretrained({ config, tokenizerJson, tokenizerConfig, weights, what: files.describe('tokenizer.json') }, runtime);
   } finally {
     await weights.close();
   }

@@ -29,11 +29,10 @@ export interface Qwen2EncoderOptions {
    */
   maxSegmentBytes?: number;
   /**
-   * Let ONNX Runtime repack the weights for its GEMM kernels when the graphs load (default true:
-   * the fastest encodings for an encoder kept between prompts). false for an encoder loaded for
-   * one encoding and released (the CLI): a cached graph is then mapped instead of read and
-   * repacked, and the hundreds of prompt tokens pack inside the products at little cost
-   * (bench/prepack.ts; LoadOptions.prepack).
+   * Let ONNX Runtime repack the weights for its GEMM kernels when the graphs load (LoadOptions.prepack).
+   * Default false: a cached graph is then mapped instead of read and repacked (seconds per GB), and
+   * a prompt's hundreds of tokens pack inside the products at little cost (bench/prepack.ts). Every
+   * door (CLI, library, server, worker) uses the default, so they encode a prompt to the same bits.
    */
   prepack?: boolean;
 }
@@ -133,7 +132,7 @@ export class Qwen2Encoder {
         }
         const store: WeightStore = { get: (name) => map.get(name) };
         // keyed by the graph and its weights without emitting them: a disk-cache hit never serializes the segment
-        sessions.push(await runtime.loadGraphUncached(qwen2SegmentOutputs(store, config, spec), { prepack: options.prepack }));
+        sessions.push(await runtime.loadGraphUncached(qwen2SegmentOutputs(store, config, spec), { prepack: options.prepack ?? false }));
       }
     } catch (e) {
       for (const s of sessions) await s.release().catch(() => {});
