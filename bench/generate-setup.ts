@@ -42,6 +42,8 @@ export interface BenchModel {
   decoder: DecoderShape;
   /** Weight values made or read (parameters of transformer + diffusion + tokenizer so far). */
   description: string;
+  /** Seconds spent drawing random weights so far (0 for weights read from files). */
+  drawSeconds(): number;
   /** A transformer from the same weights with other options (the caller releases the old one). */
   makeTransformer(opts: HartTransformerOptions): Promise<HartTransformer>;
 }
@@ -84,6 +86,7 @@ export async function loadTinyModel(rt: Runtime, fixtureDir: string): Promise<Be
     transformerConfig: h.transformerConfig, tokenizerConfig: h.tokenizerConfig, diffusionConfig,
     ...shapes(h.transformerConfig, h.tokenizerConfig, h.transformer.dims.V),
     description: `fixture ${fixtureDir} (${h.transformerWeights})`,
+    drawSeconds: () => 0,
     makeTransformer,
   };
 }
@@ -115,6 +118,7 @@ export async function buildFullModel(rt: Runtime, attn: HartTransformerOptions, 
     parts: { transformer, tokenizer, diffusion }, transformerConfig: tc, tokenizerConfig: kc, diffusionConfig,
     ...shapes(tc, kc, V),
     description: `hart-0.7b-1024px configuration (hart-spec §3.1) at ${size} px (patch_nums ${patch_nums.join(',')}), random weights`,
+    drawSeconds: () => tStore.seconds + kStore.seconds,
     makeTransformer,
   };
 }
