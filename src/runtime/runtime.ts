@@ -180,9 +180,8 @@ export interface LoadOptions {
    * false: ONNX Runtime keeps the MatMul weights as they are instead of repacking them for its
    * GEMM kernels when the session is created (session.disable_prepacking). A session from the disk
    * cache then maps the weights file instead of reading and repacking it: creation takes
-   * milliseconds instead of ~4 s per GB here, and with many rows per product (a text encoder's
-   * hundreds of tokens) the kernels pack as they go at no measurable cost; products of a few rows
-   * run slower (bench/prepack.ts). Default true.
+   * milliseconds instead of ~3.5 s per GB here. The products pay for it: ~1.2× the time with
+   * hundreds of rows (a text encoder's prompt), ~3× with a few rows (bench/prepack.ts). Default true.
    */
   prepack?: boolean;
 }
