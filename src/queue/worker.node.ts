@@ -22,6 +22,7 @@ import type { Redis } from 'ioredis';
 import { atomicWriteFile } from '../io/files.node.ts';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import { HartPipeline } from '../pipeline/hart-pipeline.ts';
+import { loadProgressLogger } from '../pipeline/load-progress-log.ts';
 import { resolveModel, UserError } from '../pipeline/default-model.node.ts';
 import { toGenerateOptions, type GenerationRequest } from '../api/request.ts';
 import { encodeImagePng } from '../api/metadata.ts';
@@ -202,7 +203,7 @@ export async function workerCommand(o: WorkerCliOptions, signal: AbortSignal): P
   try { await connected(probe, target); } finally { probe.disconnect(); }
 
   const runtime = nodeRuntime({ threads });
-  const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true })
+  const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log) })
     .catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
   if (signal.aborted) { await pipe.dispose(); await runtime.dispose(); return; }
   const w = await startImageWorker({ target, queue, render: pipelineRenderer(pipe, model.name), model: model.name, out, concurrency, stallTimeoutMs: stall * 1000, log });

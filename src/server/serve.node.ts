@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import { HartPipeline } from '../pipeline/hart-pipeline.ts';
-import type { LoadProgress } from '../pipeline/load.ts';
+import { loadProgressLogger } from '../pipeline/load-progress-log.ts';
 import { PACKAGE_ROOT, resolveModel, UserError } from '../pipeline/default-model.node.ts';
 import { toGenerateOptions } from '../api/request.ts';
 import { encodeImagePng } from '../api/metadata.ts';
@@ -49,17 +49,7 @@ export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Pr
 
   log(`loading ${model.name}${model.demo ? ' (the random parity model: noise images, until the embedded model exists)' : ''}`);
   const runtime = nodeRuntime({ threads });
-  const t0 = performance.now();
-  let said = t0;
-  // a line every few seconds while loading (a full-size model takes minutes on a first load), and the total
-  const onLoadProgress = (e: LoadProgress) => {
-    const now = performance.now();
-    if (e.done < e.total && now - said < 3000) return;
-    said = now;
-    const secs = ((now - t0) / 1000).toFixed(1);
-    log(e.done < e.total ? `loading: ${e.done}/${e.total}${e.what ? ` (${e.what})` : ''}, ${secs} s` : `loaded in ${secs} s (the text encoder loads with the first prompt)`);
-  };
-  const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress })
+  const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log) })
     .catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
   const res = pipe.model.tokenizer.downsample * pipe.model.transformer.dims.patchNums.at(-1)!;
   const generate: Generator = async (req, g) => {
