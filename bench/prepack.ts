@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { Graph, type Tensor } from '../src/graph/index.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
 import type { LoadEvent } from '../src/runtime/runtime.ts';
+import { median } from './timing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +52,7 @@ async function child(dir: string, prepack: boolean): Promise<ChildResult> {
     const x = { dtype: 'float32' as const, shape: [M, C], data: Float32Array.from({ length: M * C }, (_, k) => Math.sin(k)) };
     const ts: number[] = [];
     for (let r = 0; r < 5; r++) { const t0 = performance.now(); await m.run({ x }); ts.push((performance.now() - t0) / 1000); }
-    return ts.sort((a, b) => a - b)[2];
+    return median(ts);
   };
   const small = await time(rowsSmall), large = await time(rowsLarge);
   await rt.dispose();
@@ -65,8 +66,6 @@ function runChild(dir: string, mode: 'compile' | 'prepack' | 'no-prepack'): Chil
   if (r.status !== 0) throw new Error(`child ${mode} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 if (values.child) {
   const res = await child(values.dir!, values.child !== 'no-prepack');
@@ -88,16 +87,15 @@ if (values.child) {
         say(`${mode.padEnd(10)} create ${c.create_s.toFixed(2)} s, RSS ${c.rss_gib.toFixed(2)} GiB, ${rowsSmall} rows ${c.run_small_s.toFixed(3)} s, ${rowsLarge} rows ${c.run_large_s.toFixed(3)} s`);
       }
     }
-    const med = (mode: 'prepack' | 'no-prepack', k: keyof Omit<ChildResult, 'source'>) => median(runs[mode].map((c) => c[k]));
+    // per mode, the median over rounds of each figure
+    const summary = (mode: 'prepack' | 'no-prepack') => {
+      const rs = runs[mode];
+      return { create_s: median(rs.map((c) => c.create_s)), rss_gib: median(rs.map((c) => c.rss_gib)), run_small_s: median(rs.map((c) => c.run_small_s)), run_large_s: median(rs.map((c) => c.run_large_s)) };
+    };
+    const on = summary('prepack'), off = summary('no-prepack');
     const result = {
-      weights_gb: gb, threads,
-      prepack: { create_s: med('prepack', 'create_s'), rss_gib: med('prepack', 'rss_gib'), run_small_s: med('prepack', 'run_small_s'), run_large_s: med('prepack', 'run_large_s') },
-      no_prepack: { create_s: med('no-prepack', 'create_s'), rss_gib: med('no-prepack', 'rss_gib'), run_small_s: med('no-prepack', 'run_small_s'), run_large_s: med('no-prepack', 'run_large_s') },
-      ratio_no_prepack: {
-        create: med('no-prepack', 'create_s') / med('prepack', 'create_s'),
-        run_small: med('no-prepack', 'run_small_s') / med('prepack', 'run_small_s'),
-        run_large: med('no-prepack', 'run_large_s') / med('prepack', 'run_large_s'),
-      },
+      weights_gb: gb, threads, prepack: on, no_prepack: off,
+      ratio_no_prepack: { create: off.create_s / on.create_s, run_small: off.run_small_s / on.run_small_s, run_large: off.run_large_s / on.run_large_s },
     };
     say(`no-prepack / prepack: create ${result.ratio_no_prepack.create.toFixed(3)}, ${rowsSmall} rows ${result.ratio_no_prepack.run_small.toFixed(2)}, ${rowsLarge} rows ${result.ratio_no_prepack.run_large.toFixed(2)}`);
     console.log(JSON.stringify(result));
