@@ -31,7 +31,7 @@ export interface Qwen2EncoderOptions {
   /**
    * Let ONNX Runtime repack the weights for its GEMM kernels when the graphs load (LoadOptions.prepack).
    * Default false: a cached graph is then mapped instead of read and repacked (seconds per GB) at
-   * the cost of ~1.2× the encoding time for a prompt's hundreds of tokens (bench/prepack.ts): the
+   * the cost of ~1.15× the encoding time for a prompt's hundreds of tokens (bench/prepack.ts): the
    * right trade when the encoder is loaded for one prompt (the CLI), a dearer one where it stays
    * resident. Every door (CLI, library, server, worker) uses the default, so they all encode a
    * prompt to the same bits.
