@@ -1,16 +1,15 @@
-// On-disk cache of ONNX Runtime's optimized models (Node): the first load of a graph asks ONNX
-// Runtime to save the model it optimized (SessionOptions.optimizedModelFilePath, weights as an
-// external initializers file); later loads, in this or another process, create the session from
-// that file, skipping the graph optimizations (constant folding of 3 GB of weights, fusions) and,
-// with Runtime.loadGraph, the emission of the weights into ONNX bytes.
+// On-disk cache of models for ONNX Runtime (Node): the first load of a graph writes the model as
+// emitted (EmitOptions.foldWeights already did the weight work ONNX Runtime's optimizer would do at
+// load), every weight in an external data file; later loads, in this or another process, create the
+// session from that path, so ONNX Runtime maps the weights instead of parsing and copying them out
+// of the protobuf, and with Runtime.loadGraph the weights are never emitted again.
 // Layout: <dir>/<key>/{model.onnx, weights.bin}, key = SHA-256 of (graph key, ONNX Runtime
-// version, session options, CPU) — an optimized model at level 'all' may hold kernels and layouts
-// for this CPU (ONNX Runtime warns that it is hardware-specific).
+// version, session options, CPU).
 // Concurrency: an entry is written into a private temporary folder and renamed into place once
-// ONNX Runtime has written it and the session works; rename is atomic, so readers see whole
-// entries or none, and when two processes write the same key the second rename fails and its
-// copy is dropped. Entries in use are never rewritten; one evicted while a process creates a
-// session from it makes that creation fail, and the runtime then compiles the graph afresh.
+// whole; rename is atomic, so readers see whole entries or none, and when two processes write the
+// same key the second rename fails and its copy is dropped. Entries in use are never rewritten; one
+// evicted while a process creates a session from it makes that creation fail, and the runtime then
+// runs the model from memory.
 // Size: after each write, the least recently used entries (a hit touches its folder) are removed
 // until the cache is under maxBytes; temporary folders of crashed writers go after an hour.
 // Derived results (readBlob/writeBlob: e.g. a transformer's unconditional prefix, keyed by the
@@ -18,11 +17,12 @@
 // Location: $HART_CACHE_DIR, else $XDG_CACHE_HOME/hart-js, else ~/.cache/hart-js.
 // Off: HART_CACHE_DIR=off (or 0/false/none), or nodeRuntime({ modelCache: false }).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ModelCache, ModelCacheEntry, ModelCacheWriter } from './runtime.ts';
+import type { ModelCache, ModelCacheEntry } from './runtime.ts';
+import type { OnnxModel } from '../graph/onnx/emit.ts';
 
 export interface DiskModelCacheOptions {
   /** Cache folder (default: see the header). */
@@ -47,7 +47,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
   return join(base, 'hart-js');
 }
 
-/** What an optimized model depends on besides the graph: the CPU (model, feature flags) and platform. */
+/** What a cached result may depend on besides the graph: the CPU (model, feature flags; a derived blob is computed by its kernels) and platform. */
 function machineFingerprint(): string {
   let flags = '';
   try {
@@ -79,9 +79,9 @@ export class DiskModelCache implements ModelCache {
     this.minBytes = opts.minBytes ?? 16 * 2 ** 20;
   }
 
-  /** The entry folder's name for a graph key and the session settings that shape the optimized model. */
+  /** The entry folder's name for a graph key and the session settings. */
   entryKey(graphKey: string, settings: string): string {
-    return createHash('sha256').update(`hart-js model cache v1\n${graphKey}\n${settings}\n${this.machine}`).digest('hex');
+    return createHash('sha256').update(`hart-js model cache v2\n${graphKey}\n${settings}\n${this.machine}`).digest('hex');
   }
 
   async lookup(key: string): Promise<ModelCacheEntry | undefined> {
@@ -97,29 +97,41 @@ export class DiskModelCache implements ModelCache {
     return { path, discard: () => rm(dir, { recursive: true, force: true }) };
   }
 
-  async begin(key: string): Promise<ModelCacheWriter | undefined> {
+  async store(key: string, model: OnnxModel): Promise<ModelCacheEntry | undefined> {
+    const dest = join(this.dir, key);
+    let tmp: string | undefined;
     try {
       await mkdir(this.dir, { recursive: true });
-      const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+      tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
       await mkdir(tmp);
-      return {
-        path: join(tmp, MODEL),
-        externalWeights: WEIGHTS,
-        commit: async () => {
-          try {
-            await rename(tmp, join(this.dir, key));
-          } catch {
-            // another process put the same entry in place first (or the cache went away): keep theirs
-            await rm(tmp, { recursive: true, force: true });
-            return;
+      const x = model.externalData;
+      if (x) {
+        if (x.location !== WEIGHTS) throw new Error(`external data file ${x.location}, expected ${WEIGHTS}`);
+        const fh = await open(join(tmp, WEIGHTS), 'w');
+        try {
+          for (const c of x.chunks) {
+            for (let done = 0; done < c.bytes.byteLength;) {
+              const { bytesWritten } = await fh.write(c.bytes, done, Math.min(c.bytes.byteLength - done, 1 << 30), c.offset + done);
+              done += bytesWritten;
+            }
           }
-          await this.evict(key).catch(() => {});
-        },
-        abort: () => rm(tmp, { recursive: true, force: true }),
-      };
+        } finally {
+          await fh.close();
+        }
+      }
+      await writeFile(join(tmp, MODEL), model.bytes);
     } catch {
-      return undefined; // unwritable cache folder: run uncached
+      if (tmp) await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      return undefined; // unwritable cache folder or a full disk: run uncached
     }
+    try {
+      await rename(tmp, dest);
+    } catch {
+      // another process put the same entry in place first (or the cache went away): keep theirs
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    }
+    await this.evict(key).catch(() => {});
+    return this.lookup(key);
   }
 
   /** A derived result stored by writeBlob (its folder is touched, as a model hit's). */

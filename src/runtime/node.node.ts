@@ -1,6 +1,6 @@
 // Node adapter: a Runtime on onnxruntime-node (CPU; CUDA when asked for and present). Models with
 // external data (weights over 2 GB) are written to a temporary folder and loaded from the path.
-// Hashing uses node:crypto; optimized models are cached on disk (model-cache.node.ts) unless
+// Hashing uses node:crypto; models are cached on disk (model-cache.node.ts) unless
 // turned off (modelCache: false, or HART_CACHE_DIR=off).
 import { ort, ortNative } from './ort-node.node.ts';
 import { createHash } from 'node:crypto';
@@ -45,7 +45,7 @@ function nodeSha256(parts: Uint8Array[]): string {
 
 export interface NodeRuntimeOptions extends Omit<RuntimeOptions, 'modelCache'> {
   /**
-   * The on-disk cache of optimized models: false turns it off; an object sets its folder, size
+   * The on-disk model cache: false turns it off; an object sets its folder, size
    * bound and the smallest model it keeps. Default: on, in defaultCacheDir() (off when
    * HART_CACHE_DIR=off).
    */

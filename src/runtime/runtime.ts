@@ -1,8 +1,8 @@
 // Runs emitted ONNX graphs on an ONNX Runtime module (onnxruntime-node or onnxruntime-web, passed
 // in: no global backend). Sessions are cached in memory by the SHA-256 of the model bytes (load)
 // or of the graph's structure and weight values (loadGraph, which emits the weights only when it
-// must compile), and optionally on disk as ONNX Runtime's optimized models (ModelCache;
-// model-cache.node.ts), so a second process skips the graph optimizations and the emission.
+// must compile), and optionally on disk as emitted models with their weights in a file ONNX
+// Runtime maps (ModelCache; model-cache.node.ts), so a second process skips the emission.
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { emitOnnx, type OnnxModel } from '../graph/onnx/emit.ts';
 import type { Tensor } from '../graph/tensor.ts';
@@ -40,7 +40,7 @@ export interface RuntimeOptions {
   createWithExternalData?: (model: OnnxModel, options: OrtSession.SessionOptions) => Promise<OrtSession>;
   /** SHA-256 (hex) of byte chunks; default WebCrypto (Node passes node:crypto, ~15× faster on weights). */
   sha256?: (parts: Uint8Array[]) => Promise<string> | string;
-  /** Optimized models on disk (Node: DiskModelCache); none by default. */
+  /** Emitted models on disk, weights in a mapped file (Node: DiskModelCache); none by default. */
   modelCache?: ModelCache;
   /** Called once per model the runtime makes a session for (progress while loading). */
   onLoad?: (e: LoadEvent) => void;
@@ -58,15 +58,12 @@ export interface LoadEvent {
   source: 'compiled' | 'disk-cache';
   bytes: number;
   seconds: number;
-  /** Whether the optimized model was written to the disk cache. */
+  /** Whether the model was written to the disk cache. */
   cached: boolean;
 }
 
-/** A cached optimized model: its path, and how to drop it when it cannot be loaded. */
+/** A cached model: its path, and how to drop it when it cannot be loaded. */
 export interface ModelCacheEntry { path: string; discard(): Promise<void> }
-
-/** Where ONNX Runtime writes an optimized model (weights in `externalWeights` beside it); commit puts it in the cache. */
-export interface ModelCacheWriter { path: string; externalWeights: string; commit(): Promise<void>; abort(): Promise<void> }
 
 export interface ModelCache {
   /** Models smaller than this (bytes) are not cached. */
@@ -74,7 +71,11 @@ export interface ModelCache {
   /** The cache key of a graph under the given session settings. */
   entryKey(graphKey: string, settings: string): string;
   lookup(key: string): Promise<ModelCacheEntry | undefined>;
-  begin(key: string): Promise<ModelCacheWriter | undefined>;
+  /**
+   * Writes `model` (its weights in its external data file) as the entry for `key`, whole or not at
+   * all; undefined when it cannot be written (an unwritable folder, a full disk).
+   */
+  store(key: string, model: OnnxModel): Promise<ModelCacheEntry | undefined>;
   /** Results derived from cached models (e.g. a model's constant prefix), one file per key; optional. */
   readBlob?(key: string): Promise<Uint8Array | undefined>;
   writeBlob?(key: string, bytes: Uint8Array): Promise<void>;
@@ -187,11 +188,14 @@ export interface LoadOptions {
 }
 
 /**
- * Optimization level for sessions made from a cached optimized model: its graph is already
- * optimized ('all' re-runs the passes to no effect, at a cost; outputs are bitwise the same,
- * test/runtime/model-cache.test.ts).
+ * Models are cached as emitted, every weight of at least this many bytes in the external data file:
+ * ONNX Runtime maps that file when it creates a session from the path, where weights inside the
+ * protobuf are parsed and copied (~5 s per 660 MB on a busy 2-core machine against ~0.01 s mapped).
+ * The emitter already did the weight work ONNX Runtime's optimizer would repeat at every load
+ * (EmitOptions.foldWeights), so the cache keeps the model as emitted rather than ONNX Runtime's
+ * optimized model, whose writing cost as much as the rest of a cold load.
  */
-const CACHED_LEVEL = 'disabled';
+const CACHE_EXTERNAL_THRESHOLD = 1024;
 
 export class Runtime {
   private cache = new Map<string, Promise<CompiledModel>>();
@@ -216,7 +220,7 @@ export class Runtime {
     return opts;
   }
 
-  /** What shapes an optimized model besides the graph: providers, level, ONNX Runtime's version. */
+  /** The session settings a cache key holds besides the graph: providers, level, ONNX Runtime's version. */
   private settings(opts: OrtSession.SessionOptions): string {
     const versions = (this.ort as { env?: { versions?: unknown } }).env?.versions;
     return JSON.stringify({ ep: opts.executionProviders, level: opts.graphOptimizationLevel, ort: versions ?? null });
@@ -226,22 +230,16 @@ export class Runtime {
    * ORT's fusions do not check that the fused kernel exists for the graph's dtype (x·sigmoid(x)
    * becomes com.microsoft.QuickGelu, which is float32-only), so a valid float64 graph can fail to
    * load at the 'all' level; such a failure is retried with the basic, kernel-preserving level.
+   * `source`: an emitted model, or the path of a model file (a disk-cache entry).
    */
-  private async createSession(model: OnnxModel, load: LoadOptions = {}, save?: ModelCacheWriter): Promise<OrtSession> {
-    let opts = this.sessionOptions(load);
-    if (save) {
-      // ONNX Runtime writes the model it optimized, weights in a file beside it (protobuf stops at 2 GB)
-      const extra = (opts.extra ?? {}) as Record<string, Record<string, unknown>>;
-      opts = {
-        ...opts, optimizedModelFilePath: save.path, logSeverityLevel: 3, // not ORT's "hardware specific" warning on every save (the key holds the CPU)
-        extra: { ...extra, session: { ...(extra.session ?? {}), optimized_model_external_initializers_file_name: save.externalWeights, optimized_model_external_initializers_min_size_in_bytes: '1024' } },
-      };
-    }
+  private async createSession(source: OnnxModel | string, load: LoadOptions = {}): Promise<OrtSession> {
+    const opts = this.sessionOptions(load);
     const create = (o: OrtSession.SessionOptions) => {
-      if (!model.externalData) return this.ort.InferenceSession.create(model.bytes, o);
-      if (this.options.createWithExternalData) return this.options.createWithExternalData(model, o);
-      const externalData = [{ path: model.externalData.location, data: concatExternalData(model) }];
-      return this.ort.InferenceSession.create(model.bytes, { ...o, externalData } as OrtSession.SessionOptions);
+      if (typeof source === 'string') return this.ort.InferenceSession.create(source, o);
+      if (!source.externalData) return this.ort.InferenceSession.create(source.bytes, o);
+      if (this.options.createWithExternalData) return this.options.createWithExternalData(source, o);
+      const externalData = [{ path: source.externalData.location, data: concatExternalData(source) }];
+      return this.ort.InferenceSession.create(source.bytes, { ...o, externalData } as OrtSession.SessionOptions);
     };
     try {
       return await create(opts);
@@ -282,51 +280,48 @@ export class Runtime {
   }
 
   /**
-   * A session for `key`: from the disk cache when it holds the optimized model (emit is then
-   * never called), else compiled from emit() (and written to the disk cache when there is one).
+   * A session for `key`: from the disk cache when it holds the model (emit is then never called),
+   * else emitted (weights external when it goes to the disk cache: emit(true)), written to the
+   * disk cache when there is one, and created from there.
    */
-  private async open(key: string, bytes: number, emit: () => OnnxModel, load: LoadOptions): Promise<OrtSession> {
+  private async open(key: string, bytes: number, emit: (forCache: boolean) => OnnxModel, load: LoadOptions): Promise<OrtSession> {
     const t0 = performance.now();
     const done = (source: LoadEvent['source'], cached: boolean) =>
       this.options.onLoad?.({ source, bytes, cached, seconds: (performance.now() - t0) / 1000 });
     const cache = this.options.modelCache;
     if (!cache || bytes < cache.minBytes) {
-      const s = await this.createSession(emit(), load);
+      const s = await this.createSession(emit(false), load);
       done('compiled', false);
       return s;
     }
-    const opts = this.sessionOptions(load);
-    const entryKey = cache.entryKey(key, this.settings(opts));
+    const entryKey = cache.entryKey(key, this.settings(this.sessionOptions(load)));
     const hit = await cache.lookup(entryKey);
     if (hit) {
       try {
-        const s = await this.ort.InferenceSession.create(hit.path, { ...opts, graphOptimizationLevel: CACHED_LEVEL });
+        const s = await this.createSession(hit.path, load);
         done('disk-cache', true);
         return s;
       } catch {
-        await hit.discard().catch(() => {}); // unreadable entry: drop it and compile afresh
+        await hit.discard().catch(() => {}); // unreadable entry: drop it and emit afresh
       }
     }
-    const model = emit();
-    const w = await cache.begin(entryKey);
-    if (!w) {
-      const s = await this.createSession(model, load);
-      done('compiled', false);
-      return s;
+    const model = emit(true);
+    const entry = await cache.store(entryKey, model).catch(() => undefined);
+    if (entry) {
+      try {
+        const s = await this.createSession(entry.path, load);
+        done('compiled', true);
+        return s;
+      } catch {
+        await entry.discard().catch(() => {}); // evicted by another process meanwhile, or unreadable: run from memory
+      }
     }
-    let s: OrtSession;
-    try {
-      s = await this.createSession(model, load, w);
-    } catch (e) {
-      await w.abort().catch(() => {});
-      throw e;
-    }
-    await w.commit().catch(() => w.abort().catch(() => {}));
-    done('compiled', true);
+    const s = await this.createSession(model, load);
+    done('compiled', false);
     return s;
   }
 
-  private loadKeyed(key: string, bytes: number, emit: () => OnnxModel, stub: () => OnnxModel, opts: LoadOptions): Promise<CompiledModel> {
+  private loadKeyed(key: string, bytes: number, emit: (forCache: boolean) => OnnxModel, stub: () => OnnxModel, opts: LoadOptions): Promise<CompiledModel> {
     const k = key + (opts.memPattern === false ? '|no-mem-pattern' : '') + (opts.prepack === false ? '|no-prepack' : '');
     let p = this.cache.get(k);
     if (!p) {
@@ -357,7 +352,7 @@ export class Runtime {
    */
   async loadGraph(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
-    return this.loadKeyed(key, bytes, () => emitOnnx({ outputs }),
+    return this.loadKeyed(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined }),
       () => ({ ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }), opts);
   }
 
@@ -377,7 +372,7 @@ export class Runtime {
   /** loadUncached for a graph's outputs, keyed like loadGraph: a disk-cache hit never emits the weights. */
   async loadGraphUncached(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
-    const session = await this.open(key, bytes, () => emitOnnx({ outputs }), opts);
+    const session = await this.open(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined }), opts);
     return this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
   }
 

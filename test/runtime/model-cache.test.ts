@@ -1,12 +1,12 @@
-// The on-disk cache of optimized models (src/runtime/model-cache.node.ts, Runtime.loadGraph):
-// a second runtime (as a second process would) creates its session from the cached file without
-// emitting the weights, with bitwise the same outputs as a compiled session, which themselves
+// The on-disk model cache (src/runtime/model-cache.node.ts, Runtime.loadGraph): entries hold the
+// weights in their external data file (ONNX Runtime maps it); a second runtime (as a second
+// process would) creates its session from the cached file without emitting the weights, with bitwise the same outputs as a compiled session, which themselves
 // match a float64 reference computed here; concurrent writers leave one entry; the size bound
 // evicts least recently used entries; unreadable entries are dropped and recompiled; the cache
-// can be turned off; and a whole fixture generation is bitwise the same from a warm cache.
+// can be turned off; an unwritable cache runs the model from memory; and a whole fixture generation is bitwise the same from a warm cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +52,7 @@ async function runOnce(dir: string | false, seed: number, events: LoadEvent[] = 
   return { y, want };
 }
 
-test('model cache: a second runtime loads the optimized model from disk, bitwise the same outputs, within float tolerance of float64', async () => {
+test('model cache: a second runtime loads the cached model from disk, bitwise the same outputs, within float tolerance of float64', async () => {
   const dir = tmp();
   try {
     const ev1: LoadEvent[] = [], ev2: LoadEvent[] = [];
@@ -60,6 +60,9 @@ test('model cache: a second runtime loads the optimized model from disk, bitwise
     assert.deepEqual(ev1.map((e) => [e.source, e.cached]), [['compiled', true]]);
     assert.equal(entries(dir).length, 1);
     assert.deepEqual(readdirSync(join(dir, entries(dir)[0])).sort(), ['model.onnx', 'weights.bin']);
+    // the weights are in the mapped file, not the protobuf
+    assert.ok(statSync(join(dir, entries(dir)[0], 'model.onnx')).size < 2048, 'model.onnx holds no weights');
+    assert.ok(statSync(join(dir, entries(dir)[0], 'weights.bin')).size >= 4 * (64 * 96 + 96 * 16));
     const warm = await runOnce(dir, 1, ev2);
     assert.deepEqual(ev2.map((e) => e.source), ['disk-cache']);
     assert.ok(Buffer.from(cold.y.buffer).equals(Buffer.from(warm.y.buffer)), 'warm outputs differ from cold');
@@ -132,7 +135,7 @@ test('model cache: concurrent writers of one key leave one entry and no temporar
   }
 });
 
-test('model cache: bounded size (least recently used go first), unreadable entries recompiled, off switch', async () => {
+test('model cache: bounded size (least recently used go first), unreadable entries recompiled, unwritable folder, off switch', async () => {
   const dir = tmp();
   try {
     await runOnce(dir, 5);
@@ -169,6 +172,19 @@ test('model cache: bounded size (least recently used go first), unreadable entri
   assert.equal(defaultCacheDir({ HART_CACHE_DIR: '/x/y' }), '/x/y');
   assert.equal(defaultCacheDir({ XDG_CACHE_HOME: '/c' }), '/c/hart-js');
   assert.equal(nodeModelCache(false), undefined);
+  // a cache folder that cannot be written (here: a file is in its way): the model runs from memory
+  const blocked = tmp();
+  try {
+    writeFileSync(join(blocked, 'cache'), 'not a folder');
+    const ev: LoadEvent[] = [];
+    const r = await runOnce(join(blocked, 'cache'), 9, ev);
+    assert.deepEqual(ev.map((e) => [e.source, e.cached]), [['compiled', false]]);
+    let err = 0;
+    r.y.forEach((v, k) => { err = Math.max(err, Math.abs(v - r.want[k])); });
+    assert.ok(err < 1e-5);
+  } finally {
+    rmSync(blocked, { recursive: true, force: true });
+  }
   // small models stay out of the cache by default
   const dir2 = tmp();
   try {

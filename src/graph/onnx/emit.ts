@@ -7,6 +7,7 @@ import { allocTyped, ONNX_DTYPE } from '../dtype.ts';
 import type { Attrs, EmitContext, Node, Tensor } from '../tensor.ts';
 import { opDef } from '../tensor.ts';
 import { ProtoWriter } from './proto.ts';
+import { foldCast, transposeFeedsOnlyMatMuls, type FoldedWeight } from './fold-weights.ts';
 
 export interface EmitOptions {
   /** Named outputs of the model. */
@@ -19,6 +20,12 @@ export interface EmitOptions {
    * (which cannot exceed 2 GB). Default: only when the initializers total more than 1.5 GB.
    */
   externalDataThreshold?: number;
+  /**
+   * Casts of float16/bfloat16 weights to float32 and transposes of Linear weights feeding MatMuls
+   * are done here, once (fold-weights.ts), instead of by ONNX Runtime when a session is created.
+   * Default: on for inference graphs (never with paramsAsInputs, where the weights are inputs).
+   */
+  foldWeights?: boolean;
 }
 
 /** Weights stored outside the protobuf: `location` relative to the model file, chunks at offsets. */
@@ -125,11 +132,15 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
   const usedParams = new Set<Tensor>();
   const dimCache = new Map<string, string>();
 
+  // weights computed at emission (foldWeights): emitted as initializers when first named
+  const folded = new Map<Tensor, FoldedWeight>();
   const ctx: EmitContext = {
     name(t) {
       let n = names.get(t);
       if (n) return n;
-      if (t.kind === 'input') { usedInputs.add(t); n = t.name!; }
+      const f = folded.get(t);
+      if (f) { n = f.name; inits.push(f); }
+      else if (t.kind === 'input') { usedInputs.add(t); n = t.name!; }
       else if (t.kind === 'param') { usedParams.add(t); n = t.name!; }
       else if (t.kind === 'const') {
         n = `const_${t.id}`;
@@ -212,7 +223,31 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
   } as EmitContext & { constTensor(v: number, d: DType, dims: number[]): string };
 
   const live = liveNodes(outputs.map(([, t]) => t));
-  for (const n of live) opDef(n.op).emit(ctx, n);
+  const fold = opts.foldWeights ?? !opts.paramsAsInputs;
+  if (fold && opts.paramsAsInputs) throw new Error('emitOnnx: foldWeights needs the weights as initializers (not paramsAsInputs)');
+  const consumers = new Map<Tensor, Node[]>();
+  if (fold) for (const n of live) for (const t of n.inputs) consumers.set(t, [...(consumers.get(t) ?? []), n]);
+  const outputTensors = new Set(outputs.map(([, t]) => t));
+  const weightValue = (t: Tensor) => (t.kind === 'param' ? { name: t.name!, dtype: t.dtype, data: t.value! } : folded.get(t) ?? null);
+  const isWeight = (t: Tensor) => t.kind === 'param' || folded.has(t);
+  /** Transposed weights whose MatMuls take the weight itself with transB. */
+  const transposed = new Map<Tensor, Tensor>();
+  for (const n of live) {
+    if (fold && n.op === 'Cast' && !outputTensors.has(n.outputs[0])) {
+      const f = foldCast(n, weightValue);
+      if (f) { folded.set(n.outputs[0], f); continue; }
+    }
+    if (fold && n.op === 'Transpose' && transposeFeedsOnlyMatMuls(n, isWeight, consumers.get(n.outputs[0]) ?? [], outputTensors.has(n.outputs[0]))) {
+      transposed.set(n.outputs[0], n.inputs[0]);
+      continue;
+    }
+    const w = n.op === 'MatMul' ? transposed.get(n.inputs[1]) : undefined;
+    if (w) {
+      ctx.node('FusedMatMul', [ctx.name(n.inputs[0]), ctx.name(w)], [ctx.name(n.outputs[0])], { transB: 1 }, 'com.microsoft');
+      continue;
+    }
+    opDef(n.op).emit(ctx, n);
+  }
   for (const [name, t] of outputs) ctx.node('Identity', [ctx.name(t)], [name]);
 
   const inputs = graph.inputs.filter((t) => usedInputs.has(t));

@@ -215,7 +215,7 @@ export class HartTransformer {
       queryChunk: opts.queryChunk ?? DEFAULT_QUERY_CHUNK,
       maxQueries: Math.max(d.T, d.lastScaleTokens),
     };
-    // keyed by structure + weight bytes: with an optimized model on disk, no weight is emitted
+    // keyed by structure + weight bytes: with the model in the disk cache, no weight is emitted
     const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.loadGraph(b.outputs);
     // One graph at a time, so that at most one segment's weights exist as ONNX bytes at once.
     const done = (what: string) => opts.onGraph?.(`compiled the transformer's ${what}`);
