@@ -26,7 +26,7 @@ import { renderScene, scenePrompts } from '../train/data/scenes.ts';
 import { CATEGORIES } from '../train/data/scene-vocab.ts';
 import type { ImageCHW } from '../io/png.ts';
 import { checkScene, scoreVerdicts } from './scenes-check.ts';
-import { reconstruct, reconstructionScores, type ReconstructionScores } from './tokenizer-eval.ts';
+import { reconstruct, reconstructAll, reconstructionScores, scoreReconstructions, type ReconstructionScores } from './tokenizer-eval.ts';
 import { areaDownsample, features, kid, labFeature, nearestUpsample, retrievalRanks, rgbFeature, topK, type Features } from './metrics.ts';
 import { emojiImage, hwcToImage, loadFeatureNet, FEATURE_NET_PATH, saveFeatureNet, trainFeatureNet } from './feature-net.node.ts';
 import type { FeatureExtractor } from './feature-net.ts';
@@ -251,7 +251,13 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
 
   // 1. tokenizer
   const tokEmoji = await reconstructionScores(pipe.model.tokenizer, heldIdx.map((i) => up(emojiImage(ds, i))), batch, patchNums);
-  const tokScenes = await reconstructionScores(pipe.model.tokenizer, heldScenes.map((s) => up(hwcToImage(renderScene(s)))), batch, patchNums);
+  const sceneRenders = heldScenes.map((s) => up(hwcToImage(renderScene(s))));
+  const sceneRecon = await reconstructAll(pipe.model.tokenizer, sceneRenders, batch, patchNums);
+  const tokScenes = scoreReconstructions(sceneRenders, sceneRecon);
+  // the scenes checker on the reconstructions: what a generator with perfect tokens (and, for
+  // hybrid, a perfect residual) could score with this tokenizer on the same held-out prompts
+  const reconAccuracy = (imgs: ImageCHW[]) => scoreVerdicts(imgs.map((im, i) => checkScene(areaDownsample(im, EVAL_SIZE), heldScenes[i].caption))).overall;
+  const tokScenesAccuracy = { scenes_accuracy_tokenizer_hybrid: reconAccuracy(sceneRecon.hybrid), scenes_accuracy_tokenizer_discrete: reconAccuracy(sceneRecon.discrete) };
   const overall = (k: keyof ReconstructionScores) => (tokEmoji[k] * tokEmoji.n + tokScenes[k] * tokScenes.n) / (tokEmoji.n + tokScenes.n);
   const tok = {
     tokenizer_psnr_discrete: overall('psnr_discrete'), tokenizer_psnr_hybrid: overall('psnr_hybrid'),
@@ -260,6 +266,7 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
   for (const [name, r] of [['held-out emoji', tokEmoji], ['held-out scenes', tokScenes]] as const) {
     log(`tokenizer on ${name} (${r.n}): PSNR discrete ${r.psnr_discrete.toFixed(2)} dB, hybrid ${r.psnr_hybrid.toFixed(2)} dB; SSIM discrete ${r.ssim_discrete.toFixed(3)}, hybrid ${r.ssim_hybrid.toFixed(3)}`);
   }
+  log(`scenes checker on the tokenizer's reconstructions of the held-out scenes: hybrid ${tokScenesAccuracy.scenes_accuracy_tokenizer_hybrid.toFixed(3)}, discrete ${tokScenesAccuracy.scenes_accuracy_tokenizer_discrete.toFixed(3)} (the ceiling for generated images)`);
 
   // feature network (cached weights; trained on the training split when absent)
   const fpath = o.features ?? FEATURE_NET_PATH;
@@ -330,6 +337,7 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
     machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] },
     ...tok,
     tokenizer: { emoji_heldout: tokEmoji, scenes_heldout: tokScenes },
+    ...tokScenesAccuracy,
     ...hybrid,
     retrieval_reference: reference,
     ablation: { residual_diffusion: false, ...ablation },

@@ -60,20 +60,32 @@ export interface ReconstructionScores {
   ssim_hybrid: number;
 }
 
-/** Mean PSNR / SSIM of both paths over `images`, in batches of `batch`. */
-export async function reconstructionScores(tokenizer: HartTokenizer, images: readonly ImageCHW[], batch = 16, patchNums?: number[]): Promise<ReconstructionScores> {
-  const acc = { pd: 0, ph: 0, sd: 0, sh: 0 };
+/** Both reconstructions of `images`, in batches of `batch`. */
+export async function reconstructAll(tokenizer: HartTokenizer, images: readonly ImageCHW[], batch = 16, patchNums?: number[]): Promise<{ hybrid: ImageCHW[]; discrete: ImageCHW[] }> {
+  const out = { hybrid: [] as ImageCHW[], discrete: [] as ImageCHW[] };
   for (let s = 0; s < images.length; s += batch) {
-    const part = images.slice(s, s + batch);
-    const r = await reconstruct(tokenizer, part, patchNums);
-    part.forEach((im, i) => {
-      // PSNR is capped at 100 dB so an exact reconstruction cannot make the mean infinite
-      acc.pd += Math.min(100, psnr(r.discrete[i], im));
-      acc.ph += Math.min(100, psnr(r.hybrid[i], im));
-      acc.sd += ssim(r.discrete[i], im);
-      acc.sh += ssim(r.hybrid[i], im);
-    });
+    const r = await reconstruct(tokenizer, images.slice(s, s + batch), patchNums);
+    out.hybrid.push(...r.hybrid);
+    out.discrete.push(...r.discrete);
   }
+  return out;
+}
+
+/** Mean PSNR / SSIM of both reconstructions against the originals. */
+export function scoreReconstructions(images: readonly ImageCHW[], r: { hybrid: readonly ImageCHW[]; discrete: readonly ImageCHW[] }): ReconstructionScores {
+  const acc = { pd: 0, ph: 0, sd: 0, sh: 0 };
+  images.forEach((im, i) => {
+    // PSNR is capped at 100 dB so an exact reconstruction cannot make the mean infinite
+    acc.pd += Math.min(100, psnr(r.discrete[i], im));
+    acc.ph += Math.min(100, psnr(r.hybrid[i], im));
+    acc.sd += ssim(r.discrete[i], im);
+    acc.sh += ssim(r.hybrid[i], im);
+  });
   const n = images.length;
   return { n, psnr_discrete: acc.pd / n, psnr_hybrid: acc.ph / n, ssim_discrete: acc.sd / n, ssim_hybrid: acc.sh / n };
+}
+
+/** Mean PSNR / SSIM of both paths over `images`, in batches of `batch`. */
+export async function reconstructionScores(tokenizer: HartTokenizer, images: readonly ImageCHW[], batch = 16, patchNums?: number[]): Promise<ReconstructionScores> {
+  return scoreReconstructions(images, await reconstructAll(tokenizer, images, batch, patchNums));
 }

@@ -51,6 +51,8 @@ test('hart eval --json: one JSON object last, with every figure, the ablation, l
   }
   assert.deepEqual(Object.keys(j.tokenizer), ['emoji_heldout', 'scenes_heldout']);
   assert.equal(j.tokenizer.emoji_heldout.n, 4);
+  // the checker on the tokenizer's own reconstructions (the ceiling for generated scenes)
+  for (const k of ['scenes_accuracy_tokenizer_hybrid', 'scenes_accuracy_tokenizer_discrete']) assert.ok(j[k] >= 0 && j[k] <= 1, `${k} = ${j[k]}`);
   const unit = (v: number) => v >= 0 && v <= 1;
   for (const m of [j, j.ablation]) {
     assert.ok(unit(m.scenes_accuracy));
