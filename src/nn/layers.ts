@@ -17,20 +17,32 @@ export function linear(p: Params, x: Tensor, outFeatures: number, bias = true): 
   return bias ? y.add(p.get('bias', [outFeatures])) : y;
 }
 
+/**
+ * x / sqrt(mean(x²) + eps) over the last dim. In float32 it is written with Pow and Div, the form
+ * ONNX Runtime's optimizer fuses into one SimplifiedLayerNormalization / LayerNormalization kernel
+ * (7 nodes → 1 per norm; x·rsqrt(…) is not recognized); float64 graphs keep x·rsqrt(…), which stays
+ * unfused (the fused kernels lose float64 precision: gradient checks of the fused form miss by ~5e-6).
+ */
+function normalizeRms(x: Tensor, eps: number): Tensor {
+  if (x.dtype === 'float32') return x.div(x.pow(2).mean([-1], true).add(eps).sqrt());
+  return x.mul(x.mul(x).mean([-1], true).add(eps).rsqrt());
+}
+
 /** RMSNorm over the last dim: x · rsqrt(mean(x²) + eps) · weight. */
 export function rmsNorm(p: Params | null, x: Tensor, eps: number): Tensor {
-  const n = x.mul(x.mul(x).mean([-1], true).add(eps).rsqrt());
+  const n = normalizeRms(x, eps);
   return p ? n.mul(p.get('weight', [lastDim(x)])) : n;
 }
 
 /** LayerNorm over the last dim (biased variance), optionally affine. */
 export function layerNorm(p: Params | null, x: Tensor, eps: number): Tensor {
-  const mu = x.mean([-1], true);
-  const xc = x.sub(mu);
-  const n = xc.mul(xc.mul(xc).mean([-1], true).add(eps).rsqrt());
-  if (!p) return n;
+  const n = normalizeRms(x.sub(x.mean([-1], true)), eps);
   const c = lastDim(x);
-  return n.mul(p.get('weight', [c])).add(p.get('bias', [c]));
+  if (p) return n.mul(p.get('weight', [c])).add(p.get('bias', [c]));
+  if (x.dtype !== 'float32') return n;
+  // ONNX Runtime fuses only the affine form: · 1 + 0 costs two cheap ops where nothing fuses
+  const g = x.graph;
+  return n.mul(g.constant(new Float32Array(c).fill(1), [c])).add(g.constant(new Float32Array(c), [c]));
 }
 
 /** GroupNorm on [N, C, H, W] (torch.nn.GroupNorm, affine). */
