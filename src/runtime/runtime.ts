@@ -197,6 +197,9 @@ export interface LoadOptions {
  */
 const CACHE_EXTERNAL_THRESHOLD = 1024;
 
+/** What graphKey cannot see in the emitted structure: the version of the emitter's weight folding. */
+const GRAPH_KEY_VERSION = 'fold-weights v1\n';
+
 export class Runtime {
   private cache = new Map<string, Promise<CompiledModel>>();
   constructor(readonly ort: OrtModule, readonly options: RuntimeOptions = {}) {}
@@ -263,13 +266,15 @@ export class Runtime {
 
   /**
    * Key of a graph without emitting its weights: its ONNX structure (weights as named, typed
-   * inputs, small constants included) and the bytes of every weight, in order.
+   * inputs, small constants included) and the bytes of every weight, in order. The structure is
+   * emitted without the weight folding the session's model gets (EmitOptions.foldWeights), so the
+   * key names that step's version too: a change to it must change GRAPH_KEY_VERSION.
    */
   async graphKey(outputs: Record<string, Tensor>): Promise<{ key: string; bytes: number; structure: OnnxModel }> {
     const structure = emitOnnx({ outputs, paramsAsInputs: true });
     const graph = Object.values(outputs)[0].graph;
     const byName = new Map(graph.params.map((p) => [p.name!, p]));
-    const parts = [structure.bytes];
+    const parts = [new TextEncoder().encode(GRAPH_KEY_VERSION), structure.bytes];
     let bytes = structure.bytes.byteLength;
     for (const name of structure.paramNames) {
       const p = byName.get(name)!;
