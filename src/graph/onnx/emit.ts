@@ -226,7 +226,14 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
   const fold = opts.foldWeights ?? !opts.paramsAsInputs;
   if (fold && opts.paramsAsInputs) throw new Error('emitOnnx: foldWeights needs the weights as initializers (not paramsAsInputs)');
   const consumers = new Map<Tensor, Node[]>();
-  if (fold) for (const n of live) for (const t of n.inputs) consumers.set(t, [...(consumers.get(t) ?? []), n]);
+  if (fold) {
+    for (const n of live) {
+      for (const t of n.inputs) {
+        const c = consumers.get(t);
+        if (c) c.push(n); else consumers.set(t, [n]);
+      }
+    }
+  }
   const outputTensors = new Set(outputs.map(([, t]) => t));
   const weightValue = (t: Tensor) => (t.kind === 'param' ? { name: t.name!, dtype: t.dtype, data: t.value! } : folded.get(t) ?? null);
   const isWeight = (t: Tensor) => t.kind === 'param' || folded.has(t);
