@@ -3,8 +3,12 @@
 // load), every weight in an external data file; later loads, in this or another process, create the
 // session from that path, so ONNX Runtime maps the weights instead of parsing and copying them out
 // of the protobuf, and with Runtime.loadGraph the weights are never emitted again.
-// Layout: <dir>/<key>/{model.onnx, weights.bin}, key = SHA-256 of (graph key, ONNX Runtime
-// version, session options, CPU).
+// Models with convolutions are the exception: ONNX Runtime rewrites their weights into its blocked
+// layout at every session creation, so for them the entry is ONNX Runtime's optimized model (written
+// by it when the first session is created, marked by an empty `ort-optimized` file, and created
+// with the optimizations off).
+// Layout: <dir>/<key>/{model.onnx, weights.bin[, ort-optimized]}, key = SHA-256 of (graph key, ONNX
+// Runtime version, session options, CPU: an optimized model may hold kernels for this CPU).
 // Concurrency: an entry is written into a private temporary folder and renamed into place once
 // whole; rename is atomic, so readers see whole entries or none, and when two processes write the
 // same key the second rename fails and its copy is dropped. Entries in use are never rewritten; one
@@ -21,7 +25,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } f
 import { readFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ModelCache, ModelCacheEntry } from './runtime.ts';
+import type { ModelCache, ModelCacheEntry, ModelCacheWriter } from './runtime.ts';
 import type { OnnxModel } from '../graph/onnx/emit.ts';
 
 export interface DiskModelCacheOptions {
@@ -35,6 +39,8 @@ export interface DiskModelCacheOptions {
 
 const MODEL = 'model.onnx';
 const WEIGHTS = 'weights.bin';
+/** Marks an entry holding ONNX Runtime's optimized model (models with convolutions) rather than the emitted one. */
+const OPTIMIZED = 'ort-optimized';
 const BLOB = 'blob.bin';
 const STALE_TMP_MS = 3600_000;
 
@@ -92,9 +98,36 @@ export class DiskModelCache implements ModelCache {
     } catch {
       return undefined;
     }
+    const optimized = await stat(join(dir, OPTIMIZED)).then(() => true, () => false);
     const now = new Date();
     await utimes(dir, now, now).catch(() => {});
-    return { path, discard: () => rm(dir, { recursive: true, force: true }) };
+    return { path, optimized, discard: () => rm(dir, { recursive: true, force: true }) };
+  }
+
+  async begin(key: string): Promise<ModelCacheWriter | undefined> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+      await mkdir(tmp);
+      return {
+        path: join(tmp, MODEL),
+        externalWeights: WEIGHTS,
+        commit: async () => {
+          try {
+            await writeFile(join(tmp, OPTIMIZED), '');
+            await rename(tmp, join(this.dir, key));
+          } catch {
+            // another process put the same entry in place first (or the cache went away): keep theirs
+            await rm(tmp, { recursive: true, force: true });
+            return;
+          }
+          await this.evict(key).catch(() => {});
+        },
+        abort: () => rm(tmp, { recursive: true, force: true }),
+      };
+    } catch {
+      return undefined; // unwritable cache folder: run uncached
+    }
   }
 
   async store(key: string, model: OnnxModel): Promise<ModelCacheEntry | undefined> {

@@ -62,8 +62,14 @@ export interface LoadEvent {
   cached: boolean;
 }
 
-/** A cached model: its path, and how to drop it when it cannot be loaded. */
-export interface ModelCacheEntry { path: string; discard(): Promise<void> }
+/**
+ * A cached model: its path, whether it is ONNX Runtime's optimized model (created with the
+ * optimizations off) rather than the emitted one, and how to drop it when it cannot be loaded.
+ */
+export interface ModelCacheEntry { path: string; optimized: boolean; discard(): Promise<void> }
+
+/** Where ONNX Runtime writes an optimized model (weights in `externalWeights` beside it); commit puts it in the cache. */
+export interface ModelCacheWriter { path: string; externalWeights: string; commit(): Promise<void>; abort(): Promise<void> }
 
 export interface ModelCache {
   /** Models smaller than this (bytes) are not cached. */
@@ -76,6 +82,8 @@ export interface ModelCache {
    * all; undefined when it cannot be written (an unwritable folder, a full disk).
    */
   store(key: string, model: OnnxModel): Promise<ModelCacheEntry | undefined>;
+  /** A writer for ONNX Runtime's optimized model of `key` (undefined when the cache cannot be written). */
+  begin(key: string): Promise<ModelCacheWriter | undefined>;
   /** Results derived from cached models (e.g. a model's constant prefix), one file per key; optional. */
   readBlob?(key: string): Promise<Uint8Array | undefined>;
   writeBlob?(key: string, bytes: Uint8Array): Promise<void>;
@@ -235,8 +243,17 @@ export class Runtime {
    * load at the 'all' level; such a failure is retried with the basic, kernel-preserving level.
    * `source`: an emitted model, or the path of a model file (a disk-cache entry).
    */
-  private async createSession(source: OnnxModel | string, load: LoadOptions = {}): Promise<OrtSession> {
-    const opts = this.sessionOptions(load);
+  private async createSession(source: OnnxModel | string, load: LoadOptions = {}, save?: ModelCacheWriter, level?: 'disabled'): Promise<OrtSession> {
+    let opts = this.sessionOptions(load);
+    if (level) opts.graphOptimizationLevel = level;
+    if (save) {
+      // ONNX Runtime writes the model it optimized, weights in a file beside it (protobuf stops at 2 GB)
+      const extra = (opts.extra ?? {}) as Record<string, Record<string, unknown>>;
+      opts = {
+        ...opts, optimizedModelFilePath: save.path, logSeverityLevel: 3, // not ORT's "hardware specific" warning on every save (the key holds the CPU)
+        extra: { ...extra, session: { ...(extra.session ?? {}), optimized_model_external_initializers_file_name: save.externalWeights, optimized_model_external_initializers_min_size_in_bytes: '1024' } },
+      };
+    }
     const create = (o: OrtSession.SessionOptions) => {
       if (typeof source === 'string') return this.ort.InferenceSession.create(source, o);
       if (!source.externalData) return this.ort.InferenceSession.create(source.bytes, o);
@@ -303,7 +320,7 @@ export class Runtime {
     const hit = await cache.lookup(entryKey);
     if (hit) {
       try {
-        const s = await this.createSession(hit.path, load);
+        const s = await this.createSession(hit.path, load, undefined, hit.optimized ? 'disabled' : undefined);
         done('disk-cache', true);
         return s;
       } catch {
@@ -311,6 +328,24 @@ export class Runtime {
       }
     }
     const model = emit(true);
+    if (model.opTypes?.includes('Conv')) {
+      // ONNX Runtime rewrites convolution weights into its blocked (NCHWc) layout whenever it
+      // creates a session from the emitted model (~1–3 s for the 0.7B's decoder against ~0.1 s
+      // from its own optimized model): for such models the cache keeps ONNX Runtime's optimized copy
+      const w = await cache.begin(entryKey);
+      if (w) {
+        let s: OrtSession;
+        try {
+          s = await this.createSession(model, load, w);
+        } catch (e) {
+          await w.abort().catch(() => {});
+          throw e;
+        }
+        await w.commit().catch(() => w.abort().catch(() => {}));
+        done('compiled', true);
+        return s;
+      }
+    }
     const entry = await cache.store(entryKey, model).catch(() => undefined);
     if (entry) {
       try {

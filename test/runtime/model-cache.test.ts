@@ -80,6 +80,32 @@ test('model cache: a second runtime loads the cached model from disk, bitwise th
   }
 });
 
+test('model cache: a model with convolutions keeps ONNX Runtime\'s optimized copy (marked), with the same outputs warm', async () => {
+  const dir = tmp();
+  try {
+    const run = async (events: LoadEvent[]) => {
+      const g = new Graph();
+      const x = g.input('x', 'float32', [1, 4, 8, 8]);
+      const w = g.param('w', [8, 4, 3, 3], Float32Array.from({ length: 288 }, (_, k) => Math.sin(k) / 4));
+      const y = x.conv2d(w, undefined, { pads: [1, 1, 1, 1] }).relu();
+      const rt = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 }, onLoad: (e) => events.push(e) });
+      const m = await rt.loadGraph({ y });
+      const out = (await m.run({ x: { dtype: 'float32', shape: [1, 4, 8, 8], data: Float32Array.from({ length: 256 }, (_, k) => Math.cos(k)) } })).y.data as Float32Array;
+      await rt.dispose();
+      return out;
+    };
+    const ev1: LoadEvent[] = [], ev2: LoadEvent[] = [];
+    const cold = await run(ev1);
+    assert.deepEqual(ev1.map((e) => [e.source, e.cached]), [['compiled', true]]);
+    assert.ok(readdirSync(join(dir, entries(dir)[0])).includes('ort-optimized'));
+    const warm = await run(ev2);
+    assert.deepEqual(ev2.map((e) => e.source), ['disk-cache']);
+    assert.ok(Buffer.from(cold.buffer).equals(Buffer.from(warm.buffer)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('model cache: the key needs no weight emission, and a hit never compiles', async () => {
   const dir = tmp();
   try {

@@ -42,6 +42,8 @@ export interface OnnxModel {
   paramNames: string[];
   outputNames: string[];
   externalData?: ExternalData;
+  /** The distinct op types of the model's nodes. */
+  opTypes?: string[];
 }
 
 export const EXTERNAL_DATA_FILE = 'weights.bin';
@@ -311,5 +313,6 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
     paramNames: opts.paramsAsInputs ? params.map((t) => t.name!) : [],
     outputNames: outputs.map(([n]) => n),
     externalData: external,
+    opTypes: [...new Set(nodes.map((n) => n.opType))].sort(),
   };
 }
