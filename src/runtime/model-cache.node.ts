@@ -1,19 +1,20 @@
-// On-disk cache of models for ONNX Runtime (Node): the first load of a graph writes the model as
-// emitted (EmitOptions.foldWeights already did the weight work ONNX Runtime's optimizer would do at
-// load), every weight in an external data file; later loads, in this or another process, create the
-// session from that path, so ONNX Runtime maps the weights instead of parsing and copying them out
-// of the protobuf, and with Runtime.loadGraph the weights are never emitted again.
-// Models with convolutions are the exception: ONNX Runtime rewrites their weights into its blocked
-// layout at every session creation, so for them the entry is ONNX Runtime's optimized model (written
-// by it when the first session is created, marked by an empty `ort-optimized` file, and created
-// with the optimizations off).
+// On-disk cache of models for ONNX Runtime (Node), in two forms:
+//   - the model as emitted (EmitOptions.foldWeights already did the weight work ONNX Runtime's
+//     optimizer would do at load), every weight in an external data file that ONNX Runtime maps
+//     instead of parsing and copying it: for graphs whose weights are not prepacked (the text
+//     encoder), whose cold load then skips writing an optimized copy;
+//   - ONNX Runtime's optimized model (written by it when the first session is created, marked by an
+//     empty `ort-optimized` file, and later created with the optimizations off): for the rest, where
+//     the optimizer re-lays out weights (prepacked products, convolutions' blocked layout).
+// Later loads, in this or another process, create the session from the entry's path, and with
+// Runtime.loadGraph the weights are never emitted again.
 // Layout: <dir>/<key>/{model.onnx, weights.bin[, ort-optimized]}, key = SHA-256 of (graph key, ONNX
 // Runtime version, session options, CPU: an optimized model may hold kernels for this CPU).
 // Concurrency: an entry is written into a private temporary folder and renamed into place once
 // whole; rename is atomic, so readers see whole entries or none, and when two processes write the
 // same key the second rename fails and its copy is dropped. Entries in use are never rewritten; one
 // evicted while a process creates a session from it makes that creation fail, and the runtime then
-// runs the model from memory.
+// compiles the graph afresh.
 // Size: after each write, the least recently used entries (a hit touches its folder) are removed
 // until the cache is under maxBytes; temporary folders of crashed writers go after an hour.
 // Derived results (readBlob/writeBlob: e.g. a transformer's unconditional prefix, keyed by the

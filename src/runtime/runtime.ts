@@ -196,17 +196,28 @@ export interface LoadOptions {
 }
 
 /**
- * Models are cached as emitted, every weight of at least this many bytes in the external data file:
- * ONNX Runtime maps that file when it creates a session from the path, where weights inside the
- * protobuf are parsed and copied (~5 s per 660 MB on a busy 2-core machine against ~0.01 s mapped).
- * The emitter already did the weight work ONNX Runtime's optimizer would repeat at every load
- * (EmitOptions.foldWeights), so the cache keeps the model as emitted rather than ONNX Runtime's
- * optimized model, whose writing cost as much as the rest of a cold load.
+ * Graphs whose weights ONNX Runtime does not prepack (the text encoder) are cached as emitted, every
+ * weight of at least this many bytes in the external data file: ONNX Runtime maps that file when it
+ * creates a session from the path, where weights inside the protobuf are parsed and copied (~5 s per
+ * 660 MB on a busy 2-core machine against ~0.01 s mapped). The emitter already did the weight work
+ * ONNX Runtime's optimizer would repeat at every load (EmitOptions.foldWeights), so for them the
+ * cache skips writing ONNX Runtime's optimized model, which cost as much as the rest of a cold load.
  */
 const CACHE_EXTERNAL_THRESHOLD = 1024;
 
+/**
+ * How graphs loaded by key lay out their Linear weights (EmitOptions.linearWeights): used as stored
+ * (FusedMatMul) where ONNX Runtime does not prepack them, so a cached file is mapped as it is (the
+ * text encoder); elsewhere the transposes stay in the graph for ONNX Runtime's optimizer, whose
+ * optimized model the cache keeps (with prepacking, FusedMatMul and pre-transposed mapped weights
+ * both made the 0.7B's generation ~1.3× slower here).
+ */
+function linearWeights(load: LoadOptions): 'fused' | 'graph' {
+  return load.prepack === false ? 'fused' : 'graph';
+}
+
 /** What graphKey cannot see in the emitted structure: the version of the emitter's weight folding. */
-const GRAPH_KEY_VERSION = 'fold-weights v1\n';
+const GRAPH_KEY_VERSION = 'fold-weights v2\n';
 
 export class Runtime {
   private cache = new Map<string, Promise<CompiledModel>>();
@@ -316,7 +327,7 @@ export class Runtime {
       done('compiled', false);
       return s;
     }
-    const entryKey = cache.entryKey(key, this.settings(this.sessionOptions(load)));
+    const entryKey = cache.entryKey(key, `${this.settings(this.sessionOptions(load))}|linear:${linearWeights(load)}`);
     const hit = await cache.lookup(entryKey);
     if (hit) {
       try {
@@ -328,10 +339,11 @@ export class Runtime {
       }
     }
     const model = emit(true);
-    if (model.opTypes?.includes('Conv')) {
-      // ONNX Runtime rewrites convolution weights into its blocked (NCHWc) layout whenever it
-      // creates a session from the emitted model (~1–3 s for the 0.7B's decoder against ~0.1 s
-      // from its own optimized model): for such models the cache keeps ONNX Runtime's optimized copy
+    if (load.prepack !== false || model.opTypes?.includes('Conv')) {
+      // Where ONNX Runtime repacks the weights anyway (prepacking), or rewrites convolution weights
+      // into its blocked layout at every creation (~1–3 s for the 0.7B's decoder against ~0.1 s from
+      // its optimized model), the cache keeps ONNX Runtime's optimized copy. Measured on the 0.7B at
+      // 256 px, sessions from the emitted model with mapped weights made generation ~1.3× slower.
       const w = await cache.begin(entryKey);
       if (w) {
         let s: OrtSession;
@@ -392,7 +404,7 @@ export class Runtime {
    */
   async loadGraph(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
-    return this.loadKeyed(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined }),
+    return this.loadKeyed(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts) }),
       () => ({ ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }), opts);
   }
 
@@ -412,7 +424,7 @@ export class Runtime {
   /** loadUncached for a graph's outputs, keyed like loadGraph: a disk-cache hit never emits the weights. */
   async loadGraphUncached(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
-    const session = await this.open(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined }), opts);
+    const session = await this.open(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts) }), opts);
     return this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
   }
 

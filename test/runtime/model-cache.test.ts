@@ -59,10 +59,8 @@ test('model cache: a second runtime loads the cached model from disk, bitwise th
     const cold = await runOnce(dir, 1, ev1);
     assert.deepEqual(ev1.map((e) => [e.source, e.cached]), [['compiled', true]]);
     assert.equal(entries(dir).length, 1);
-    assert.deepEqual(readdirSync(join(dir, entries(dir)[0])).sort(), ['model.onnx', 'weights.bin']);
-    // the weights are in the mapped file, not the protobuf
-    assert.ok(statSync(join(dir, entries(dir)[0], 'model.onnx')).size < 2048, 'model.onnx holds no weights');
-    assert.ok(statSync(join(dir, entries(dir)[0], 'weights.bin')).size >= 4 * (64 * 96 + 96 * 16));
+    // prepacked weights (the default): ONNX Runtime's optimized model, marked
+    assert.deepEqual(readdirSync(join(dir, entries(dir)[0])).sort(), ['model.onnx', 'ort-optimized', 'weights.bin']);
     const warm = await runOnce(dir, 1, ev2);
     assert.deepEqual(ev2.map((e) => e.source), ['disk-cache']);
     assert.ok(Buffer.from(cold.y.buffer).equals(Buffer.from(warm.y.buffer)), 'warm outputs differ from cold');
@@ -75,6 +73,28 @@ test('model cache: a second runtime loads the cached model from disk, bitwise th
     // other weights → another entry
     await runOnce(dir, 2);
     assert.equal(entries(dir).length, 2);
+    // without prepacking: the emitted model, its weights in the file ONNX Runtime maps
+    const before = new Set(entries(dir));
+    const unpacked = async (events: LoadEvent[]) => {
+      const rt = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 }, onLoad: (e) => events.push(e) });
+      const { outputs, feeds } = mlp(1);
+      const y = (await (await rt.loadGraph(outputs, { prepack: false })).run(feeds)).y.data as Float32Array;
+      await rt.dispose();
+      return y;
+    };
+    const ev3: LoadEvent[] = [], ev4: LoadEvent[] = [];
+    const u1 = await unpacked(ev3);
+    const added = entries(dir).filter((e) => !before.has(e));
+    assert.equal(added.length, 1);
+    assert.deepEqual(readdirSync(join(dir, added[0])).sort(), ['model.onnx', 'weights.bin']);
+    assert.ok(statSync(join(dir, added[0], 'model.onnx')).size < 2048, 'model.onnx holds no weights');
+    assert.ok(statSync(join(dir, added[0], 'weights.bin')).size >= 4 * (64 * 96 + 96 * 16));
+    const u2 = await unpacked(ev4);
+    assert.deepEqual([...ev3, ...ev4].map((e) => e.source), ['compiled', 'disk-cache']);
+    assert.ok(Buffer.from(u1.buffer).equals(Buffer.from(u2.buffer)));
+    let errU = 0;
+    u1.forEach((v, k) => { errU = Math.max(errU, Math.abs(v - cold.want[k])); });
+    assert.ok(errU < 1e-5, `unpacked vs float64 ${errU}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

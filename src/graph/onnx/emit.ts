@@ -7,7 +7,7 @@ import { allocTyped, ONNX_DTYPE } from '../dtype.ts';
 import type { Attrs, EmitContext, Node, Tensor } from '../tensor.ts';
 import { opDef } from '../tensor.ts';
 import { ProtoWriter } from './proto.ts';
-import { foldCast, transposeFeedsOnlyMatMuls, type FoldedWeight } from './fold-weights.ts';
+import { foldCast, transposeFeedsOnlyMatMuls, transposeWeight, type FoldedWeight } from './fold-weights.ts';
 
 export interface EmitOptions {
   /** Named outputs of the model. */
@@ -26,6 +26,12 @@ export interface EmitOptions {
    * Default: on for inference graphs (never with paramsAsInputs, where the weights are inputs).
    */
   foldWeights?: boolean;
+  /**
+   * With foldWeights, what becomes of a Linear weight's transpose feeding MatMuls (fold-weights.ts):
+   * 'graph' leaves it to ONNX Runtime (default), 'fused' uses the weight as stored through
+   * FusedMatMul(transB), 'transposed' stores the transposed weight.
+   */
+  linearWeights?: 'graph' | 'fused' | 'transposed';
 }
 
 /** Weights stored outside the protobuf: `location` relative to the model file, chunks at offsets. */
@@ -246,8 +252,11 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
       const f = foldCast(n, weightValue);
       if (f) { folded.set(n.outputs[0], f); continue; }
     }
-    if (fold && n.op === 'Transpose' && transposeFeedsOnlyMatMuls(n, isWeight, consumers.get(n.outputs[0]) ?? [], outputTensors.has(n.outputs[0]))) {
-      transposed.set(n.outputs[0], n.inputs[0]);
+    const linear = opts.linearWeights ?? 'graph';
+    if (fold && linear !== 'graph' && n.op === 'Transpose' && transposeFeedsOnlyMatMuls(n, isWeight, consumers.get(n.outputs[0]) ?? [], outputTensors.has(n.outputs[0]))) {
+      const w = n.inputs[0];
+      if (linear === 'fused') transposed.set(n.outputs[0], w);
+      else folded.set(n.outputs[0], transposeWeight(weightValue(w)!, w.shape[0] as number, w.shape[1] as number));
       continue;
     }
     const w = n.op === 'MatMul' ? transposed.get(n.inputs[1]) : undefined;
