@@ -22,7 +22,8 @@
 // Location: $HART_CACHE_DIR, else $XDG_CACHE_HOME/hart-js, else ~/.cache/hart-js.
 // Off: HART_CACHE_DIR=off (or 0/false/none), or nodeRuntime({ modelCache: false }).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { writeExternalData } from './external-data.node.ts';
 import { readFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,7 @@ export interface DiskModelCacheOptions {
 
 const MODEL = 'model.onnx';
 const WEIGHTS = 'weights.bin';
-/** Marks an entry holding ONNX Runtime's optimized model (models with convolutions) rather than the emitted one. */
+/** Marks an entry holding ONNX Runtime's optimized model rather than the emitted one. */
 const OPTIMIZED = 'ort-optimized';
 const BLOB = 'blob.bin';
 const STALE_TMP_MS = 3600_000;
@@ -91,6 +92,14 @@ export class DiskModelCache implements ModelCache {
     return createHash('sha256').update(`hart-js model cache v2\n${graphKey}\n${settings}\n${this.machine}`).digest('hex');
   }
 
+  /** A new private temporary folder in the cache (entries are written there, then renamed into place). */
+  private async newTmp(): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    await mkdir(tmp);
+    return tmp;
+  }
+
   async lookup(key: string): Promise<ModelCacheEntry | undefined> {
     const dir = join(this.dir, key);
     const path = join(dir, MODEL);
@@ -107,9 +116,7 @@ export class DiskModelCache implements ModelCache {
 
   async begin(key: string): Promise<ModelCacheWriter | undefined> {
     try {
-      await mkdir(this.dir, { recursive: true });
-      const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-      await mkdir(tmp);
+      const tmp = await this.newTmp();
       return {
         path: join(tmp, MODEL),
         externalWeights: WEIGHTS,
@@ -135,23 +142,11 @@ export class DiskModelCache implements ModelCache {
     const dest = join(this.dir, key);
     let tmp: string | undefined;
     try {
-      await mkdir(this.dir, { recursive: true });
-      tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-      await mkdir(tmp);
+      tmp = await this.newTmp();
       const x = model.externalData;
       if (x) {
         if (x.location !== WEIGHTS) throw new Error(`external data file ${x.location}, expected ${WEIGHTS}`);
-        const fh = await open(join(tmp, WEIGHTS), 'w');
-        try {
-          for (const c of x.chunks) {
-            for (let done = 0; done < c.bytes.byteLength;) {
-              const { bytesWritten } = await fh.write(c.bytes, done, Math.min(c.bytes.byteLength - done, 1 << 30), c.offset + done);
-              done += bytesWritten;
-            }
-          }
-        } finally {
-          await fh.close();
-        }
+        await writeExternalData(join(tmp, WEIGHTS), x);
       }
       await writeFile(join(tmp, MODEL), model.bytes);
     } catch {
@@ -186,11 +181,9 @@ export class DiskModelCache implements ModelCache {
    * a reader sees a whole file or none; an existing entry (e.g. one a reader found damaged) is replaced.
    */
   async writeBlob(key: string, bytes: Uint8Array): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = await this.newTmp();
     const dest = join(this.dir, key);
     try {
-      await mkdir(tmp);
       await writeFile(join(tmp, BLOB), bytes);
       try {
         await rename(tmp, dest);

@@ -4,7 +4,8 @@
 // turned off (modelCache: false, or HART_CACHE_DIR=off).
 import { ort, ortNative } from './ort-node.node.ts';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeExternalData } from './external-data.node.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-common';
@@ -15,20 +16,7 @@ import { DiskModelCache, defaultCacheDir, type DiskModelCacheOptions } from './m
 async function createFromFolder(model: OnnxModel, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
   const dir = await mkdtemp(join(tmpdir(), 'hart-onnx-'));
   try {
-    const x = model.externalData!;
-    const fh = await open(join(dir, x.location), 'w');
-    try {
-      for (const c of x.chunks) {
-        let done = 0;
-        while (done < c.bytes.byteLength) {
-          const n = Math.min(c.bytes.byteLength - done, 1 << 30);
-          const { bytesWritten } = await fh.write(c.bytes, done, n, c.offset + done);
-          done += bytesWritten;
-        }
-      }
-    } finally {
-      await fh.close();
-    }
+    await writeExternalData(join(dir, model.externalData!.location), model.externalData!);
     const path = join(dir, 'model.onnx');
     await writeFile(path, model.bytes);
     return await ort.InferenceSession.create(path, options) as InferenceSession;

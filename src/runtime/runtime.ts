@@ -1,8 +1,9 @@
 // Runs emitted ONNX graphs on an ONNX Runtime module (onnxruntime-node or onnxruntime-web, passed
 // in: no global backend). Sessions are cached in memory by the SHA-256 of the model bytes (load)
 // or of the graph's structure and weight values (loadGraph, which emits the weights only when it
-// must compile), and optionally on disk as emitted models with their weights in a file ONNX
-// Runtime maps (ModelCache; model-cache.node.ts), so a second process skips the emission.
+// must compile), and optionally on disk (ModelCache; model-cache.node.ts: the emitted model with
+// its weights in a file ONNX Runtime maps, or ONNX Runtime's optimized model), so a second process
+// skips the emission and the weight work of the optimizer.
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { emitOnnx, type OnnxModel } from '../graph/onnx/emit.ts';
 import type { Tensor } from '../graph/tensor.ts';
@@ -40,7 +41,7 @@ export interface RuntimeOptions {
   createWithExternalData?: (model: OnnxModel, options: OrtSession.SessionOptions) => Promise<OrtSession>;
   /** SHA-256 (hex) of byte chunks; default WebCrypto (Node passes node:crypto, ~15× faster on weights). */
   sha256?: (parts: Uint8Array[]) => Promise<string> | string;
-  /** Emitted models on disk, weights in a mapped file (Node: DiskModelCache); none by default. */
+  /** Models on disk (Node: DiskModelCache); none by default. */
   modelCache?: ModelCache;
   /** Called once per model the runtime makes a session for (progress while loading). */
   onLoad?: (e: LoadEvent) => void;
@@ -314,8 +315,9 @@ export class Runtime {
 
   /**
    * A session for `key`: from the disk cache when it holds the model (emit is then never called),
-   * else emitted (weights external when it goes to the disk cache: emit(true)), written to the
-   * disk cache when there is one, and created from there.
+   * else emitted (every weight external when the cache stores it as emitted: emit(true)) and
+   * written to the disk cache when there is one: ONNX Runtime's optimized copy, or the emitted
+   * model, from which the session is then created.
    */
   private async open(key: string, bytes: number, emit: (forCache: boolean) => OnnxModel, load: LoadOptions): Promise<OrtSession> {
     const t0 = performance.now();
@@ -338,7 +340,8 @@ export class Runtime {
         await hit.discard().catch(() => {}); // unreadable entry: drop it and emit afresh
       }
     }
-    const model = emit(true);
+    // only unpacked graphs can go to the cache as emitted (below), which needs every weight external
+    const model = emit(load.prepack === false);
     if (load.prepack !== false || model.opTypes?.includes('Conv')) {
       // Where ONNX Runtime repacks the weights anyway (prepacking), or rewrites convolution weights
       // into its blocked layout at every creation (~1–3 s for the 0.7B's decoder against ~0.1 s from

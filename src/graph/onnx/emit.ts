@@ -7,7 +7,7 @@ import { allocTyped, ONNX_DTYPE } from '../dtype.ts';
 import type { Attrs, EmitContext, Node, Tensor } from '../tensor.ts';
 import { opDef } from '../tensor.ts';
 import { ProtoWriter } from './proto.ts';
-import { foldCast, transposeFeedsOnlyMatMuls, transposeWeight, type FoldedWeight } from './fold-weights.ts';
+import { foldCast, transposeFeedsOnlyMatMuls, type FoldedWeight } from './fold-weights.ts';
 
 export interface EmitOptions {
   /** Named outputs of the model. */
@@ -29,9 +29,9 @@ export interface EmitOptions {
   /**
    * With foldWeights, what becomes of a Linear weight's transpose feeding MatMuls (fold-weights.ts):
    * 'graph' leaves it to ONNX Runtime (default), 'fused' uses the weight as stored through
-   * FusedMatMul(transB), 'transposed' stores the transposed weight.
+   * FusedMatMul(transB).
    */
-  linearWeights?: 'graph' | 'fused' | 'transposed';
+  linearWeights?: 'graph' | 'fused';
 }
 
 /** Weights stored outside the protobuf: `location` relative to the model file, chunks at offsets. */
@@ -247,16 +247,14 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
   const isWeight = (t: Tensor) => t.kind === 'param' || folded.has(t);
   /** Transposed weights whose MatMuls take the weight itself with transB. */
   const transposed = new Map<Tensor, Tensor>();
+  const fuseLinear = fold && opts.linearWeights === 'fused';
   for (const n of live) {
     if (fold && n.op === 'Cast' && !outputTensors.has(n.outputs[0])) {
       const f = foldCast(n, weightValue);
       if (f) { folded.set(n.outputs[0], f); continue; }
     }
-    const linear = opts.linearWeights ?? 'graph';
-    if (fold && linear !== 'graph' && n.op === 'Transpose' && transposeFeedsOnlyMatMuls(n, isWeight, consumers.get(n.outputs[0]) ?? [], outputTensors.has(n.outputs[0]))) {
-      const w = n.inputs[0];
-      if (linear === 'fused') transposed.set(n.outputs[0], w);
-      else folded.set(n.outputs[0], transposeWeight(weightValue(w)!, w.shape[0] as number, w.shape[1] as number));
+    if (fuseLinear && n.op === 'Transpose' && transposeFeedsOnlyMatMuls(n, isWeight, consumers.get(n.outputs[0]) ?? [], outputTensors.has(n.outputs[0]))) {
+      transposed.set(n.outputs[0], n.inputs[0]);
       continue;
     }
     const w = n.op === 'MatMul' ? transposed.get(n.inputs[1]) : undefined;

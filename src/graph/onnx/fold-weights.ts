@@ -3,11 +3,11 @@
 //   - Cast of a float16/bfloat16 weight to float32 becomes a float32 initializer (exact);
 //   - MatMul(x, Transpose(W)) with a 2-D float32 weight W [out, in] (torch.nn.Linear's layout),
 //     which ONNX Runtime would otherwise fold into a transposed copy at every session creation
-//     (seconds per GB), becomes either com.microsoft.FusedMatMul(x, W, transB = 1), the weight used
-//     as stored ('fused': for sessions without weight prepacking, which then map the weights file
-//     as it is), or MatMul(x, Wᵀ) with Wᵀ transposed here once ('transposed': prepacked sessions;
-//     measured on the 0.7B at 256 px, FusedMatMul with prepacked weights made a generation 1.3×
-//     slower than MatMul).
+//     (seconds per GB), can become com.microsoft.FusedMatMul(x, W, transB = 1), the weight used as
+//     stored ('fused': for sessions without weight prepacking, which then map the weights file as
+//     it is). Not for prepacked sessions: measured on the 0.7B at 256 px, FusedMatMul there made a
+//     generation 1.3× slower than the optimizer's own transposes, and so did weights transposed
+//     here once (an earlier 'transposed' form, removed).
 import type { DType, TypedArray } from '../dtype.ts';
 import type { Node, Tensor } from '../tensor.ts';
 import { bfloat16ToFloat32Array, float16ToFloat32Array } from '../../io/dtypes.ts';
@@ -39,20 +39,3 @@ export function transposeFeedsOnlyMatMuls(t: Node, isWeight: (x: Tensor) => bool
   return consumers.length > 0 && consumers.every((c) => c.op === 'MatMul' && c.inputs[1] === y && c.inputs[0] !== y);
 }
 
-/** Wᵀ of a 2-D weight W [R, C] as [C, R] (tiles of 64 keep both sides cache-friendly). */
-export function transposeWeight(w: { name: string; dtype: DType; data: TypedArray }, R: number, C: number): FoldedWeight {
-  const src = w.data as Float32Array;
-  const out = new Float32Array(R * C);
-  const T = 64;
-  for (let r0 = 0; r0 < R; r0 += T) {
-    const r1 = Math.min(R, r0 + T);
-    for (let c0 = 0; c0 < C; c0 += T) {
-      const c1 = Math.min(C, c0 + T);
-      for (let r = r0; r < r1; r++) {
-        const row = r * C;
-        for (let c = c0; c < c1; c++) out[c * R + r] = src[row + c];
-      }
-    }
-  }
-  return { name: `${w.name}:T`, dtype: 'float32', dims: [C, R], data: out };
-}
