@@ -2,6 +2,15 @@
 // The `hart` command. In a source checkout it runs the TypeScript sources through tsx (always
 // current, no build step); in an installed package it runs the built JavaScript in dist/.
 import { existsSync } from 'node:fs';
+import { relaunch, watchLauncher } from './hugepages.mjs';
+
+if (!watchLauncher()) {
+  const child = await relaunch();
+  if (child) {
+    if (child.signal) process.kill(process.pid, child.signal);
+    process.exit(child.code ?? 1);
+  }
+}
 
 const src = new URL('../src/cli/main.ts', import.meta.url);
 let main;

@@ -19,7 +19,13 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// glibc's transparent huge pages for the tests' model loads, as the `hart` launcher sets them for its
+// commands (bin/hugepages.mjs); the launcher's own tests run without it
+const tunables = process.env.GLIBC_TUNABLES ?? '';
+const env = process.platform === 'linux' && !tunables.includes('glibc.malloc.hugetlb=')
+  ? { ...process.env, GLIBC_TUNABLES: [tunables, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':') }
+  : process.env;
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  stdio: 'inherit',
+  stdio: 'inherit', env,
 });
 process.exit(r.status ?? 1);

@@ -14,8 +14,15 @@ function isUserError(e: unknown): boolean {
 
 export async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug');
+  let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupt.signal.aborted) process.exit(130);
+    if (interrupt.signal.aborted) {
+      // the `hart` launcher forwards signals to the command's process, which a Ctrl-C also reaches
+      // directly: a repeat within a second is the same Ctrl-C
+      if (performance.now() - firstSignalAt < 1000) return;
+      process.exit(130);
+    }
+    firstSignalAt = performance.now();
     process.stderr.write(`\nhart: ${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping (again to quit at once)\n`);
     interrupt.abort(new DOMException('cancelled', 'AbortError'));
   };
