@@ -6,6 +6,8 @@
 //   npx tsx bench/attention.ts [--l 4096] [--S 9750] [--rounds 3] [--threads 2] [--variants a,b]
 // Variants:
 //   graph-g{G}-q{Q}  plain ops (MatMul, Softmax, MatMul) on G head groups and query chunks of Q
+//   shared-g{G}-q{Q} the same in the transformer's layout: queries scaled once, each group's keys
+//                    transposed once for all its chunks
 //   mha              com.microsoft MultiHeadAttention on all heads, K/V as BNSH (ONNX Runtime's
 //                    CPU flash attention when it applies)
 //   mha-g{G}         the same per head group (G calls)
@@ -43,6 +45,17 @@ function build(variant: string): Graph extends never ? never : { outputs: Record
       const [kg, vg] = [k, v].map((t) => t.slice([2], [gi * hg], [(gi + 1) * hg]).transpose([1, 2, 0, 3]));
       if (chunks === 1) return sdpa(qg, kg, vg);
       return concat(Array.from({ length: chunks }, (_, c) => sdpa(qg.slice([2], [c * Q], [c === chunks - 1 ? Infinity : (c + 1) * Q]), kg, vg)), 2);
+    }), 1).transpose([0, 2, 1, 3]).reshape([0, 0, C]);
+  } else if ((m = /^shared-g(\d+)-q(\d+)$/.exec(variant))) {
+    // the transformer's chunked layout (attention.ts): queries scaled once, chunked, each chunk
+    // split into the groups; each group's keys transposed once for all its chunks
+    const G = Number(m[1]), Q = Number(m[2]), hg = H / G;
+    const chunks = Math.ceil(l / Q), qs = q.mul(scale);
+    const qc = Array.from({ length: chunks }, (_, c) => qs.slice([2], [c * Q], [c === chunks - 1 ? Infinity : (c + 1) * Q]).split(1, new Array(G).fill(hg)));
+    out = concat(Array.from({ length: G }, (_, gi) => {
+      const kT = k.slice([2], [gi * hg], [(gi + 1) * hg]).transpose([1, 2, 3, 0]);
+      const vg = v.slice([2], [gi * hg], [(gi + 1) * hg]).transpose([1, 2, 0, 3]);
+      return concat(qc.map((c) => c[gi].matmul(kT).softmax(-1).matmul(vg)), 2);
     }), 1).transpose([0, 2, 1, 3]).reshape([0, 0, C]);
   } else if ((m = /^mha(?:-g(\d+))?$/.exec(variant))) {
     const G = m[1] ? Number(m[1]) : 1, hg = H / G;

@@ -117,22 +117,31 @@ export function llamaAttention(
   } else {
     const hg = H / groups;
     const sizes = new Array(groups).fill(hg);
-    const qs = q.split(1, sizes);
     // Per group, its heads' keys/values: from the token-major concatenation one slice each (so
     // the whole [B, H, S, hd] transpose is never held), else a split of [B, H, S, hd].
-    const kvOf = kCat_SBHD && vCat_SBHD
-      ? (g: number) => [kCat_SBHD!, vCat_SBHD!].map((t) => t.slice([2], [g * hg], [(g + 1) * hg]).transpose([1, 2, 0, 3]))
-      : (() => { const ks = kAll.split(1, sizes), vs = vAll.split(1, sizes); return (g: number) => [ks[g], vs[g]]; })();
+    const split = kCat_SBHD && vCat_SBHD ? undefined : { k: kAll.split(1, sizes), v: vAll.split(1, sizes) };
+    const tokenMajor = (t: Tensor, g: number, perm: number[]) => t.slice([2], [g * hg], [(g + 1) * hg]).transpose(perm);
+    const k_BhSD = (g: number) => (split ? split.k[g] : tokenMajor(kCat_SBHD!, g, [1, 2, 0, 3]));
+    const kT_BhDS = (g: number) => (split ? split.k[g].mT() : tokenMajor(kCat_SBHD!, g, [1, 2, 3, 0]));
+    const v_BhSD = (g: number) => (split ? split.v[g] : tokenMajor(vCat_SBHD!, g, [1, 2, 0, 3]));
     const Q = opts.queryChunk, maxL = opts.maxQueries;
     const chunks = Q && maxL && maxL > Q ? Math.ceil(maxL / Q) : 1;
-    o_BHlD = concat(qs.map((qg, g) => {
-      const [kg, vg] = kvOf(g);
-      if (chunks === 1) return sdpa(qg, kg, vg, scale, io.bias);
+    if (chunks === 1) {
+      o_BHlD = concat(q.split(1, sizes).map((qg, g) => sdpa(qg, k_BhSD(g), v_BhSD(g), scale, io.bias)), 1);
+    } else {
       if (io.bias) throw new Error('llamaAttention: query chunks take no attention bias');
-      // the last chunk runs to the end, so the chunks add up to the call's l tokens
-      const parts = Array.from({ length: chunks }, (_, c) => qg.slice([2], [c * Q!], [c === chunks - 1 ? Infinity : (c + 1) * Q!]));
-      return concat(parts.map((qc) => sdpa(qc, kg, vg, scale)), 2);
-    }), 1);
+      // groups × chunks products (96 per block at the released 1024 px): the queries are scaled
+      // once, cut into chunks (the last runs to the end, so they add up to the call's l tokens) and
+      // each chunk split into the groups, and each group's keys are transposed once for all its
+      // chunks: ~3 nodes per product instead of ~6 (ONNX Runtime's optimizer time grows faster
+      // than the node count: bench/transformer-compile.ts).
+      const qScaled = q.mul(scale);
+      const chunkGroups = Array.from({ length: chunks }, (_, c) => qScaled.slice([2], [c * Q!], [c === chunks - 1 ? Infinity : (c + 1) * Q!]).split(1, sizes));
+      o_BHlD = concat(Array.from({ length: groups }, (_, g) => {
+        const kT = kT_BhDS(g), vg = v_BhSD(g);
+        return concat(chunkGroups.map((qc) => qc[g].matmul(kT).softmax(-1).matmul(vg)), 2);
+      }), 1);
+    }
   }
   const o_BlC = o_BHlD.transpose([0, 2, 1, 3]).reshape([0, 0, C]);
   return { out_BlC: precisionLinear(p.scope('proj'), o_BlC, C, true, opts.precision), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
