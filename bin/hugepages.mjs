@@ -1,8 +1,9 @@
 // Large allocations on Linux fault in 4 KiB pages unless the program asks for transparent huge
 // pages (the kernel's default mode is often `madvise`); loading a model touches gigabytes of fresh
 // memory (weights, converted copies, ONNX Runtime's buffers), and on virtual machines each fault is
-// slow: measured on a 2-vCPU VM, a cold load of four Qwen2-1.5B layers took 11.3 s with 4 KiB
-// pages and 5.1 s with glibc's hugetlb tunable (warm: 4.0 → 0.85 s). glibc reads the tunable only
+// slow: on a 2-vCPU VM the 0.7B + 1.5B text encoder's cold loads took 72.9 s with 4 KiB pages and
+// 30.9 s with glibc's hugetlb tunable (README, Loading: `hart bench generate --config full --size
+// 256` with and without HART_HUGEPAGES=0). glibc reads the tunable only
 // at process start, so the `hart` launcher starts its command in a child process that has it,
 // for the commands that load models and then exit. Not for `hart serve` / `hart worker`:
 // supervisors signal, stop (SIGSTOP) and kill their PID, which must be the process doing the work;
