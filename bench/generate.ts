@@ -63,6 +63,8 @@ export interface BenchGenerateOptions {
   systemTokens?: string;
   /** Attention: head groups, or 'mha' for com.microsoft MultiHeadAttention. */
   headGroups?: string;
+  /** Attention query chunk with head groups (default DEFAULT_QUERY_CHUNK). */
+  queryChunk?: string;
   kernel?: string;
   fixture?: string;
   /** ONNX Runtime memory pattern: 'on' or 'off' (default: ONNX Runtime's, on). */
@@ -256,7 +258,10 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
   if (!(context.data as Float32Array).every(Number.isFinite)) throw new Error('text encoder output is not finite');
 
   // ---- HART parts
-  const attn = { headGroups: opts.headGroups ? Number(opts.headGroups) : undefined, kernel: opts.kernel as 'graph' | 'mha' | undefined };
+  const attn = {
+    headGroups: opts.headGroups ? Number(opts.headGroups) : undefined, kernel: opts.kernel as 'graph' | 'mha' | undefined,
+    queryChunk: opts.queryChunk ? Number(opts.queryChunk) : undefined,
+  };
   const load = () => (name === 'tiny' ? loadTinyModel(rt, opts.fixture ?? defaultFixtureDir()) : buildFullModel(rt, { ...attn, precision: precisions[0] }, say, size));
   let t0 = performance.now();
   let model: BenchModel = await load();

@@ -187,6 +187,7 @@ export function registerCommands(program: Command): void {
     .option('--batch <n>', 'images per generation', '1')
     .option('--system-tokens <n>', 'system-prompt tokens before the 300 prompt tokens (default: 132, an estimate)')
     .option('--head-groups <n>', 'attention head groups (default: defaultHeadGroups)')
+    .option('--query-chunk <n>', 'attention query chunk with head groups (default: DEFAULT_QUERY_CHUNK, 1024)')
     .option('--kernel <k>', 'attention lowering: graph or mha')
     .option('--single-shot', 'free the transformer and diffusion sessions before the decode, as hart generate does (one generation)')
     .option('--more-smooth', 'the Gumbel-smooth token path (the official sample script\'s default); default hard tokens')
