@@ -15,6 +15,16 @@ const COMMANDS = new Set(['generate', 'eval', 'train', 'convert', 'bench', 'expo
 const TUNABLE = 'glibc.malloc.hugetlb';
 const PARENT = 'HART_LAUNCHER_PID';
 
+/**
+ * `env` with glibc's huge-page tunable added to GLIBC_TUNABLES (other tunables kept), or undefined
+ * when it names that tunable already. Also used by scripts/run-tests.mjs.
+ */
+export function withHugePages(env) {
+  const tunables = env.GLIBC_TUNABLES ?? '';
+  if (tunables.includes(`${TUNABLE}=`)) return undefined;
+  return { ...env, GLIBC_TUNABLES: [tunables, `${TUNABLE}=1`].filter(Boolean).join(':') };
+}
+
 /** The subcommand named on the command line (the first argument that is not an option). */
 function subcommand(argv) {
   return argv.slice(2).find((a) => !a.startsWith('-'));
@@ -48,11 +58,10 @@ export function watchLauncher() {
 export function relaunch() {
   const env = process.env;
   if (process.platform !== 'linux' || env.HART_HUGEPAGES === '0' || env[PARENT]) return null;
-  if ((env.GLIBC_TUNABLES ?? '').includes(`${TUNABLE}=`)) return null;
-  if (!COMMANDS.has(subcommand(process.argv)) || !glibc()) return null;
-  const tunables = [env.GLIBC_TUNABLES, `${TUNABLE}=1`].filter(Boolean).join(':');
+  const childEnv = withHugePages(env);
+  if (!childEnv || !COMMANDS.has(subcommand(process.argv)) || !glibc()) return null;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit', env: { ...env, GLIBC_TUNABLES: tunables, [PARENT]: String(process.pid) },
+    stdio: 'inherit', env: { ...childEnv, [PARENT]: String(process.pid) },
   });
   // Signals sent to the launcher go to the child; a Ctrl-C reaches both (one process group), and
   // the command treats a repeat within a second as the same signal.

@@ -3,6 +3,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { withHugePages } from '../bin/hugepages.mjs';
 
 function walk(dir) {
   const out = [];
@@ -21,10 +22,7 @@ if (files.length === 0) {
 }
 // glibc's transparent huge pages for the tests' model loads, as the `hart` launcher sets them for its
 // commands (bin/hugepages.mjs); the launcher's own tests run without it
-const tunables = process.env.GLIBC_TUNABLES ?? '';
-const env = process.platform === 'linux' && !tunables.includes('glibc.malloc.hugetlb=')
-  ? { ...process.env, GLIBC_TUNABLES: [tunables, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':') }
-  : process.env;
+const env = (process.platform === 'linux' && withHugePages(process.env)) || process.env;
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
   stdio: 'inherit', env,
 });

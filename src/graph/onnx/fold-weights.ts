@@ -38,4 +38,3 @@ export function transposeFeedsOnlyMatMuls(t: Node, isWeight: (x: Tensor) => bool
   const y = t.outputs[0];
   return consumers.length > 0 && consumers.every((c) => c.op === 'MatMul' && c.inputs[1] === y && c.inputs[0] !== y);
 }
-
