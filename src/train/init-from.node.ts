@@ -11,6 +11,7 @@ import { float16ToFloat32Array, type Tensor as IoTensor } from '../io/dtypes.ts'
 import type { Recipe } from './recipe.ts';
 import { UserError } from '../pipeline/default-model.node.ts';
 import { TEXT_SCOPE } from './transformer-train.ts';
+import { InitWeightStore } from './init.ts';
 
 export interface InitWeights {
   dir: string;
@@ -41,10 +42,10 @@ async function json(path: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** Field-by-field comparison of a folder's config with the recipe's (only the recipe's fields count). */
-function sameConfig(what: string, folder: Record<string, unknown>, recipe: object): void {
+/** Field-by-field comparison of a folder's config with the recipe's (only the recipe's fields count, less `skip`). */
+function sameConfig(what: string, folder: Record<string, unknown>, recipe: object, skip: readonly string[] = []): void {
   for (const [k, v] of Object.entries(recipe)) {
-    if (k === 'v_patch_nums' || k === 'patch_nums' || k === 'model_type') continue; // written separately; the folder names its own type
+    if (k === 'v_patch_nums' || k === 'patch_nums' || k === 'model_type' || skip.includes(k)) continue; // written separately; the folder names its own type
     if (!Object.hasOwn(folder, k)) {
       if (k === 'norm_groups' && v === 32) continue; // the official default is not written
       throw new UserError(`init: ${what}/config.json has no "${k}" (the recipe sets ${JSON.stringify(v)})`);
@@ -64,13 +65,57 @@ export async function readInitWeights(dir: string, recipe: Recipe): Promise<Init
     throw new UserError(`init: ${dir} is ${String(hart.resolution)} px with patch_nums ${JSON.stringify(hart.patch_nums)}, the recipe ${recipe.resolution} px with ${JSON.stringify(recipe.patch_nums)}`);
   }
   sameConfig('tokenizer', await json(join(abs, 'tokenizer', 'config.json')), recipe.tokenizer.config);
-  sameConfig('transformer', await json(join(abs, 'transformer', 'config.json')), recipe.transformer.config);
+  const transformerConfig = await json(join(abs, 'transformer', 'config.json'));
+  sameConfig('transformer', transformerConfig, recipe.transformer.config, recipe.init_grow === 'depth' ? ['depth'] : []);
   sameConfig('text_encoder', await json(join(abs, 'text_encoder', 'config.json')), recipe.text_encoder.config);
   const tokenizer = widened(await readTensorFile(join(abs, 'tokenizer', 'model.safetensors')));
-  const transformer = widened(await readTensorFile(join(abs, 'transformer', 'model.safetensors')));
+  let transformer = widened(await readTensorFile(join(abs, 'transformer', 'model.safetensors')));
+  if (recipe.init_grow === 'depth') {
+    const d = transformerConfig.depth, D = recipe.transformer.config.depth;
+    if (!Number.isInteger(d) || (d as number) < 1 || (d as number) > D) {
+      throw new UserError(`init_grow: ${dir}'s transformer has depth ${JSON.stringify(d)}; the recipe's depth ${D} must be at least that`);
+    }
+    transformer = growDepth(transformer, d as number, D, recipe.seed + 1);
+  }
   for (const [k, v] of widened(await readTensorFile(join(abs, 'text_encoder', 'model.safetensors')), `${TEXT_SCOPE}.`)) transformer.set(k, v);
   const tokenizerJson = await json(join(abs, 'text_encoder', 'tokenizer.json'));
   return { dir: abs, tokenizer, transformer, tokenizerJson, sources: hart.sources ?? null };
+}
+
+/** Where block i of a d-block stack goes in a D-block one: spread evenly, ⌊i·D/d⌋. */
+export function grownBlockIndex(i: number, d: number, D: number): number {
+  return Math.floor((i * D) / d);
+}
+
+/**
+ * The weights of a d-block transformer grown to D blocks: old block i becomes block ⌊i·D/d⌋; each
+ * added block gets block 0's weight names and shapes, initialised by `initRule` (seeded by `seed`)
+ * except its output projections (attention proj, MLP down_proj), which are zero, so that with the
+ * pre-norm residual blocks (x + f(norm x)) it is an identity until training moves it.
+ */
+export function growDepth(weights: Map<string, IoTensor>, d: number, D: number, seed: number): Map<string, IoTensor> {
+  const out = new Map<string, IoTensor>();
+  const block0: [string, IoTensor][] = [];
+  for (const [k, t] of weights) {
+    const m = /^blocks\.(\d+)\.(.*)$/.exec(k);
+    if (!m) { out.set(k, t); continue; }
+    const i = Number(m[1]);
+    if (i >= d) throw new UserError(`init_grow: weight ${k} is beyond the folder's depth ${d}`);
+    out.set(`blocks.${grownBlockIndex(i, d, D)}.${m[2]}`, t);
+    if (i === 0) block0.push([m[2], t]);
+  }
+  const kept = new Set(Array.from({ length: d }, (_, i) => grownBlockIndex(i, d, D)));
+  const fresh = new InitWeightStore(seed, { depth: D });
+  for (let j = 0; j < D; j++) {
+    if (kept.has(j)) continue;
+    for (const [rest, t] of block0) {
+      const name = `blocks.${j}.${rest}`;
+      const zero = /^(attn\.proj|ffn\.down_proj|mlp\.down_proj|attn\.o_proj)\.(weight|bias)$/.test(rest);
+      const data = zero ? new Float32Array(t.data.length) : (fresh.get(name, t.shape)!.data as Float32Array);
+      out.set(name, { dtype: 'float32', shape: [...t.shape], data } as IoTensor);
+    }
+  }
+  return out;
 }
 
 /** sha256 of the folder's weight files, for the run's recipe fingerprint. */

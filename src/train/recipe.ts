@@ -57,6 +57,13 @@ export interface Recipe {
    * keeps its tokenizer as it is.
    */
   init: string | null;
+  /**
+   * 'depth': the transformer may be deeper than the init folder's. Its blocks are spread evenly
+   * through the deeper stack (old block i becomes block ⌊i·D/d⌋) and each added block starts as
+   * an identity (output projections zero, the rest freshly initialised), so the grown model computes
+   * what the folder's did until training moves it. null: every config must match the folder's.
+   */
+  init_grow: 'depth' | null;
   seed: number;
   resolution: number;
   patch_nums: number[];
@@ -125,7 +132,7 @@ function wrap<T>(where: string, f: () => T): T {
  * that differs only in those, or that adds a later stage.
  */
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
-  const base = { ...(r.init !== null ? { init: r.init } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: r.tokenizer };
+  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: r.tokenizer };
   if (stage === 'tokenizer') return base;
   const tr = { ...base, text_encoder: r.text_encoder, transformer: r.transformer };
   return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder };
@@ -143,10 +150,12 @@ export function parseRecipe(json: unknown, what = 'recipe'): Recipe {
 
 function parse(json: unknown): Recipe {
   const o = obj(json, 'the recipe', ['name', 'seed', 'resolution', 'patch_nums', 'data', 'tokenizer', 'text_encoder', 'transformer', 'decoder',
-    'checkpoint_every', 'sample_every', 'sample_prompts', 'defaults', 'comment', 'init']);
+    'checkpoint_every', 'sample_every', 'sample_prompts', 'defaults', 'comment', 'init', 'init_grow']);
   if (o.init !== undefined && (typeof o.init !== 'string' || o.init.trim() === '' || o.init.length > 1000)) {
     throw new RecipeError('init must be the path of a model folder (a non-empty string)');
   }
+  if (o.init_grow !== undefined && o.init_grow !== 'depth') throw new RecipeError(`init_grow must be "depth" (got ${JSON.stringify(o.init_grow)})`);
+  if (o.init_grow !== undefined && o.init === undefined) throw new RecipeError('init_grow needs init (the model folder to grow)');
   if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) throw new RecipeError('name must be 1–64 letters, digits, "_", "." or "-"');
   const pn = o.patch_nums;
   if (!Array.isArray(pn) || pn.length < 2 || pn.length > 32 || pn.some((v) => !Number.isInteger(v) || v < 1 || v > 256)) {
@@ -214,6 +223,7 @@ function parse(json: unknown): Recipe {
   return {
     name: o.name,
     init: (o.init as string | undefined) ?? null,
+    init_grow: (o.init_grow as 'depth' | undefined) ?? null,
     seed: num(o, 'seed', 'the recipe', 0, Number.MAX_SAFE_INTEGER, true),
     resolution,
     patch_nums,

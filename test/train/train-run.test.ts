@@ -142,3 +142,46 @@ test('a recipe with init starts from a model folder: its tokenizer kept (0 steps
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('init_grow "depth": a deeper transformer starts from a shallower folder as the same function (added blocks are identities)', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'hart-grow-'));
+  try {
+    const quiet = { quiet: true, emoji: null, threads: 2 } as const;
+    const { decoder: _d, ...noDecoder } = recipe;
+    const base = { ...noDecoder, transformer: { ...recipe.transformer, steps: 2 } };
+    const a = await runTraining(base, JSON.stringify(base), { ...quiet, run: join(root, 'base') });
+    const grown = {
+      ...noDecoder, name: 'tiny-grown', init: a.modelDir!, init_grow: 'depth',
+      tokenizer: { ...recipe.tokenizer, steps: 0 },
+      transformer: { ...recipe.transformer, config: { ...recipe.transformer.config, depth: 3 }, steps: 1, lr: 0, warmup: 0, weight_decay: 0 },
+    };
+    const b = await runTraining(grown, JSON.stringify(grown), { ...quiet, run: join(root, 'grown') });
+    assert.equal(b.stopped, 'finished');
+    const { readTensorFile } = await import('../../src/io/files.node.ts');
+    const w = await readTensorFile(join(b.modelDir!, 'transformer', 'model.safetensors'));
+    const old = await readTensorFile(join(a.modelDir!, 'transformer', 'model.safetensors'));
+    assert.deepEqual(Array.from(w.get('blocks.0.attn.qkv_proj.weight')!.data as Float32Array), Array.from(old.get('blocks.0.attn.qkv_proj.weight')!.data as Float32Array));
+    for (const j of [1, 2]) {
+      assert.ok((w.get(`blocks.${j}.attn.proj.weight`)!.data as Float32Array).every((v) => v === 0), `block ${j} attention output zero`);
+      assert.ok((w.get(`blocks.${j}.ffn.down_proj.weight`)!.data as Float32Array).every((v) => v === 0), `block ${j} MLP output zero`);
+      assert.ok((w.get(`blocks.${j}.attn.qkv_proj.weight`)!.data as Float32Array).some((v) => v !== 0), `block ${j} attention inputs initialised`);
+    }
+    // the grown model draws the very same image as the folder it grew from
+    const images: Float32Array[] = [];
+    for (const dir of [a.modelDir!, b.modelDir!]) {
+      const pipe = await loadHartPipeline(dir, { threads: 1 });
+      images.push((await pipe.generate(['a red circle'], { seed: 5 })).images[0].data);
+      await pipe.dispose();
+    }
+    assert.deepEqual(Array.from(images[1]), Array.from(images[0]));
+    // a shallower recipe than the folder, or init_grow without init, is refused
+    const shallow = { ...grown, transformer: { ...base.transformer, config: { ...base.transformer.config, depth: 1 } } };
+    await assert.rejects(runTraining({ ...grown, init: b.modelDir!, transformer: shallow.transformer }, '{}', { ...quiet, run: join(root, 'shallow') }),
+      /init_grow: .* has depth 3; the recipe's depth 1 must be at least that/);
+    const { init: _i, ...noInit } = grown;
+    assert.throws(() => parseRecipe(noInit), /init_grow needs init/);
+    assert.throws(() => parseRecipe({ ...grown, init_grow: 'width' }), /init_grow must be "depth"/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
