@@ -5,8 +5,8 @@
 // Sampling, CFG mixing and the tokenizer's f_hat update stay with the caller (the pipeline); a
 // HartGeneration holds one generation's state.
 // Memory at the released size (C 1536, 24 blocks, 2×4096 queries against 9750 keys at the last
-// scale): the heads are computed in groups (defaultHeadGroups: one head at a time) and the
-// queries in chunks of DEFAULT_QUERY_CHUNK (80 MB of scores per head and chunk at B = 1). The K/V
+// scale): the heads are computed in groups and the queries in chunks (defaultAttentionLayout: 8
+// groups of 3 heads, 2 chunks of 2048 queries; 479 MB of scores per product at B = 1). The K/V
 // cache is one buffer per block and kind, [P, 2B, H, hd] with the token axis first, allocated
 // once for the T + L − 1 − pn_last² tokens it ever holds (3.1 GiB float32 at B = 1): each step
 // reads the cached prefix as a view and ONNX Runtime writes the step's new rows behind it
@@ -35,7 +35,7 @@ export interface HartTransformerOptions extends AttentionOptions {
   /** Vocabulary size and latent channels; default: read from head.weight / word_embed.weight. */
   vocabSize?: number;
   Cvae?: number;
-  /** Budget for one group's attention scores (bytes, at CFG batch 2 and the largest step) when headGroups is not given. */
+  /** Budget for one score tensor (bytes, at CFG batch 2 and the largest step) of the default attention layout (defaultAttentionLayout). */
   attnScoreBudgetBytes?: number;
   /**
    * Reuse constant step-0 work (default true): the unconditional half's context prefix (zero
@@ -102,19 +102,35 @@ export interface HartStepOutput {
   hidden_BlC: HostTensor;
 }
 
-/**
- * Queries per attention chunk (with head groups): at the released size the last scale's scores
- * become [2, 1, 1024, 9750] per head and chunk (80 MB) instead of 320 MB; measured on 4 blocks at
- * that scale, the step's memory above its inputs halves (3.1 → 1.6 GB) at the same speed, since
- * ONNX Runtime's arena grows with its largest tensors.
- */
-export const DEFAULT_QUERY_CHUNK = 1024;
+/** Query chunks the default layout may choose (besides none): 2048, then 1024 queries. */
+export const QUERY_CHUNK_CHOICES = [2048, 1024] as const;
 
-/** Smallest divisor g of H such that H/g heads of scores fit the budget at the largest step. */
-export function defaultHeadGroups(d: HartDims, budgetBytes = 512 * 2 ** 20): number {
-  const perHead = 2 * Math.max(d.lastScaleTokens, d.T) * (d.T + d.L - 1) * 4;
-  for (let g = 1; g <= d.heads; g++) if (d.heads % g === 0 && (d.heads / g) * perHead <= budgetBytes) return g;
-  return d.heads;
+/** How one block's attention is split: heads in `headGroups` groups, queries in chunks of `queryChunk` (none when ≥ the queries). */
+export interface AttentionLayout { headGroups: number; queryChunk: number }
+
+/**
+ * The attention layout with the fewest score products per block (groups × query chunks) whose
+ * largest score tensor, [2B, H/groups, min(queries, chunk), keys] float32 at B = 1, fits the
+ * budget; among equals the larger chunk. Fewer products mean fewer graph nodes: ONNX Runtime's
+ * session creation grows faster than the node count (bench/transformer-compile.ts: at 1024 px the
+ * old 24 groups × 4 chunks of 1024 took 98 s cold / 86 s warm against 20 / 7 s for 12 × 2 chunks
+ * of 2048, at the same attention speed). At 256 and 512 px everything fits one product (512 px:
+ * 476 MiB of scores); at 1024 px (4096 queries × 9,750 keys) it is 8 groups × 2 chunks of 2048.
+ */
+export function defaultAttentionLayout(d: HartDims, budgetBytes = 512 * 2 ** 20): AttentionLayout {
+  const rows = Math.max(d.lastScaleTokens, d.T), keys = d.T + d.L - 1;
+  let best: (AttentionLayout & { products: number }) | undefined;
+  for (const chunk of [rows, ...QUERY_CHUNK_CHOICES.filter((c) => c < rows)]) {
+    const perHead = 2 * chunk * keys * 4;
+    for (let g = 1; g <= d.heads; g++) {
+      if (d.heads % g || (d.heads / g) * perHead > budgetBytes) continue;
+      const products = g * Math.ceil(rows / chunk);
+      if (!best || products < best.products) best = { headGroups: g, queryChunk: chunk, products };
+      break; // the fewest groups at this chunk
+    }
+  }
+  // nothing fits: one head at a time in the smallest chunks
+  return best ? { headGroups: best.headGroups, queryChunk: best.queryChunk } : { headGroups: d.heads, queryChunk: QUERY_CHUNK_CHOICES.at(-1)! };
 }
 
 const f32 = (data: Float32Array, shape: number[]): HostTensor => ({ dtype: 'float32', shape, data });
@@ -208,11 +224,12 @@ export class HartTransformer {
     const map = (store as { map?: Map<string, { shape: readonly number[] }> }).map;
     if (map instanceof Map) checkTransformerWeights(config, map, V, Cvae);
     const d = hartDims(config);
+    const layout = defaultAttentionLayout(d, opts.attnScoreBudgetBytes);
     const attn: AttentionOptions = {
       kernel: opts.kernel,
       precision: opts.precision,
-      headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : defaultHeadGroups(d, opts.attnScoreBudgetBytes)),
-      queryChunk: opts.queryChunk ?? DEFAULT_QUERY_CHUNK,
+      headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : layout.headGroups),
+      queryChunk: opts.queryChunk ?? layout.queryChunk,
       maxQueries: Math.max(d.T, d.lastScaleTokens),
     };
     // keyed by structure + weight bytes: with the model in the disk cache, no weight is emitted
