@@ -3,7 +3,7 @@
 // process would) creates its session from the cached file without emitting the weights, with bitwise the same outputs as a compiled session, which themselves
 // match a float64 reference computed here; concurrent writers leave one entry; the size bound
 // evicts least recently used entries; unreadable entries are dropped and recompiled; the cache
-// can be turned off; an unwritable cache runs the model from memory; and a whole fixture generation is bitwise the same from a warm cache.
+// can be turned off; an unwritable cache runs the model from memory; a compiled optimized copy is reopened from the cache; and a whole fixture generation is bitwise the same from a warm cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Graph } from '../../src/graph/index.ts';
 import { nodeRuntime, defaultCacheDir, nodeModelCache, DiskModelCache } from '../../src/runtime/node.node.ts';
-import type { LoadEvent } from '../../src/runtime/runtime.ts';
+import { Runtime, type LoadEvent } from '../../src/runtime/runtime.ts';
 import { diskFiles } from '../../src/io/file-access.node.ts';
 import { loadHart } from '../../src/pipeline/load.ts';
 import { runGeneration } from '../../src/pipeline/generate-loop.ts';
@@ -123,6 +123,32 @@ test('model cache: a model with convolutions keeps ONNX Runtime\'s optimized cop
     assert.ok(Buffer.from(cold.buffer).equals(Buffer.from(warm.buffer)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('model cache: a compiled optimized copy is reopened from the cache (the compiling session holds more memory), unless reopenCompiled is false', async () => {
+  for (const reopenCompiled of [true, false]) {
+    const dir = tmp();
+    try {
+      const base = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 } });
+      const created: string[] = [];
+      const ort = {
+        ...base.ort,
+        InferenceSession: { create: (source: unknown, o: unknown) => { created.push(typeof source === 'string' ? 'file' : 'bytes'); return (base.ort.InferenceSession.create as (s: unknown, o: unknown) => unknown)(source, o); } },
+      } as unknown as typeof base.ort;
+      const rt = new Runtime(ort, { ...base.options, reopenCompiled });
+      const g = new Graph();
+      const x = g.input('x', 'float32', [1, 4, 8, 8]);
+      const y = x.conv2d(g.param('w', [8, 4, 3, 3], Float32Array.from({ length: 288 }, (_, k) => Math.sin(k) / 4)), undefined, { pads: [1, 1, 1, 1] }).relu();
+      const m = await rt.loadGraph({ y });
+      const out = (await m.run({ x: { dtype: 'float32', shape: [1, 4, 8, 8], data: Float32Array.from({ length: 256 }, (_, k) => Math.cos(k)) } })).y.data as Float32Array;
+      assert.ok(out.some((v) => v > 0));
+      assert.deepEqual(created, reopenCompiled ? ['bytes', 'file'] : ['bytes']);
+      await rt.dispose();
+      await base.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
 
