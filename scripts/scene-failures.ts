@@ -1,0 +1,57 @@
+// Why a model's scene images fail the checker, on TRAINING-split prompts (never the held-out ones
+// `hart eval` scores): each verdict sorted into pass / extra objects / missing objects / wrong
+// colour / wrong shape / both / relation, for the generated images and, as a reference, for the
+// tokenizer's discrete and hybrid reconstructions of the renders of the same prompts. Prints each
+// failing generated image's objects (with --list) and one JSON object last.
+//   npx tsx scripts/scene-failures.ts <model> [--n 64] [--seed 777] [--list]
+import { parseArgs } from 'node:util';
+import { loadHartPipeline } from '../src/index.node.ts';
+import { nodeRuntime } from '../src/runtime/node.node.ts';
+import { renderScene, scenePrompts } from '../src/train/data/scenes.ts';
+import { checkScene, type SceneVerdict } from '../src/eval/scenes-check.ts';
+import { generateAll } from '../src/eval/evaluate.node.ts';
+import { reconstructAll } from '../src/eval/tokenizer-eval.ts';
+import { hwcToImage } from '../src/eval/feature-net.node.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { n: { type: 'string', default: '64' }, seed: { type: 'string', default: '777' }, threads: { type: 'string', default: '2' }, list: { type: 'boolean', default: false } },
+});
+const dir = positionals[0];
+if (!dir) throw new Error('usage: scene-failures.ts <model folder> [--n 64] [--seed 777] [--list]');
+const n = Number(values.n), seed = Number(values.seed), threads = Number(values.threads);
+
+/** The kind of a verdict: what differs between the expected and the found objects. */
+function kind(v: SceneVerdict): string {
+  if (v.pass) return 'pass';
+  const want = v.expected.objects, got = v.found;
+  if (got.length > want.length) return 'extra';
+  if (got.length < want.length) return 'missing';
+  const sorted = (xs: string[]) => xs.slice().sort().join();
+  if (sorted(want.map((o) => `${o.colour} ${o.shape}`)) === sorted(got.map((o) => `${o.colour} ${o.shape}`))) return 'relation';
+  const sameShapes = sorted(want.map((o) => o.shape)) === sorted(got.map((o) => o.shape));
+  const sameColours = sorted(want.map((o) => o.colour)) === sorted(got.map((o) => o.colour));
+  return sameShapes ? 'colour' : sameColours ? 'shape' : 'colour and shape';
+}
+const tally = (vs: SceneVerdict[]) => vs.reduce<Record<string, number>>((t, v) => ({ ...t, [kind(v)]: (t[kind(v)] ?? 0) + 1 }), {});
+
+const runtime = nodeRuntime({ threads });
+const pipe = await loadHartPipeline(dir, { threads, runtime });
+const scenes = scenePrompts(seed, n, 'train');
+const captions = scenes.map((s) => s.caption);
+const generated = (await generateAll(pipe, captions, seed, 16)).map((im, k) => checkScene(im, captions[k]));
+const renders = scenes.map((s) => hwcToImage(renderScene(s)));
+const recon = await reconstructAll(pipe.model.tokenizer, renders, 16, pipe.model.transformer.dims.patchNums);
+await pipe.dispose();
+await runtime.dispose();
+if (values.list) {
+  for (const v of generated) if (!v.pass) process.stderr.write(`${kind(v).padEnd(16)} ${v.caption.padEnd(45)} → ${v.found.map((o) => `${o.colour} ${o.shape}`).join(', ')}\n`);
+}
+const result = {
+  model: dir, split: 'train', n, seed,
+  generated: tally(generated),
+  tokenizer_discrete: tally(recon.discrete.map((im, k) => checkScene(im, captions[k]))),
+  tokenizer_hybrid: tally(recon.hybrid.map((im, k) => checkScene(im, captions[k]))),
+};
+process.stderr.write(`generated ${JSON.stringify(result.generated)}\ntokenizer discrete ${JSON.stringify(result.tokenizer_discrete)}\ntokenizer hybrid ${JSON.stringify(result.tokenizer_hybrid)}\n`);
+process.stdout.write(`${JSON.stringify(result)}\n`);
