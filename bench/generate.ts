@@ -33,7 +33,7 @@ import { Qwen2Encoder } from '../src/models/text/index.ts';
 import { Philox, stream } from '../src/random/philox.ts';
 import { diffusionCfg } from '../src/tables/schedules.ts';
 import { philoxNoise } from '../src/models/diffusion/index.ts';
-import { defaultAttentionLayout } from '../src/models/transformer/index.ts';
+import { attentionOptions } from '../src/models/transformer/index.ts';
 import { generationFlops, type GenerationFlops } from './generate-flops.ts';
 import { MatmulPeak } from './matmul-peak.ts';
 import { StagePeak, gib, maxRssBytes, rssBytes, type StageMemory } from './memory.ts';
@@ -297,7 +297,8 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
   const scalesToRun = opts.scales ? Math.min(N, Number(opts.scales)) : N;
   if (!(scalesToRun >= 1)) throw new Error(`--scales must be in 1..${N}`);
   say(`HART parts ready in ${loadSeconds.hart} s (${model.description}); RSS ${gib(rssBytes())} GiB`);
-  say(`  transformer C ${d.C}, depth ${d.depth}, heads ${d.heads} (head groups ${attn.kernel === 'mha' ? 'mha kernel' : attn.headGroups ?? defaultAttentionLayout(d).headGroups}, query chunk ${attn.queryChunk ?? defaultAttentionLayout(d).queryChunk}), `
+  const used = attentionOptions(d, attn);
+  say(`  transformer C ${d.C}, depth ${d.depth}, heads ${d.heads} (head groups ${used.kernel === 'mha' ? 'mha kernel' : `${used.headGroups}, query chunk ${used.queryChunk}`}), `
     + `T ${d.T}, ${N} scales to ${G}×${G} (L = ${d.L}); image ${G * 16}×${G * 16}`);
 
   const flops = generationFlops({

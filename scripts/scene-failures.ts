@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
 import { renderScene, scenePrompts } from '../src/train/data/scenes.ts';
-import { checkScene, type SceneVerdict } from '../src/eval/scenes-check.ts';
+import { checkScene, objectKey, type SceneVerdict } from '../src/eval/scenes-check.ts';
 import { generateAll } from '../src/eval/evaluate.node.ts';
 import { reconstructAll } from '../src/eval/tokenizer-eval.ts';
 import { hwcToImage } from '../src/eval/feature-net.node.ts';
@@ -28,12 +28,16 @@ function kind(v: SceneVerdict): string {
   if (got.length > want.length) return 'extra';
   if (got.length < want.length) return 'missing';
   const sorted = (xs: string[]) => xs.slice().sort().join();
-  if (sorted(want.map((o) => `${o.colour} ${o.shape}`)) === sorted(got.map((o) => `${o.colour} ${o.shape}`))) return 'relation';
+  if (sorted(want.map(objectKey)) === sorted(got.map(objectKey))) return 'relation';
   const sameShapes = sorted(want.map((o) => o.shape)) === sorted(got.map((o) => o.shape));
   const sameColours = sorted(want.map((o) => o.colour)) === sorted(got.map((o) => o.colour));
   return sameShapes ? 'colour' : sameColours ? 'shape' : 'colour and shape';
 }
-const tally = (vs: SceneVerdict[]) => vs.reduce<Record<string, number>>((t, v) => ({ ...t, [kind(v)]: (t[kind(v)] ?? 0) + 1 }), {});
+const tally = (vs: SceneVerdict[]) => {
+  const t: Record<string, number> = {};
+  for (const v of vs) { const k = kind(v); t[k] = (t[k] ?? 0) + 1; }
+  return t;
+};
 
 const runtime = nodeRuntime({ threads });
 const pipe = await loadHartPipeline(dir, { threads, runtime });
@@ -45,7 +49,7 @@ const recon = await reconstructAll(pipe.model.tokenizer, renders, 16, pipe.model
 await pipe.dispose();
 await runtime.dispose();
 if (values.list) {
-  for (const v of generated) if (!v.pass) process.stderr.write(`${kind(v).padEnd(16)} ${v.caption.padEnd(45)} → ${v.found.map((o) => `${o.colour} ${o.shape}`).join(', ')}\n`);
+  for (const v of generated) if (!v.pass) process.stderr.write(`${kind(v).padEnd(16)} ${v.caption.padEnd(45)} → ${v.found.map(objectKey).join(', ')}\n`);
 }
 const result = {
   model: dir, split: 'train', n, seed,

@@ -194,7 +194,8 @@ export function findObjects(labels: Int8Array, size = CHECK_SIZE): FoundObject[]
   return objects;
 }
 
-const key = (o: { colour: Colour; shape: Shape }) => `${o.colour} ${o.shape}`;
+/** An object as the checker compares it: "<colour> <shape>". */
+export const objectKey = (o: { colour: Colour; shape: Shape }) => `${o.colour} ${o.shape}`;
 
 /** Checks one image against its caption (step 4). Throws on a caption that is not a scenes caption. */
 export function checkScene(image: RgbImage | ImageCHW, caption: string): SceneVerdict {
@@ -203,14 +204,14 @@ export function checkScene(image: RgbImage | ImageCHW, caption: string): SceneVe
   const found = findObjects(classifyPixels(toRgb64(image)));
   const verdict = (pass: boolean, reason?: string): SceneVerdict =>
     ({ caption, category: expected.category, expected, found, pass, ...(reason === undefined ? {} : { reason }) });
-  const want = expected.objects.map(key).sort();
-  const got = found.map(key).sort();
+  const want = expected.objects.map(objectKey).sort();
+  const got = found.map(objectKey).sort();
   if (want.join(',') !== got.join(',')) return verdict(false, `expected [${want.join(', ')}], found [${got.join(', ')}]`);
   if (expected.relation !== undefined) {
-    const a = found.find((o) => key(o) === key(expected.objects[0]))!;
-    const b = found.find((o) => key(o) === key(expected.objects[1]))!;
+    const a = found.find((o) => objectKey(o) === objectKey(expected.objects[0]))!;
+    const b = found.find((o) => objectKey(o) === objectKey(expected.objects[1]))!;
     if (!relationHolds(a.centre, expected.relation, b.centre, POSITION_MIN_PX)) {
-      return verdict(false, `${key(a)} at (${a.centre}) is not ${expected.relation} ${key(b)} at (${b.centre}) by ${POSITION_MIN_PX} px`);
+      return verdict(false, `${objectKey(a)} at (${a.centre}) is not ${expected.relation} ${objectKey(b)} at (${b.centre}) by ${POSITION_MIN_PX} px`);
     }
   }
   return verdict(true);

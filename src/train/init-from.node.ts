@@ -110,7 +110,7 @@ export function growDepth(weights: Map<string, IoTensor>, d: number, D: number, 
     if (kept.has(j)) continue;
     for (const [rest, t] of block0) {
       const name = `blocks.${j}.${rest}`;
-      const zero = /^(attn\.proj|ffn\.down_proj|mlp\.down_proj|attn\.o_proj)\.(weight|bias)$/.test(rest);
+      const zero = /^(attn\.proj|ffn\.down_proj)\.(weight|bias)$/.test(rest); // the blocks' output projections
       const data = zero ? new Float32Array(t.data.length) : (fresh.get(name, t.shape)!.data as Float32Array);
       out.set(name, { dtype: 'float32', shape: [...t.shape], data } as IoTensor);
     }

@@ -133,6 +133,18 @@ export function defaultAttentionLayout(d: HartDims, budgetBytes = 512 * 2 ** 20)
   return best ? { headGroups: best.headGroups, queryChunk: best.queryChunk } : { headGroups: d.heads, queryChunk: QUERY_CHUNK_CHOICES.at(-1)! };
 }
 
+/** The step graph's attention options: the given ones, else the default layout (one group with the mha kernel). */
+export function attentionOptions(d: HartDims, opts: HartTransformerOptions): AttentionOptions {
+  const layout = defaultAttentionLayout(d, opts.attnScoreBudgetBytes);
+  return {
+    kernel: opts.kernel,
+    precision: opts.precision,
+    headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : layout.headGroups),
+    queryChunk: opts.queryChunk ?? layout.queryChunk,
+    maxQueries: Math.max(d.T, d.lastScaleTokens),
+  };
+}
+
 const f32 = (data: Float32Array, shape: number[]): HostTensor => ({ dtype: 'float32', shape, data });
 
 function toNumberRows(t: HostTensor | ArrayLike<number>[], what: string): number[][] {
@@ -224,14 +236,7 @@ export class HartTransformer {
     const map = (store as { map?: Map<string, { shape: readonly number[] }> }).map;
     if (map instanceof Map) checkTransformerWeights(config, map, V, Cvae);
     const d = hartDims(config);
-    const layout = defaultAttentionLayout(d, opts.attnScoreBudgetBytes);
-    const attn: AttentionOptions = {
-      kernel: opts.kernel,
-      precision: opts.precision,
-      headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : layout.headGroups),
-      queryChunk: opts.queryChunk ?? layout.queryChunk,
-      maxQueries: Math.max(d.T, d.lastScaleTokens),
-    };
+    const attn = attentionOptions(d, opts);
     // keyed by structure + weight bytes: with the model in the disk cache, no weight is emitted
     const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.loadGraph(b.outputs);
     // One graph at a time, so that at most one segment's weights exist as ONNX bytes at once.
