@@ -64,12 +64,20 @@ export async function readInitWeights(dir: string, recipe: Recipe): Promise<Init
   if (hart.resolution !== recipe.resolution || JSON.stringify(hart.patch_nums) !== JSON.stringify(recipe.patch_nums)) {
     throw new UserError(`init: ${dir} is ${String(hart.resolution)} px with patch_nums ${JSON.stringify(hart.patch_nums)}, the recipe ${recipe.resolution} px with ${JSON.stringify(recipe.patch_nums)}`);
   }
-  sameConfig('tokenizer', await json(join(abs, 'tokenizer', 'config.json')), recipe.tokenizer.config);
+  const tokenizerConfig = await json(join(abs, 'tokenizer', 'config.json'));
+  sameConfig('tokenizer', tokenizerConfig, recipe.tokenizer.config, recipe.init_grow === 'vocab' ? ['vocab_size'] : []);
   const transformerConfig = await json(join(abs, 'transformer', 'config.json'));
   sameConfig('transformer', transformerConfig, recipe.transformer.config, recipe.init_grow === 'depth' ? ['depth'] : []);
   sameConfig('text_encoder', await json(join(abs, 'text_encoder', 'config.json')), recipe.text_encoder.config);
-  const tokenizer = widened(await readTensorFile(join(abs, 'tokenizer', 'model.safetensors')));
+  let tokenizer = widened(await readTensorFile(join(abs, 'tokenizer', 'model.safetensors')));
   let transformer = widened(await readTensorFile(join(abs, 'transformer', 'model.safetensors')));
+  if (recipe.init_grow === 'vocab') {
+    const v = tokenizerConfig.vocab_size, V = recipe.tokenizer.config.vocab_size;
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > V) {
+      throw new UserError(`init_grow: ${dir}'s tokenizer has vocab_size ${JSON.stringify(v)}; the recipe's ${V} must be at least that`);
+    }
+    ({ tokenizer, transformer } = growVocab(tokenizer, transformer, v as number, V, recipe.seed + 1));
+  }
   if (recipe.init_grow === 'depth') {
     const d = transformerConfig.depth, D = recipe.transformer.config.depth;
     if (!Number.isInteger(d) || (d as number) < 1 || (d as number) > D) {
@@ -116,6 +124,38 @@ export function growDepth(weights: Map<string, IoTensor>, d: number, D: number, 
     }
   }
   return out;
+}
+
+/** `t` [v, ...] with rows added to make [V, ...]: the added rows from `fill(row index, column)`. */
+function grownRows(t: IoTensor, V: number, fill: (flat: Float32Array) => void): IoTensor {
+  const v = t.shape[0], row = t.data.length / v;
+  const extra = new Float32Array((V - v) * row);
+  fill(extra);
+  const data = new Float32Array(V * row);
+  data.set(t.data as Float32Array);
+  data.set(extra, v * row);
+  return { dtype: 'float32', shape: [V, ...t.shape.slice(1)], data } as IoTensor;
+}
+
+/**
+ * The weights of a v-code model grown to V codes: codebook rows kept, added codes initialised as
+ * from scratch; the logit head's rows kept, the added rows initialised as from scratch with biases
+ * at the least old bias (the grown model starts almost never choosing a code it has not learnt).
+ */
+export function growVocab(tokenizer: Map<string, IoTensor>, transformer: Map<string, IoTensor>, v: number, V: number, seed: number):
+  { tokenizer: Map<string, IoTensor>; transformer: Map<string, IoTensor> } {
+  const fresh = new InitWeightStore(seed);
+  const grow = (m: Map<string, IoTensor>, name: string, fill: (t: IoTensor) => (flat: Float32Array) => void): Map<string, IoTensor> => {
+    const t = m.get(name);
+    if (!t || t.shape[0] !== v) throw new UserError(`init_grow: ${name} is ${t ? JSON.stringify(t.shape) : 'missing'}, expected ${v} rows`);
+    return new Map(m).set(name, grownRows(t, V, fill(t)));
+  };
+  const fromScratch = (name: string) => (t: IoTensor) => (flat: Float32Array) =>
+    flat.set((fresh.get(name, [V, ...t.shape.slice(1)])!.data as Float32Array).subarray(v * (t.data.length / v)));
+  const tk = grow(tokenizer, 'quantize.embedding.weight', fromScratch('quantize.embedding.weight'));
+  let tr = grow(transformer, 'head.weight', fromScratch('head.weight'));
+  if (transformer.has('head.bias')) tr = grow(tr, 'head.bias', (t) => (flat) => flat.fill(Math.min(...(t.data as Float32Array))));
+  return { tokenizer: tk, transformer: tr };
 }
 
 /** sha256 of the folder's weight files, for the run's recipe fingerprint. */

@@ -61,9 +61,13 @@ export interface Recipe {
    * 'depth': the transformer may be deeper than the init folder's. Its blocks are spread evenly
    * through the deeper stack (old block i becomes block ⌊i·D/d⌋) and each added block starts as
    * an identity (output projections zero, the rest freshly initialised), so the grown model computes
-   * what the folder's did until training moves it. null: every config must match the folder's.
+   * what the folder's did until training moves it. 'vocab': the tokenizer's codebook may be larger
+   * than the folder's. Its codes keep their rows and the added ones start fresh (unused, so the
+   * first dead-code restart moves them onto encoder outputs); the transformer's logit head keeps its
+   * rows and gets fresh ones for the added codes, their biases at the least of the old ones. null:
+   * every config must match the folder's.
    */
-  init_grow: 'depth' | null;
+  init_grow: 'depth' | 'vocab' | null;
   seed: number;
   resolution: number;
   patch_nums: number[];
@@ -154,7 +158,7 @@ function parse(json: unknown): Recipe {
   if (o.init !== undefined && (typeof o.init !== 'string' || o.init.trim() === '' || o.init.length > 1000)) {
     throw new RecipeError('init must be the path of a model folder (a non-empty string)');
   }
-  if (o.init_grow !== undefined && o.init_grow !== 'depth') throw new RecipeError(`init_grow must be "depth" (got ${JSON.stringify(o.init_grow)})`);
+  if (o.init_grow !== undefined && o.init_grow !== 'depth' && o.init_grow !== 'vocab') throw new RecipeError(`init_grow must be "depth" or "vocab" (got ${JSON.stringify(o.init_grow)})`);
   if (o.init_grow !== undefined && o.init === undefined) throw new RecipeError('init_grow needs init (the model folder to grow)');
   if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) throw new RecipeError('name must be 1–64 letters, digits, "_", "." or "-"');
   const pn = o.patch_nums;
@@ -223,7 +227,7 @@ function parse(json: unknown): Recipe {
   return {
     name: o.name,
     init: (o.init as string | undefined) ?? null,
-    init_grow: (o.init_grow as 'depth' | undefined) ?? null,
+    init_grow: (o.init_grow as 'depth' | 'vocab' | undefined) ?? null,
     seed: num(o, 'seed', 'the recipe', 0, Number.MAX_SAFE_INTEGER, true),
     resolution,
     patch_nums,

@@ -143,7 +143,7 @@ test('a recipe with init starts from a model folder: its tokenizer kept (0 steps
   }
 });
 
-test('init_grow "depth": a deeper transformer starts from a shallower folder as the same function (added blocks are identities)', async () => {
+test('init_grow "depth": a deeper transformer starts from a shallower folder as the same function (added blocks are identities); "vocab": a larger codebook keeps the old codes and head rows', async () => {
   const root = await mkdtemp(join(tmpdir(), 'hart-grow-'));
   try {
     const quiet = { quiet: true, emoji: null, threads: 2 } as const;
@@ -180,7 +180,31 @@ test('init_grow "depth": a deeper transformer starts from a shallower folder as 
       /init_grow: .* has depth 3; the recipe's depth 1 must be at least that/);
     const { init: _i, ...noInit } = grown;
     assert.throws(() => parseRecipe(noInit), /init_grow needs init/);
-    assert.throws(() => parseRecipe({ ...grown, init_grow: 'width' }), /init_grow must be "depth"/);
+    assert.throws(() => parseRecipe({ ...grown, init_grow: 'width' }), /init_grow must be "depth" or "vocab"/);
+
+    // init_grow "vocab": 64 → 96 codes; the old codebook and head rows are kept, the added head
+    // biases start at the least old one, and the run trains on the grown vocabulary
+    const wide = {
+      ...noDecoder, name: 'tiny-wide', init: a.modelDir!, init_grow: 'vocab',
+      tokenizer: { ...recipe.tokenizer, config: { ...recipe.tokenizer.config, vocab_size: 96 }, steps: 0 },
+      transformer: { ...recipe.transformer, steps: 1, lr: 0, warmup: 0, weight_decay: 0 },
+    };
+    const c = await runTraining(wide, JSON.stringify(wide), { ...quiet, run: join(root, 'wide') });
+    assert.equal(c.stopped, 'finished');
+    const tokOld = await readTensorFile(join(a.modelDir!, 'tokenizer', 'model.safetensors'));
+    const tokNew = await readTensorFile(join(c.modelDir!, 'tokenizer', 'model.safetensors'));
+    const wNew = await readTensorFile(join(c.modelDir!, 'transformer', 'model.safetensors'));
+    const f32 = (t: { data: unknown; dtype: string }) => Array.from(t.data as Float32Array);
+    assert.deepEqual(tokNew.get('quantize.embedding.weight')!.shape, [96, 4]);
+    assert.deepEqual(f32(tokNew.get('quantize.embedding.weight')!).slice(0, 64 * 4), f32(tokOld.get('quantize.embedding.weight')!));
+    assert.deepEqual(wNew.get('head.weight')!.shape, [96, 32]);
+    assert.deepEqual(f32(wNew.get('head.weight')!).slice(0, 64 * 32), f32(old.get('head.weight')!));
+    const oldBias = f32(old.get('head.bias')!);
+    assert.deepEqual(f32(wNew.get('head.bias')!), [...oldBias, ...new Array(32).fill(Math.min(...oldBias))]);
+    // a smaller vocabulary than the folder's is refused
+    const narrow = { ...wide, tokenizer: { ...wide.tokenizer, config: { ...recipe.tokenizer.config, vocab_size: 32 } } };
+    await assert.rejects(runTraining(narrow, '{}', { ...quiet, run: join(root, 'narrow') }),
+      /init_grow: .* has vocab_size 64; the recipe's 32 must be at least that/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
