@@ -2,10 +2,10 @@
 // PNGs with A1111 `parameters` and a UTF-8 iTXt prompt, seeds that reproduce, batch image b equal
 // to seed + b alone, --no-metadata; every user error one line on stderr with a non-zero exit and
 // nothing written (bad options, bad model folders, unwritable outputs); Ctrl-C stops cleanly.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, existsSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, readdirSync, writeFileSync, cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { fixtureDir } from '../fixtures.ts';
 
 const BIN = resolve(fileURLToPath(new URL('../../bin/hart.mjs', import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'hart-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 /** The embedded model's sampling defaults (read, not hard-coded: they change when the model is retrained). */
 const DEFAULTS = JSON.parse(readFileSync(resolve(fileURLToPath(new URL('../../models/default/hart.json', import.meta.url))), 'utf8')).defaults;
 

@@ -2,16 +2,17 @@
 // process with glibc's huge-page tunable; signals sent to the launcher reach the command, a Ctrl-C
 // that reaches both counts once (the run still stops cleanly), and a killed launcher leaves no
 // orphan working. HART_HUGEPAGES=0 runs the command in the launcher's own process.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = resolve(fileURLToPath(new URL('../../bin/hart.mjs', import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'hart-launcher-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const glibc = process.platform === 'linux' && Boolean((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
 const skip = glibc ? false : 'needs Linux with glibc';
 

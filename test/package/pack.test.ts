@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,9 +49,10 @@ test('version: src/api/version.ts matches package.json', () => {
   assert.equal(VERSION, JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version);
 });
 
-test('npm pack → install into a fresh project offline → README snippet with node and strict tsc, bin, browser bundle', { timeout: 180_000 }, async () => {
+test('npm pack → install into a fresh project offline → README snippet with node and strict tsc, bin, browser bundle', { timeout: 180_000 }, async (t) => {
   const t0 = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'hart-pack-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
   const build = spawnSync(process.execPath, [join(repo, 'scripts', 'build.mjs')], { cwd: repo, encoding: 'utf8' });
   assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
   const packed = npm(['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], repo);

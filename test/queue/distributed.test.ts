@@ -9,7 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,7 @@ after(async () => {
   conn?.disconnect();
   for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
   await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('2 workers, 40 jobs, one kill -9 and a Redis restart: every image once, bitwise = hart generate; duplicates add nothing; poison is parked; Ctrl-C drains', { timeout: 900_000 }, async () => {

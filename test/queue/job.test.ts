@@ -2,10 +2,10 @@
 // checked against an independent SHA-256 of the documented canonical text), the payload schema the
 // worker applies, --seeds and prompt-file parsing, Redis URLs (passwords never shown), and the
 // manifest's exactly-once append across two writers.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJobId, jobKey, parseJobPayload } from '../../src/queue/job.ts';
@@ -14,6 +14,7 @@ import { parseRedisUrl, redactUrl } from '../../src/queue/connection.node.ts';
 import { ManifestIndex, removeStaleTemps } from '../../src/queue/manifest.node.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hart-queue-unit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('job id: sha256 of the canonical (prompt, seed, sorted settings, model), j + 24 hex', () => {
   const id = jobId({ prompt: 'a cat', seed: 7, cfg: 3, steps: 4, model: 'm' });

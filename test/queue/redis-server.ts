@@ -2,7 +2,7 @@
 // temp folder (so a restart keeps the queue, as a production Redis with persistence does). Fails
 // loudly when redis-server is missing (.ci/run installs Debian's): these tests never skip.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,7 @@ export interface TestRedis {
   dir: string;
   /** Stops it (SIGTERM: it writes its append-only file) and starts it again on the same port. */
   restart(): Promise<void>;
+  /** Stops it for good and removes its folder. */
   stop(): Promise<void>;
 }
 
@@ -65,12 +66,13 @@ export async function startRedis(o: { password?: string } = {}): Promise<TestRed
     const exited = new Promise<never>((_, fail) => child!.once('exit', (code) => fail(new Error(`redis-server exited (${code}):\n${log.slice(-2000)}`))));
     await Promise.race([waitForPort(port), exited]);
   };
-  const stop = async () => {
+  const halt = async () => {
     const c = child;
     if (!c || c.exitCode !== null) return;
     await new Promise<void>((ok) => { c.removeAllListeners('exit'); c.once('exit', () => ok()); c.kill('SIGTERM'); });
   };
   await start();
   const auth = o.password ? `:${encodeURIComponent(o.password)}@` : '';
-  return { port, url: `redis://${auth}127.0.0.1:${port}`, dir, stop, async restart() { await stop(); await start(); } };
+  const stop = async () => { await halt(); rmSync(dir, { recursive: true, force: true }); };
+  return { port, url: `redis://${auth}127.0.0.1:${port}`, dir, stop, async restart() { await halt(); await start(); } };
 }

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,7 +38,16 @@ before(async () => {
     server.on('exit', (c) => fail(new Error(`hart serve exited (${c}): ${err}`)));
   });
 });
-after(() => { server?.kill('SIGINT'); });
+after(async () => {
+  if (server && server.exitCode === null) {
+    await new Promise((ok) => {
+      server.once('exit', ok);
+      server.kill('SIGINT');
+      setTimeout(() => server.kill('SIGKILL'), 10_000).unref();
+    });
+  }
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 const post = (path: string, body: string | object, headers: Record<string, string> = {}, signal?: AbortSignal) =>
   fetch(base + path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers }, signal });
