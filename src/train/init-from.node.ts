@@ -126,7 +126,7 @@ export function growDepth(weights: Map<string, IoTensor>, d: number, D: number, 
   return out;
 }
 
-/** `t` [v, ...] with rows added to make [V, ...]: the added rows from `fill(row index, column)`. */
+/** `t` [v, ...] with rows added to make [V, ...]; `fill` writes the added rows (flat, row-major). */
 function grownRows(t: IoTensor, V: number, fill: (flat: Float32Array) => void): IoTensor {
   const v = t.shape[0], row = t.data.length / v;
   const extra = new Float32Array((V - v) * row);
