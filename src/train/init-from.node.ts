@@ -126,17 +126,6 @@ export function growDepth(weights: Map<string, IoTensor>, d: number, D: number, 
   return out;
 }
 
-/** `t` [v, ...] with rows added to make [V, ...]; `fill` writes the added rows (flat, row-major). */
-function grownRows(t: IoTensor, V: number, fill: (flat: Float32Array) => void): IoTensor {
-  const v = t.shape[0], row = t.data.length / v;
-  const extra = new Float32Array((V - v) * row);
-  fill(extra);
-  const data = new Float32Array(V * row);
-  data.set(t.data as Float32Array);
-  data.set(extra, v * row);
-  return { dtype: 'float32', shape: [V, ...t.shape.slice(1)], data } as IoTensor;
-}
-
 /**
  * The weights of a v-code model grown to V codes: codebook rows kept, added codes initialised as
  * from scratch; the logit head's rows kept, the added rows initialised as from scratch with biases
@@ -145,16 +134,20 @@ function grownRows(t: IoTensor, V: number, fill: (flat: Float32Array) => void): 
 export function growVocab(tokenizer: Map<string, IoTensor>, transformer: Map<string, IoTensor>, v: number, V: number, seed: number):
   { tokenizer: Map<string, IoTensor>; transformer: Map<string, IoTensor> } {
   const fresh = new InitWeightStore(seed);
-  const grow = (m: Map<string, IoTensor>, name: string, fill: (t: IoTensor) => (flat: Float32Array) => void): Map<string, IoTensor> => {
+  /** `name` [v, ...] in `m` grown to [V, ...]: its rows, then `added(t)` (the V − v new rows, flat). */
+  const grow = (m: Map<string, IoTensor>, name: string, added: (t: IoTensor) => Float32Array): Map<string, IoTensor> => {
     const t = m.get(name);
     if (!t || t.shape[0] !== v) throw new UserError(`init_grow: ${name} is ${t ? JSON.stringify(t.shape) : 'missing'}, expected ${v} rows`);
-    return new Map(m).set(name, grownRows(t, V, fill(t)));
+    const data = new Float32Array(V * (t.data.length / v));
+    data.set(t.data as Float32Array);
+    data.set(added(t), t.data.length);
+    return new Map(m).set(name, { dtype: 'float32', shape: [V, ...t.shape.slice(1)], data } as IoTensor);
   };
-  const fromScratch = (name: string) => (t: IoTensor) => (flat: Float32Array) =>
-    flat.set((fresh.get(name, [V, ...t.shape.slice(1)])!.data as Float32Array).subarray(v * (t.data.length / v)));
+  const fromScratch = (name: string) => (t: IoTensor) =>
+    (fresh.get(name, [V, ...t.shape.slice(1)])!.data as Float32Array).subarray(t.data.length);
   const tk = grow(tokenizer, 'quantize.embedding.weight', fromScratch('quantize.embedding.weight'));
   let tr = grow(transformer, 'head.weight', fromScratch('head.weight'));
-  if (transformer.has('head.bias')) tr = grow(tr, 'head.bias', (t) => (flat) => flat.fill(Math.min(...(t.data as Float32Array))));
+  if (transformer.has('head.bias')) tr = grow(tr, 'head.bias', (t) => new Float32Array(V - v).fill(Math.min(...(t.data as Float32Array))));
   return { tokenizer: tk, transformer: tr };
 }
 
