@@ -1,7 +1,8 @@
 // Sampling defaults for a trained model, chosen on TRAINING-split scene prompts only (never the
-// held-out prompts `hart eval` scores): for each (cfg, top-k) in a grid, the scenes checker's
-// accuracy on images generated for n training-split prompts. Prints one JSON object last.
-//   npx tsx scripts/tune-defaults.ts <model> [--n 48] [--cfg 3,5,8] [--top-k 1,10,20,50] [--temperature 1] [--threads 2]
+// held-out prompts `hart eval` scores): for each (cfg, top-k, temperature, more_smooth) in a grid,
+// the scenes checker's accuracy on images generated for n training-split prompts (more_smooth is
+// false unless --more-smooth lists true). Prints one JSON object last.
+//   npx tsx scripts/tune-defaults.ts <model> [--n 48] [--cfg 3,5,8] [--top-k 1,10,20,50] [--temperature 1] [--more-smooth false,true] [--threads 2]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
@@ -11,7 +12,7 @@ import { generateAll } from '../src/eval/evaluate.node.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { n: { type: 'string', default: '48' }, cfg: { type: 'string', default: '3,5,8' }, 'top-k': { type: 'string', default: '1,10,20,50' }, temperature: { type: 'string', default: '1' }, threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '777' } },
+  options: { n: { type: 'string', default: '48' }, cfg: { type: 'string', default: '3,5,8' }, 'top-k': { type: 'string', default: '1,10,20,50' }, temperature: { type: 'string', default: '1' }, 'more-smooth': { type: 'string', default: 'false' }, threads: { type: 'string', default: '2' }, seed: { type: 'string', default: '777' } },
 });
 const dir = positionals[0];
 if (!dir) throw new Error('usage: tune-defaults.ts <model folder>');
@@ -20,14 +21,18 @@ const runtime = nodeRuntime({ threads });
 const pipe = await loadHartPipeline(dir, { threads, runtime });
 // the training split: attribute combinations the model was trained on, never the evaluation's held-out ones
 const scenes = scenePrompts(seed, n, 'train');
-const rows: { cfg: number; top_k: number; temperature: number; accuracy: number; per_category: Record<string, number> }[] = [];
+const smooths = values['more-smooth']!.split(',').map((v) => {
+  if (v !== 'true' && v !== 'false') throw new Error(`--more-smooth takes true and/or false, not ${JSON.stringify(v)}`);
+  return v === 'true';
+});
+const rows: { cfg: number; top_k: number; temperature: number; more_smooth: boolean; accuracy: number; per_category: Record<string, number> }[] = [];
 for (const cfg of values.cfg!.split(',').map(Number)) {
   for (const topK of values['top-k']!.split(',').map(Number)) {
-    for (const temperature of values.temperature!.split(',').map(Number)) {
-      const images = await generateAll(pipe, scenes.map((x) => x.caption), seed, 16, { cfg, topK, temperature });
+    for (const temperature of values.temperature!.split(',').map(Number)) for (const moreSmooth of smooths) {
+      const images = await generateAll(pipe, scenes.map((x) => x.caption), seed, 16, { cfg, topK, temperature, moreSmooth });
       const score = scoreVerdicts(images.map((im, k) => checkScene(im, scenes[k].caption)));
-      rows.push({ cfg, top_k: topK, temperature, accuracy: +score.overall.toFixed(3), per_category: Object.fromEntries(Object.entries(score.accuracy).map(([k, v]) => [k, +v.toFixed(3)])) });
-      process.stderr.write(`cfg ${cfg} top-k ${topK} temperature ${temperature}: ${score.overall.toFixed(3)} ${JSON.stringify(rows.at(-1)!.per_category)}\n`);
+      rows.push({ cfg, top_k: topK, temperature, more_smooth: moreSmooth, accuracy: +score.overall.toFixed(3), per_category: Object.fromEntries(Object.entries(score.accuracy).map(([k, v]) => [k, +v.toFixed(3)])) });
+      process.stderr.write(`cfg ${cfg} top-k ${topK} temperature ${temperature} more_smooth ${moreSmooth}: ${score.overall.toFixed(3)} ${JSON.stringify(rows.at(-1)!.per_category)}\n`);
     }
   }
 }
