@@ -63,9 +63,9 @@ export interface Recipe {
    * an identity (output projections zero, the rest freshly initialised), so the grown model computes
    * what the folder's did until training moves it. 'vocab': the tokenizer's codebook may be larger
    * than the folder's. Its codes keep their rows and the added ones start fresh, near zero (those
-   * the quantizer does not pick move onto encoder outputs at the dead-code restarts); the logit head keeps its
-   * rows and gets fresh ones for the added codes, their biases at the least of the old ones. null:
-   * every config must match the folder's.
+   * the quantizer does not pick move onto encoder outputs at the dead-code restarts); the logit
+   * head keeps its rows and gets fresh ones for the added codes, their biases at the least of the
+   * old ones. null: every config must match the folder's.
    */
   init_grow: 'depth' | 'vocab' | null;
   seed: number;
