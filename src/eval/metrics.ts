@@ -181,7 +181,7 @@ export function retrievalRanks(queries: Features, gallery: Features, galleryGrou
   if (queries.d !== gallery.d) throw new Error(`feature dimensions differ: ${queries.d} vs ${gallery.d}`);
   if (galleryGroup.length !== gallery.n) throw new Error('one group per gallery row');
   if (trueGroup.length !== queries.n) throw new Error('one true group per query');
-  const G = Math.max(...Array.from(galleryGroup)) + 1;
+  const G = Array.from(galleryGroup).reduce((a, b) => Math.max(a, b), -1) + 1;
   const ranks: number[] = [];
   for (let q = 0; q < queries.n; q++) {
     const best = new Float64Array(G).fill(Infinity);

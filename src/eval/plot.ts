@@ -115,7 +115,9 @@ export function drawPanel(r: Raster, s: Series, title: string, x: number, y: num
   r.rect(left, top, right, bottom, INK);
   if (pts.length === 0) { r.text('no data', left + 8, top + 8, INK); return; }
   const vs = pts.map(([, v]) => v);
-  let lo = Math.min(...vs), hi = Math.max(...vs);
+  // a loop, not Math.min(...vs): a spread of a long run's log (~125k steps) overflows the call stack
+  let lo = Infinity, hi = -Infinity;
+  for (const v of vs) { if (v < lo) lo = v; if (v > hi) hi = v; }
   const logY = lo > 0 && hi / lo > 20;
   const f = (v: number) => (logY ? Math.log10(v) : v);
   let flo = f(lo), fhi = f(hi);

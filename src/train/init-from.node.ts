@@ -147,7 +147,7 @@ export function growVocab(tokenizer: Map<string, IoTensor>, transformer: Map<str
     (fresh.get(name, [V, ...t.shape.slice(1)])!.data as Float32Array).subarray(t.data.length);
   const tk = grow(tokenizer, 'quantize.embedding.weight', fromScratch('quantize.embedding.weight'));
   let tr = grow(transformer, 'head.weight', fromScratch('head.weight'));
-  if (transformer.has('head.bias')) tr = grow(tr, 'head.bias', (t) => new Float32Array(V - v).fill(Math.min(...(t.data as Float32Array))));
+  if (transformer.has('head.bias')) tr = grow(tr, 'head.bias', (t) => new Float32Array(V - v).fill((t.data as Float32Array).reduce((a, b) => Math.min(a, b), Infinity)));
   return { tokenizer: tk, transformer: tr };
 }
 

@@ -137,4 +137,10 @@ test('plot: EMA, ticks, series per stage, and a rendered log that is not blank',
   let blue = 0;
   for (let i = 0; i < r.width * r.height; i++) if (r.rgb[i * 3] === 31 && r.rgb[i * 3 + 1] === 119 && r.rgb[i * 3 + 2] === 180) blue++;
   assert.ok(blue > 500, `${blue} curve pixels`);
+  // a long run's log (300k steps) plots too: its range is not taken by spreading it into Math.min
+  const long = Array.from({ length: 300_000 }, (_, s) => ({ stage: 'transformer', step: s, loss: 5 / (1 + s / 1000) }));
+  const big = plotLog(long);
+  let curve = 0;
+  for (let i = 0; i < big.width * big.height; i++) if (big.rgb[i * 3] === 31 && big.rgb[i * 3 + 1] === 119 && big.rgb[i * 3 + 2] === 180) curve++;
+  assert.ok(curve > 100, `${curve} curve pixels for the 300k-step log`);
 });
