@@ -1,8 +1,9 @@
 // Which model `hart` (generate, info, serve) and loadHartPipeline() use when none is named: the
 // embedded default model (models/default in the package, trained by recipes/default-base.json,
 // default.json, default-3.json, default-5.json, default-6.json, default-9.json, default-10.json and
-// default-11.json in turn). The random-weight parity model (../shared/fixtures/hart-parity-tiny) still runs when named
-// with --model, with a random byte-level text encoder standing in for the missing one.
+// default-11.json in turn). The random-weight parity model (../shared/fixtures/hart-parity-tiny)
+// still runs when named with --model, with a random byte-level text encoder standing in for the
+// missing one.
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
