@@ -6,6 +6,7 @@
 //   npx tsx bench/latency-models.ts models/default runs/default-10/model [--runs 15] [--prompt "..."]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
+import { median } from './timing.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -28,7 +29,7 @@ for (let r = 0; r < runs; r++) {
 }
 const rows = positionals.map((dir, i) => {
   const s = [...seconds[i]].sort((a, b) => a - b);
-  return { model: dir, median_s: s[Math.floor((s.length - 1) / 2)], min_s: s[0], max_s: s[s.length - 1], runs };
+  return { model: dir, median_s: median(s), min_s: s[0], max_s: s[s.length - 1], runs };
 });
 for (const r of rows) console.error(`${r.model}: median ${r.median_s.toFixed(4)} s (${r.min_s.toFixed(4)}–${r.max_s.toFixed(4)}, ${runs} runs)`);
 console.log(JSON.stringify(rows));
