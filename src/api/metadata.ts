@@ -22,7 +22,7 @@ export function pngText(r: ImageRecord): Record<string, string> {
   const parameters = a1111Parameters(r.prompt, [
     ['Steps', s.diffusionSteps], ['Sampler', 'HART'], ['CFG scale', s.cfg], ['Seed', r.seed],
     ['Size', `${r.width}x${r.height}`], ['Model', r.model], ['Top-k', s.topK ?? '600/300'], ['Top-p', s.topP],
-    ['Temperature', s.temperature], ['More smooth', s.moreSmooth], ['RNG', 'Philox4x32-10'], ['Version', SOFTWARE],
+    ['Temperature', s.temperature], ['More smooth', s.moreSmooth], ['CFG schedule', s.cfgSchedule], ['RNG', 'Philox4x32-10'], ['Version', SOFTWARE],
   ]);
   const { seeds: _s, ...settings } = s;
   return {

@@ -4,6 +4,7 @@
 // command line, `top_k` in JSON). Browser-safe (zod).
 import { z } from 'zod';
 import type { GenerateOptions } from '../pipeline/options.ts';
+import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
 
 const MAX_SEED = 2 ** 53 - 1;
 
@@ -13,6 +14,7 @@ const FIELDS = {
   n: { cli: '--batch', spec: 'an integer in [1, 64]' },
   seed: { cli: '--seed', spec: `an integer in [0, 2^53)` },
   cfg: { cli: '--cfg', spec: 'a number in [0, 50]' },
+  cfg_schedule: { cli: '--cfg-schedule', spec: `one of ${CFG_SCHEDULES.join(', ')}` },
   top_k: { cli: '--top-k', spec: 'an integer ≥ 1' },
   top_p: { cli: '--top-p', spec: 'a number in [0, 1]' },
   temperature: { cli: '--temperature', spec: 'a number in [0, 10]' },
@@ -25,6 +27,7 @@ export const generationFields = {
   n: z.number().int().min(1).max(64).optional(),
   seed: z.number().int().min(0).max(MAX_SEED).optional(),
   cfg: z.number().min(0).max(50).optional(),
+  cfg_schedule: z.enum(CFG_SCHEDULES as [CfgSchedule, ...CfgSchedule[]]).optional(),
   top_k: z.number().int().min(1).max(1 << 30).optional(),
   top_p: z.number().min(0).max(1).optional(),
   temperature: z.number().min(0).max(10).optional(),
@@ -89,6 +92,7 @@ export function toGenerateOptions(r: GenerationRequest): GenerateOptions {
   const o: GenerateOptions = {};
   if (r.seed !== undefined) o.seed = r.seed;
   if (r.cfg !== undefined) o.cfg = r.cfg;
+  if (r.cfg_schedule !== undefined) o.cfgSchedule = r.cfg_schedule;
   if (r.top_k !== undefined) o.topK = r.top_k;
   if (r.top_p !== undefined) o.topP = r.top_p;
   if (r.temperature !== undefined) o.temperature = r.temperature;

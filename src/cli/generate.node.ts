@@ -21,6 +21,7 @@ export interface GenerateCliOptions {
   textEncoder?: string;
   seed?: string;
   cfg?: string;
+  cfgSchedule?: string;
   topK?: string;
   topP?: string;
   temperature?: string;
@@ -93,6 +94,7 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
       n: cliNumber(o.batch),
       seed: cliNumber(o.seed),
       cfg: cliNumber(o.cfg),
+      cfg_schedule: o.cfgSchedule,
       top_k: cliNumber(o.topK),
       top_p: cliNumber(o.topP),
       temperature: cliNumber(o.temperature),

@@ -76,7 +76,7 @@ export async function modelInfo(model: ModelRef): Promise<ModelInfo> {
       codebook_size: kcfg.vocab_size,
       latent_channels: kcfg.z_channels,
     },
-    defaults: (hj?.defaults as Record<string, unknown> | undefined) ?? { cfg: DEFAULTS.cfg, top_k: null, top_p: DEFAULTS.topP, temperature: DEFAULTS.temperature, diffusion_steps: DEFAULTS.diffusionSteps, more_smooth: DEFAULTS.moreSmooth },
+    defaults: (hj?.defaults as Record<string, unknown> | undefined) ?? { cfg: DEFAULTS.cfg, cfg_schedule: DEFAULTS.cfgSchedule, top_k: null, top_p: DEFAULTS.topP, temperature: DEFAULTS.temperature, diffusion_steps: DEFAULTS.diffusionSteps, more_smooth: DEFAULTS.moreSmooth },
     model_card: card,
   };
 }

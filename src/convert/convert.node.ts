@@ -286,7 +286,7 @@ export async function convertHart(officialDir: string, outDir: string, options: 
         patch_nums: dims.patchNums,
         context_token: tr.cfg.context_token,
         // sample.py's sampling defaults (pipeline/options.ts), official names
-        defaults: { cfg: DEFAULTS.cfg, top_k: null, top_p: DEFAULTS.topP, temperature: DEFAULTS.temperature, diffusion_steps: Number(tr.cfg.num_sampling_steps), more_smooth: DEFAULTS.moreSmooth },
+        defaults: { cfg: DEFAULTS.cfg, cfg_schedule: DEFAULTS.cfgSchedule, top_k: null, top_p: DEFAULTS.topP, temperature: DEFAULTS.temperature, diffusion_steps: Number(tr.cfg.num_sampling_steps), more_smooth: DEFAULTS.moreSmooth },
         storage: {
           dtype: storage.dtype,
           quantization: storage.quantize === 'int4' ? { method: 'MatMulNBits', bits: 4, block_size: storage.blockSize, zero_points: true } : null,

@@ -1,5 +1,5 @@
 // The HART generation loop (autoregressive_infer_cfg, hart-spec §1.3): scale by scale, the
-// transformer predicts logits for cond and uncond halves, CFG mixes them on the official ramp,
+// transformer predicts logits for cond and uncond halves, CFG mixes them (the official ramp by default),
 // tokens are sampled (hard or Gumbel-smooth), f_hat accumulates φ(bicubic(h)); at the last scale
 // the residual diffusion adds the continuous remainder; the tokenizer decodes f_hat to pixels.
 // Randomness comes from one Philox generator per image (its seed), addressed by purpose and scale.
@@ -64,7 +64,7 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
   const V = d.V, Cv = d.Cvae;
   if (tokenizer.Cvae !== Cv) throw new Error(`tokenizer latent channels ${tokenizer.Cvae} != transformer ${Cv}`);
   const rngs = o.seeds.map((s) => new Philox(s));
-  const ramp = cfgRamp(o.cfg, N);
+  const ramp = cfgRamp(o.cfg, N, o.cfgSchedule);
   const codebook = tokenizer.codebook;
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1000;
@@ -112,7 +112,7 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
       const half = B * l * d.C;
       const noise = o.hooks?.diffusionNoise ?? philoxNoise(rngs, l);
       resid = await diffusion.sample(z.subarray(0, half), {
-        cfg: diffusionCfg(o.cfg, N), zUncond: z.subarray(half), noise, steps: String(o.diffusionSteps),
+        cfg: diffusionCfg(o.cfg, N, o.cfgSchedule), zUncond: z.subarray(half), noise, steps: String(o.diffusionSteps),
       });
     }
     abortIfNeeded(o.signal);

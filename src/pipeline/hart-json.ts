@@ -4,6 +4,7 @@
 // sampling defaults come from the transformer's config.json and then sample.py (see options.ts).
 import { describe, f, type Field, hasOwn, isPlainObject, parseFields, reject } from '../io/schema.ts';
 import type { ModelDefaults } from './options.ts';
+import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
 import { MATMUL_PRECISIONS, type MatmulPrecision } from '../models/transformer/precision.ts';
 
 export interface HartJson {
@@ -31,6 +32,7 @@ const FOLDER = f.string(255, /^(?!\.\.?$)[A-Za-z0-9_.-]+$/, 'a plain folder name
 /** The generation options a model may set, official names, with the ranges resolveOptions accepts. */
 export const DEFAULTS_SCHEMA: Record<keyof ModelDefaults, Field<unknown>> = {
   cfg: f.number(0, 50),
+  cfg_schedule: f.oneOf(CFG_SCHEDULES as CfgSchedule[]),
   top_k: f.nullable(f.int(1, 1 << 24)),
   top_p: f.number(0, 1),
   temperature: f.number(0, 10),

@@ -1,6 +1,7 @@
 // Generation options: defaults from the official sample.py (hart-spec §1.4) and strict validation,
 // so a bad value fails before any work with a message naming the option.
 import type { PreviewEvent } from './progress.ts';
+import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
 
 export interface GenerateOptions {
   /** One seed for the batch (image b gets seed + b), or one per prompt. */
@@ -8,6 +9,8 @@ export interface GenerateOptions {
   seeds?: number[];
   /** Classifier-free guidance scale on the official linear ramp (4.5). */
   cfg?: number;
+  /** How guidance grows over the scales: 'linear' (the official ramp, default) or 'constant' (cfg at every scale). */
+  cfgSchedule?: CfgSchedule;
   /** Top-k override for every scale; default: 600 for scales < 7, 300 after (clipped to the vocabulary). */
   topK?: number;
   /** Nucleus sampling mass; 0 = off (official default). */
@@ -31,6 +34,7 @@ export interface GenerateOptions {
 export interface ResolvedOptions {
   seeds: number[];
   cfg: number;
+  cfgSchedule: CfgSchedule;
   topK: number | null;
   topP: number;
   temperature: number;
@@ -40,7 +44,7 @@ export interface ResolvedOptions {
   residualDiffusion?: false;
 }
 
-export const DEFAULTS = { seed: 1, cfg: 4.5, topP: 0, temperature: 1, diffusionSteps: 8, moreSmooth: true } as const;
+export const DEFAULTS = { seed: 1, cfg: 4.5, cfgSchedule: 'linear' as CfgSchedule, topP: 0, temperature: 1, diffusionSteps: 8, moreSmooth: true } as const;
 
 const MAX_SEED = 2 ** 53 - 1;
 
@@ -49,7 +53,7 @@ function check(cond: boolean, msg: string): void {
 }
 
 /** Model-specific sampling defaults, official names (hart.json `defaults`). */
-export type ModelDefaults = { cfg?: number; top_k?: number | null; top_p?: number; temperature?: number; diffusion_steps?: number; more_smooth?: boolean };
+export type ModelDefaults = { cfg?: number; cfg_schedule?: CfgSchedule; top_k?: number | null; top_p?: number; temperature?: number; diffusion_steps?: number; more_smooth?: boolean };
 
 /**
  * A loaded model's sampling defaults, whatever its layout: what its hart.json sets (HART.js
@@ -62,6 +66,7 @@ export function modelDefaults(hartJson: ModelDefaults | undefined, transformer: 
   const steps = Number(transformer.num_sampling_steps);
   return {
     cfg: h.cfg ?? DEFAULTS.cfg,
+    cfg_schedule: h.cfg_schedule ?? DEFAULTS.cfgSchedule,
     top_k: h.top_k ?? null,
     top_p: h.top_p ?? DEFAULTS.topP,
     temperature: h.temperature ?? DEFAULTS.temperature,
@@ -71,7 +76,7 @@ export function modelDefaults(hartJson: ModelDefaults | undefined, transformer: 
 }
 
 export function resolveOptions(batch: number, o: GenerateOptions = {}, model: ModelDefaults = {}): ResolvedOptions {
-  const known = new Set(['seed', 'seeds', 'cfg', 'topK', 'topP', 'temperature', 'diffusionSteps', 'moreSmooth', 'residualDiffusion', 'onProgress', 'signal']);
+  const known = new Set(['seed', 'seeds', 'cfg', 'cfgSchedule', 'topK', 'topP', 'temperature', 'diffusionSteps', 'moreSmooth', 'residualDiffusion', 'onProgress', 'signal']);
   for (const k of Object.keys(o)) check(known.has(k), `unknown generate option "${k}"`);
   check(o.seed === undefined || o.seeds === undefined, 'give seed or seeds, not both');
   let seeds: number[];
@@ -85,6 +90,8 @@ export function resolveOptions(batch: number, o: GenerateOptions = {}, model: Mo
   for (const s of seeds) check(Number.isSafeInteger(s) && s >= 0 && s <= MAX_SEED, `seed ${s} must be an integer in [0, 2^53)`);
   const cfg = o.cfg ?? model.cfg ?? DEFAULTS.cfg;
   check(Number.isFinite(cfg) && cfg >= 0 && cfg <= 50, `cfg ${cfg} must be a number in [0, 50]`);
+  const cfgSchedule = o.cfgSchedule ?? model.cfg_schedule ?? DEFAULTS.cfgSchedule;
+  check(CFG_SCHEDULES.includes(cfgSchedule), `cfgSchedule ${JSON.stringify(cfgSchedule)} must be one of ${CFG_SCHEDULES.join(', ')}`);
   const topK = o.topK ?? model.top_k ?? null;
   check(topK === null || (Number.isInteger(topK) && topK >= 1), `topK ${topK} must be an integer ≥ 1`);
   const topP = o.topP ?? model.top_p ?? DEFAULTS.topP;
@@ -95,7 +102,7 @@ export function resolveOptions(batch: number, o: GenerateOptions = {}, model: Mo
   check(Number.isInteger(diffusionSteps) && diffusionSteps >= 1 && diffusionSteps <= 1000, `diffusionSteps ${diffusionSteps} must be an integer in [1, 1000]`);
   check(o.residualDiffusion === undefined || typeof o.residualDiffusion === 'boolean', `residualDiffusion ${o.residualDiffusion} must be true or false`);
   return {
-    seeds, cfg, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? model.more_smooth ?? DEFAULTS.moreSmooth,
+    seeds, cfg, cfgSchedule, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? model.more_smooth ?? DEFAULTS.moreSmooth,
     ...(o.residualDiffusion === false ? { residualDiffusion: false as const } : {}),
   };
 }

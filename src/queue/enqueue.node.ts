@@ -69,7 +69,7 @@ export function readPrompts(path: string): PromptLine[] {
 
 export interface EnqueueCliOptions {
   redis?: string; queue?: string; out: string; seeds?: string; model?: string; modelId?: string; attempts?: string;
-  cfg?: string; topK?: string; topP?: string; temperature?: string; steps?: string; moreSmooth: boolean;
+  cfg?: string; cfgSchedule?: string; topK?: string; topP?: string; temperature?: string; steps?: string; moreSmooth: boolean;
   json?: boolean; quiet?: boolean;
 }
 
@@ -83,7 +83,7 @@ export async function enqueueCommand(file: string, o: EnqueueCliOptions): Promis
   let base;
   try {
     base = parseGenerationRequest({
-      prompt: 'x', cfg: cliNumber(o.cfg), top_k: cliNumber(o.topK), top_p: cliNumber(o.topP),
+      prompt: 'x', cfg: cliNumber(o.cfg), cfg_schedule: o.cfgSchedule, top_k: cliNumber(o.topK), top_p: cliNumber(o.topP),
       temperature: cliNumber(o.temperature), steps: cliNumber(o.steps), ...(o.moreSmooth === false ? { more_smooth: false } : {}),
     }, 'cli');
   } catch (e) {

@@ -9,7 +9,7 @@ import { generationFields, parseWith, type GenerationRequest } from '../api/requ
 export const PAYLOAD_VERSION = 1;
 
 /** The settings a job may carry: every generation field but the prompt, the seed and `n` (one image per job). */
-export const SETTING_KEYS = ['cfg', 'top_k', 'top_p', 'temperature', 'steps', 'more_smooth'] as const;
+export const SETTING_KEYS = ['cfg', 'cfg_schedule', 'top_k', 'top_p', 'temperature', 'steps', 'more_smooth'] as const;
 export type JobSettings = Partial<Pick<GenerationRequest, typeof SETTING_KEYS[number]>>;
 
 const { n: _n, seed, ...fields } = generationFields;

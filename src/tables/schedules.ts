@@ -47,14 +47,22 @@ export function scaleRatio(si: number, numScales: number): number {
   return Math.min(si, numScales - 2) / (numScales - 1);
 }
 
-/** Guidance t per scale (logits = (1+t)·cond − t·uncond): cfg·ratio_si, the last entry stale. */
-export function cfgRamp(cfg: number, numScales: number): number[] {
-  return Array.from({ length: numScales }, (_, si) => cfg * scaleRatio(si, numScales));
+/**
+ * How guidance grows over the scales: 'linear' is the official ramp (cfg·ratio_si, so the 1×1
+ * scale is sampled unguided); 'constant' (a HART.js option for small models, whose few scales
+ * settle the layout early) guides every scale and the diffusion head with cfg itself.
+ */
+export type CfgSchedule = 'linear' | 'constant';
+export const CFG_SCHEDULES: readonly CfgSchedule[] = ['linear', 'constant'];
+
+/** Guidance t per scale (logits = (1+t)·cond − t·uncond): cfg·ratio_si, the last entry stale; or cfg throughout. */
+export function cfgRamp(cfg: number, numScales: number, schedule: CfgSchedule = 'linear'): number[] {
+  return Array.from({ length: numScales }, (_, si) => (schedule === 'constant' ? cfg : cfg * scaleRatio(si, numScales)));
 }
 
-/** The cfg the diffusion head receives (diffloss.sample(cfg=t)): t of the last scale, cfg·(N−2)/(N−1). */
-export function diffusionCfg(cfg: number, numScales: number): number {
-  return cfg * scaleRatio(numScales - 1, numScales);
+/** The cfg the diffusion head receives (diffloss.sample(cfg=t)): t of the last scale, cfg·(N−2)/(N−1) on the official ramp. */
+export function diffusionCfg(cfg: number, numScales: number, schedule: CfgSchedule = 'linear'): number {
+  return cfgRamp(cfg, numScales, schedule)[numScales - 1];
 }
 
 /** Top-k of scale si as hard-coded in the official sampler (600 for si < 7, else 300), clipped to vocabSize. */

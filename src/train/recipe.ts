@@ -4,6 +4,7 @@
 import { parseHartConfig, type HARTForT2IConfig } from '../models/transformer/config.ts';
 import { parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokenizer/config.ts';
 import { parseQwen2Config, type Qwen2Config } from '../models/text/config.ts';
+import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
 
 export interface StageSchedule {
   steps: number;
@@ -82,7 +83,7 @@ export interface Recipe {
   sample_every: number;
   sample_prompts: string[];
   /** The generated model's sampling defaults (hart.json). */
-  defaults: { cfg: number; top_k: number | null; top_p: number; temperature: number; diffusion_steps: number; more_smooth: boolean };
+  defaults: { cfg: number; cfg_schedule: CfgSchedule; top_k: number | null; top_p: number; temperature: number; diffusion_steps: number; more_smooth: boolean };
 }
 
 type Json = Record<string, unknown>;
@@ -220,9 +221,12 @@ function parse(json: unknown): Recipe {
   if (!Array.isArray(sp) || sp.length > 64 || sp.some((s) => typeof s !== 'string' || s.trim() === '' || s.length > 200)) {
     throw new RecipeError('sample_prompts must be up to 64 non-empty strings of ≤ 200 characters');
   }
-  const df = obj(o.defaults ?? {}, 'defaults', ['cfg', 'top_k', 'top_p', 'temperature', 'diffusion_steps', 'more_smooth']);
+  const df = obj(o.defaults ?? {}, 'defaults', ['cfg', 'cfg_schedule', 'top_k', 'top_p', 'temperature', 'diffusion_steps', 'more_smooth']);
   const topK = Object.hasOwn(df, 'top_k') ? df.top_k : null;
   if (topK !== null && (!Number.isInteger(topK) || (topK as number) < 1)) throw new RecipeError('defaults.top_k must be null or a positive integer');
+  if (Object.hasOwn(df, 'cfg_schedule') && !CFG_SCHEDULES.includes(df.cfg_schedule as CfgSchedule)) {
+    throw new RecipeError(`defaults.cfg_schedule must be one of ${CFG_SCHEDULES.join(', ')}`);
+  }
   if (Object.hasOwn(df, 'more_smooth') && typeof df.more_smooth !== 'boolean') throw new RecipeError('defaults.more_smooth must be true or false');
   return {
     name: o.name,
@@ -241,6 +245,7 @@ function parse(json: unknown): Recipe {
     sample_prompts: sp as string[],
     defaults: {
       cfg: num(df, 'cfg', 'defaults', 0, 50, false, 4.5),
+      cfg_schedule: (df.cfg_schedule as CfgSchedule | undefined) ?? 'linear',
       top_k: topK as number | null,
       top_p: num(df, 'top_p', 'defaults', 0, 1, false, 0),
       temperature: num(df, 'temperature', 'defaults', 0, 10, false, 1),

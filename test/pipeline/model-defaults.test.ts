@@ -52,10 +52,11 @@ async function diffusionDraws(p: HartPipeline, options: { diffusionSteps?: numbe
 }
 
 test('modelDefaults: hart.json over the transformer config over sample.py', () => {
-  assert.deepEqual(modelDefaults(undefined, { num_sampling_steps: '4' }), { cfg: 4.5, top_k: null, top_p: 0, temperature: 1, diffusion_steps: 4, more_smooth: true });
+  assert.deepEqual(modelDefaults(undefined, { num_sampling_steps: '4' }), { cfg: 4.5, cfg_schedule: 'linear', top_k: null, top_p: 0, temperature: 1, diffusion_steps: 4, more_smooth: true });
   assert.equal(modelDefaults({ diffusion_steps: 6, cfg: 2 }, { num_sampling_steps: '4' }).diffusion_steps, 6);
   assert.equal(modelDefaults({ cfg: 2 }, { num_sampling_steps: '4' }).diffusion_steps, 4);
   assert.equal(modelDefaults({ more_smooth: false }, { num_sampling_steps: '8' }).more_smooth, false);
+  assert.equal(modelDefaults({ cfg_schedule: 'constant' }, { num_sampling_steps: '8' }).cfg_schedule, 'constant');
 });
 
 test('an official folder whose config says 4 sampling steps runs 4 steps, and so does its converted folder', async () => {
@@ -84,4 +85,25 @@ test('an official folder whose config says 4 sampling steps runs 4 steps, and so
   const two = await HartPipeline.fromPretrained(diskFiles(converted), { runtime });
   assert.deepEqual([two.model.defaults.diffusion_steps, two.model.defaults.more_smooth], [2, false]);
   assert.equal(await diffusionDraws(two), await diffusionDraws(p, { diffusionSteps: 2 }));
+});
+
+test('hart.json cfg_schedule: the model\'s schedule is used, an explicit option wins, a bad value is refused', async () => {
+  const dir = join(tmp, 'converted-schedule');
+  await convertHart(officialFolder('8'), dir);
+  const hj = JSON.parse(readFileSync(join(dir, 'hart.json'), 'utf8'));
+  assert.equal(hj.defaults.cfg_schedule, 'linear');
+  const linear = await HartPipeline.fromPretrained(diskFiles(dir), { runtime });
+  const image = async (p: HartPipeline, o: { cfgSchedule?: 'linear' | 'constant' } = {}) =>
+    Array.from((await p.generateFromContext(context(), { seed: 5, moreSmooth: false, ...o }))[0].data);
+  const lin = await image(linear), con = await image(linear, { cfgSchedule: 'constant' });
+  assert.notDeepEqual(lin, con, 'the constant schedule changed nothing');
+  hj.defaults.cfg_schedule = 'constant';
+  writeFileSync(join(dir, 'hart.json'), JSON.stringify(hj));
+  const constant = await HartPipeline.fromPretrained(diskFiles(dir), { runtime });
+  assert.equal(constant.model.defaults.cfg_schedule, 'constant');
+  assert.deepEqual(await image(constant), con);
+  assert.deepEqual(await image(constant, { cfgSchedule: 'linear' }), lin);
+  hj.defaults.cfg_schedule = 'cosine';
+  writeFileSync(join(dir, 'hart.json'), JSON.stringify(hj));
+  await assert.rejects(HartPipeline.fromPretrained(diskFiles(dir), { runtime }), /cfg_schedule/);
 });

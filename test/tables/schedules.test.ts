@@ -35,6 +35,13 @@ test('CFG ramp with the stale last ratio; diffusion cfg', () => {
   assert.throws(() => scaleRatio(14, 14));
 });
 
+test('the constant cfg schedule (a HART.js option) guides every scale and the diffusion head with cfg', () => {
+  assert.deepEqual(cfgRamp(1.5, 7, 'constant'), [1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5]);
+  assert.equal(diffusionCfg(1.5, 7, 'constant'), 1.5);
+  assert.deepEqual(cfgRamp(4.5, 7, 'linear'), cfgRamp(4.5, 7));
+  assert.equal(diffusionCfg(4.5, 7, 'linear'), 3.75);
+});
+
 test('top-k per scale and the more_smooth Gumbel schedule', () => {
   assert.deepEqual([0, 6, 7, 13].map((si) => topKPerScale(si, 4096)), [600, 600, 300, 300]);
   assert.deepEqual([0, 7].map((si) => topKPerScale(si, 64)), [64, 64]);
