@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJobId, jobKey, parseJobPayload } from '../../src/queue/job.ts';
+import { toGenerateOptions } from '../../src/api/request.ts';
 import { jobId, parseSeeds, readPrompts } from '../../src/queue/enqueue.node.ts';
 import { parseRedisUrl, redactUrl } from '../../src/queue/connection.node.ts';
 import { ManifestIndex, removeStaleTemps } from '../../src/queue/manifest.node.ts';
@@ -28,6 +29,7 @@ test('job id: sha256 of the canonical (prompt, seed, sorted settings, model), j 
   }
   assert.notEqual(jobId({ prompt: 'a cat', seed: 7, cfg: 3, steps: 4, model: 'n' }), id);
   assert.notEqual(jobId({ prompt: 'a cat', seed: 7, cfg: 3.5, steps: 4, model: 'm' }), id);
+  assert.notEqual(jobId({ prompt: 'a cat', seed: 7, cfg: 3, cfg_schedule: 'constant', steps: 4, model: 'm' }), id);
   // fields that are not settings (out, deliver) are not part of the identity
   assert.equal(jobKey({ prompt: 'a', seed: 1, model: 'm', ...({ out: '/x' } as object) }), jobKey({ prompt: 'a', seed: 1, model: 'm' }));
   assert.ok(!isJobId('../../etc/passwd') && !isJobId('j123'));
@@ -36,8 +38,12 @@ test('job id: sha256 of the canonical (prompt, seed, sorted settings, model), j 
 test('payload schema: the request schema, one image, a model id; one line naming the bad field', () => {
   const ok = { v: 1, prompt: 'p', seed: 3, cfg: 2, more_smooth: false, model: 'm', out: '/tmp/o', deliver: 'file' };
   assert.deepEqual(parseJobPayload(ok), ok);
+  const constant = { ...ok, cfg_schedule: 'constant' };
+  assert.deepEqual(parseJobPayload(constant), constant);
+  assert.deepEqual(toGenerateOptions(parseJobPayload(constant)), { seed: 3, cfg: 2, cfgSchedule: 'constant', moreSmooth: false });
   const bad: [unknown, RegExp][] = [
     [{ ...ok, cfg: 'abc' }, /: cfg must be a number in \[0, 50\], got "abc"$/],
+    [{ ...ok, cfg_schedule: 'cosine' }, /: cfg_schedule must be one of linear, constant, got "cosine"$/],
     [{ ...ok, seed: undefined }, /: seed is required$/],
     [{ ...ok, seed: -1 }, /: seed must be/],
     [{ ...ok, n: 2 }, /: unknown field "n"$/],

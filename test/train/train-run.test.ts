@@ -79,6 +79,9 @@ test('recipe errors name the field', () => {
   assert.throws(() => parseRecipe({ ...recipe, tokenizer: { ...recipe.tokenizer, lr: 'fast' } }), /tokenizer\.lr must be a number/);
   assert.throws(() => parseRecipe({ ...recipe, resolution: 32 }), /last patch num 8 must be resolution/);
   assert.throws(() => parseRecipe({ ...recipe, transformer: { ...recipe.transformer, config: { ...recipe.transformer.config, depht: 2 } } }), /transformer\.config: .*depht/);
+  assert.throws(() => parseRecipe({ ...recipe, defaults: { cfg_schedule: 'cosine' } }), /defaults\.cfg_schedule must be one of linear, constant/);
+  assert.equal(parseRecipe({ ...recipe, defaults: { cfg: 1, cfg_schedule: 'constant' } }).defaults.cfg_schedule, 'constant');
+  assert.equal(parseRecipe({ ...recipe, defaults: {} }).defaults.cfg_schedule, 'linear');
 });
 
 test('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async () => {
