@@ -333,6 +333,8 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
     model: dir,
     image_size: S,
     n, seed, threads,
+    // the model's sampling defaults, which every generated figure here uses (hart.json)
+    sampling: pipe.model.defaults,
     // timings are only comparable on an idle machine: the load when the evaluation ended
     machine: { cpus: cpus().length, loadavg_1m: loadavg()[0] },
     ...tok,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
@@ -62,6 +63,11 @@ test('hart eval --json: one JSON object last, with every figure, the ablation, l
     assert.ok(Number.isFinite(m.kid_emoji_train) && Number.isFinite(m.kid_emoji_heldout));
   }
   assert.equal(j.ablation.residual_diffusion, false);
+  // the sampling defaults the figures were made with: the trained model's hart.json
+  const hj = JSON.parse(readFileSync(join(model, 'hart.json'), 'utf8'));
+  assert.equal(j.sampling.cfg, hj.defaults.cfg);
+  assert.equal(j.sampling.cfg_schedule, hj.defaults.cfg_schedule ?? 'linear');
+  assert.equal(j.sampling.diffusion_steps, hj.defaults.diffusion_steps);
   // the ground-truth emoji are their own nearest neighbours in the RGB 8×8 gallery
   assert.equal(j.retrieval_reference.emoji_retrieval_real_top1, 1);
   assert.ok(j.latency_s > 0);
