@@ -7,7 +7,7 @@ export interface GenerateOptions {
   /** One seed for the batch (image b gets seed + b), or one per prompt. */
   seed?: number;
   seeds?: number[];
-  /** Classifier-free guidance scale on the official linear ramp (4.5). */
+  /** Classifier-free guidance scale (officially 4.5, on the linear ramp: see cfgSchedule). */
   cfg?: number;
   /** How guidance grows over the scales: 'linear' (the official ramp, default) or 'constant' (cfg at every scale). */
   cfgSchedule?: CfgSchedule;
