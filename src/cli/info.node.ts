@@ -8,7 +8,7 @@ import { int4Source } from '../nn/int4.ts';
 import { resolveModel, UserError, type ModelRef } from '../pipeline/default-model.node.ts';
 import { parseHartConfig, ignoredBuffers } from '../models/transformer/index.ts';
 import { parseTokenizerConfig } from '../models/tokenizer/index.ts';
-import { DEFAULTS } from '../pipeline/options.ts';
+import { modelDefaults } from '../pipeline/options.ts';
 import type { FileAccess } from '../io/file-access.ts';
 
 async function countParams(files: FileAccess, name: string | undefined, skip: (n: string) => boolean = () => false): Promise<{ total: number; byPrefix: Map<string, number> }> {
@@ -76,7 +76,8 @@ export async function modelInfo(model: ModelRef): Promise<ModelInfo> {
       codebook_size: kcfg.vocab_size,
       latent_channels: kcfg.z_channels,
     },
-    defaults: (hj?.defaults as Record<string, unknown> | undefined) ?? { cfg: DEFAULTS.cfg, cfg_schedule: DEFAULTS.cfgSchedule, top_k: null, top_p: DEFAULTS.topP, temperature: DEFAULTS.temperature, diffusion_steps: DEFAULTS.diffusionSteps, more_smooth: DEFAULTS.moreSmooth },
+    // what generation will use: hart.json's, else the transformer config's steps, else sample.py's (the pipeline's own resolution)
+    defaults: modelDefaults(hj?.defaults, tcfg),
     model_card: card,
   };
 }

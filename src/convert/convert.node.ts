@@ -30,7 +30,7 @@ import {
   type PartPlan, type PlannedTensor, type StorageOptions,
 } from './plan.ts';
 import { writeSafetensorsStreaming } from './write.node.ts';
-import { DEFAULTS } from '../pipeline/options.ts';
+import { modelDefaults } from '../pipeline/options.ts';
 
 export interface ConvertOptions extends Partial<StorageOptions> {
   /** A Qwen2 / Qwen2-VL folder (config.json, tokenizer.json, weights) to include as text_encoder/. */
@@ -285,8 +285,8 @@ export async function convertHart(officialDir: string, outDir: string, options: 
         resolution: dims.patchNums[dims.numScales - 1] * downsampleFactor(tok.cfg),
         patch_nums: dims.patchNums,
         context_token: tr.cfg.context_token,
-        // sample.py's sampling defaults (pipeline/options.ts), official names
-        defaults: { cfg: DEFAULTS.cfg, cfg_schedule: DEFAULTS.cfgSchedule, top_k: null, top_p: DEFAULTS.topP, temperature: DEFAULTS.temperature, diffusion_steps: Number(tr.cfg.num_sampling_steps), more_smooth: DEFAULTS.moreSmooth },
+        // sample.py's sampling defaults with the config's num_sampling_steps (modelDefaults), official names
+        defaults: modelDefaults(undefined, tr.cfg),
         storage: {
           dtype: storage.dtype,
           quantization: storage.quantize === 'int4' ? { method: 'MatMulNBits', bits: 4, block_size: storage.blockSize, zero_points: true } : null,

@@ -12,6 +12,8 @@ import { convertHart } from '../../src/convert/convert.node.ts';
 import { diskFiles } from '../../src/io/file-access.node.ts';
 import { HartPipeline } from '../../src/pipeline/hart-pipeline.ts';
 import { modelDefaults } from '../../src/pipeline/options.ts';
+import { modelInfo } from '../../src/cli/info.node.ts';
+import { resolveModel } from '../../src/pipeline/default-model.node.ts';
 import { nodeRuntime } from '../../src/runtime/node.node.ts';
 import { tensor } from '../tables/reference.ts';
 import { fixtureDir } from '../fixtures.ts';
@@ -64,6 +66,8 @@ test('an official folder whose config says 4 sampling steps runs 4 steps, and so
   const p = await HartPipeline.fromPretrained(diskFiles(official), { runtime });
   assert.equal(p.model.defaults.diffusion_steps, 4);
   const four = await diffusionDraws(p);
+  // hart info reports the same defaults generation uses
+  assert.equal((await modelInfo(await resolveModel(official, undefined, { requireTextEncoder: false }))).defaults.diffusion_steps, 4);
   assert.equal(four, await diffusionDraws(p, { diffusionSteps: 4 }));
   assert.notEqual(four, await diffusionDraws(p, { diffusionSteps: 8 }));
 
