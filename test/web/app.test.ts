@@ -77,12 +77,17 @@ test('the hart serve engine, and a phone screen without horizontal scroll', { ti
   const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   await page.goto(`${base}/?engine=server`);
   await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('hart serve'));
+  // the form's guidance schedule reaches the server (the default model's own is constant)
+  await page.selectOption('#cfg_schedule', 'linear');
   await page.click('#go');
   await page.waitForFunction(() => (window as any).__hart.last || (window as any).__hart.errors.length, null, { timeout: 60_000 });
   const events = await page.evaluate(() => (window as any).__hart.events.map((e: { stage: string }) => e.stage));
   assert.deepEqual(events.slice(0, 6), ['scale', 'scale', 'scale', 'scale', 'scale', 'scale']);
   const png = decodePng(Uint8Array.from(await page.evaluate(() => Array.from((window as any).__hart.last.png as Uint8Array))));
   assert.match(png.text.parameters, /Seed: 1, Size: 64x64, Model: hart-js-default/);
+  assert.match(png.text.parameters, /CFG schedule: linear/);
+  await page.waitForFunction(() => document.getElementById('stage')!.textContent!.startsWith('done'));
+  assert.match(await page.textContent('#stage') ?? '', /^done in (?!0\.00 s)\d+\.\d\d s$/); // not the old constant 0.00
   const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
   assert.ok(scroll <= client, `horizontal scroll on a phone: ${scroll} > ${client}`);
   await page.screenshot({ path: join(ARTIFACTS, 'phone-390x844.png'), fullPage: true });

@@ -143,8 +143,11 @@ function readForm(): GenerationRequest {
   // ?top_k=… in the page URL (no form field): e.g. top_k=1 for arg-max token choices, which make
   // images comparable across backends (sampled choices can flip on last-bit logit differences)
   const topK = new URL(location.href).searchParams.get('top_k');
+  const schedule = $<HTMLSelectElement>('cfg_schedule').value;
   return parseGenerationRequest({
     prompt: $<HTMLTextAreaElement>('prompt').value, seed: num('seed'), cfg: num('cfg'), steps: num('steps'),
+    // '' = the model folder's own schedule (hart.json defaults; official folders: the linear ramp)
+    ...(schedule ? { cfg_schedule: schedule } : {}),
     ...(topK ? { top_k: Number(topK) } : {}),
   }, 'json');
 }
@@ -152,6 +155,7 @@ function readForm(): GenerationRequest {
 async function generateOnServer(req: GenerationRequest, id: string) {
   const abort = new AbortController();
   current!.abort = abort;
+  const t0 = performance.now(); // the server's done event has no duration: the page's wall time, queue wait included
   const res = await fetch('./api/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req), signal: abort.signal });
   if (!res.ok) throw new Error(((await res.json()) as { error: { message: string } }).error.message);
   const reader = res.body!.getReader();
@@ -169,7 +173,7 @@ async function generateOnServer(req: GenerationRequest, id: string) {
       const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
       if (event === 'progress') onEvent({ type: 'progress', id, ...data, previews: data.previews?.map((p: string) => b64(p.split(',')[1])) });
       else if (event === 'image') onEvent({ type: 'image', id, index: data.index, seed: data.seed, png: b64(data.png) });
-      else if (event === 'done') onEvent({ type: 'done', id, seconds: 0 });
+      else if (event === 'done') onEvent({ type: 'done', id, seconds: (performance.now() - t0) / 1000 });
       else if (event === 'cancelled') onEvent({ type: 'cancelled', id });
       else if (event === 'error') onEvent({ type: 'error', id, message: data.message });
     }
