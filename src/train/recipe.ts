@@ -4,7 +4,10 @@
 import { parseHartConfig, type HARTForT2IConfig } from '../models/transformer/config.ts';
 import { parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokenizer/config.ts';
 import { parseQwen2Config, type Qwen2Config } from '../models/text/config.ts';
-import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
+import type { CfgSchedule } from '../tables/schedules.ts';
+import { DEFAULTS_SCHEMA } from '../pipeline/hart-json.ts';
+import type { ModelDefaults } from '../pipeline/options.ts';
+import { parseFields } from '../io/schema.ts';
 
 export interface StageSchedule {
   steps: number;
@@ -221,13 +224,13 @@ function parse(json: unknown): Recipe {
   if (!Array.isArray(sp) || sp.length > 64 || sp.some((s) => typeof s !== 'string' || s.trim() === '' || s.length > 200)) {
     throw new RecipeError('sample_prompts must be up to 64 non-empty strings of ≤ 200 characters');
   }
-  const df = obj(o.defaults ?? {}, 'defaults', ['cfg', 'cfg_schedule', 'top_k', 'top_p', 'temperature', 'diffusion_steps', 'more_smooth']);
-  const topK = Object.hasOwn(df, 'top_k') ? df.top_k : null;
-  if (topK !== null && (!Number.isInteger(topK) || (topK as number) < 1)) throw new RecipeError('defaults.top_k must be null or a positive integer');
-  if (Object.hasOwn(df, 'cfg_schedule') && !CFG_SCHEDULES.includes(df.cfg_schedule as CfgSchedule)) {
-    throw new RecipeError(`defaults.cfg_schedule must be one of ${CFG_SCHEDULES.join(', ')}`);
+  // the same schema hart.json's defaults are read with, so a recipe cannot write a model folder that fails to load
+  let df: Partial<ModelDefaults>;
+  try {
+    df = parseFields(o.defaults ?? {}, DEFAULTS_SCHEMA, 'defaults') as Partial<ModelDefaults>;
+  } catch (e) {
+    throw new RecipeError((e as Error).message);
   }
-  if (Object.hasOwn(df, 'more_smooth') && typeof df.more_smooth !== 'boolean') throw new RecipeError('defaults.more_smooth must be true or false');
   return {
     name: o.name,
     init: (o.init as string | undefined) ?? null,
@@ -244,13 +247,13 @@ function parse(json: unknown): Recipe {
     sample_every: num(o, 'sample_every', 'the recipe', 0, 1e8, true, 0),
     sample_prompts: sp as string[],
     defaults: {
-      cfg: num(df, 'cfg', 'defaults', 0, 50, false, 4.5),
-      cfg_schedule: (df.cfg_schedule as CfgSchedule | undefined) ?? 'linear',
-      top_k: topK as number | null,
-      top_p: num(df, 'top_p', 'defaults', 0, 1, false, 0),
-      temperature: num(df, 'temperature', 'defaults', 0, 10, false, 1),
-      diffusion_steps: num(df, 'diffusion_steps', 'defaults', 1, 1000, true, Number(trConfig.num_sampling_steps)),
-      more_smooth: (df.more_smooth as boolean | undefined) ?? true,
+      cfg: df.cfg ?? 4.5,
+      cfg_schedule: df.cfg_schedule ?? 'linear',
+      top_k: df.top_k ?? null,
+      top_p: df.top_p ?? 0,
+      temperature: df.temperature ?? 1,
+      diffusion_steps: num(df as Json, 'diffusion_steps', 'defaults', 1, 1000, true, Number(trConfig.num_sampling_steps)),
+      more_smooth: df.more_smooth ?? true,
     },
   };
 }
