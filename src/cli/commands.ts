@@ -21,22 +21,27 @@ async function benchModule(name: string): Promise<Record<string, (opts: unknown)
   }
 }
 
-export function registerCommands(program: Command): void {
-  program
-    .command('generate')
-    .description('generate an image from a text prompt (PNG with the settings in its metadata)')
-    .argument('<prompt...>', 'the text prompt')
-    .option('-o, --output <file>', 'output PNG (several images: out-1.png, out-2.png, …)', 'out.png')
-    .option('--model <dir>', 'model folder: HART.js layout (hart.json) or the official one (llm/, tokenizer/); default: the embedded model')
-    .option('--text-encoder <dir>', 'Qwen2 text-encoder folder (default: <model>/text_encoder)')
-    .option('--seed <n>', 'random seed (image b of a batch uses seed + b)', '1')
+/** The sampling options of hart generate and hart enqueue (unset = the model's defaults, options.ts). */
+function samplingOptions(cmd: Command): Command {
+  return cmd
     .option('--cfg <x>', 'classifier-free guidance scale (default: the model\'s; 4.5 officially)')
     .option('--cfg-schedule <s>', 'how guidance grows over the scales: linear (the official ramp from 0) or constant (default: the model\'s; linear officially)')
     .option('--top-k <n>', 'top-k for every scale (default: the model\'s; officially 600 for the first 7 scales, 300 after, clipped to the vocabulary)')
     .option('--top-p <x>', 'nucleus sampling mass (default 0 = off)')
     .option('--temperature <x>', 'logit temperature (default 1; 0 = arg-max)')
     .option('--steps <n>', 'residual diffusion steps (default: the model\'s num_sampling_steps)')
-    .option('--no-more-smooth', 'hard token choices instead of the Gumbel-smooth path (the benchmark setting)')
+    .option('--no-more-smooth', 'hard token choices instead of the Gumbel-smooth path (the benchmark setting)');
+}
+
+export function registerCommands(program: Command): void {
+  samplingOptions(program
+    .command('generate')
+    .description('generate an image from a text prompt (PNG with the settings in its metadata)')
+    .argument('<prompt...>', 'the text prompt')
+    .option('-o, --output <file>', 'output PNG (several images: out-1.png, out-2.png, …)', 'out.png')
+    .option('--model <dir>', 'model folder: HART.js layout (hart.json) or the official one (llm/, tokenizer/); default: the embedded model')
+    .option('--text-encoder <dir>', 'Qwen2 text-encoder folder (default: <model>/text_encoder)')
+    .option('--seed <n>', 'random seed (image b of a batch uses seed + b)', '1'))
     .option('--batch <n>', 'images to make from the prompt', '1')
     .option('--threads <n>', 'CPU threads for ONNX Runtime (default: all cores)')
     .option('--precision <mode>', 'matrix precision of the transformer blocks: float32, int8, int4 or dynq8 (default: the model\'s, else float32; see hart bench generate --precision)')
@@ -70,7 +75,7 @@ export function registerCommands(program: Command): void {
     .option('-q, --quiet', 'no request log')
     .action(async (opts) => (await import('../server/serve.node.ts')).serveCommand(opts, interrupt.signal));
   // distributed generation on BullMQ + Redis (src/queue/)
-  program
+  samplingOptions(program
     .command('enqueue')
     .description('queue one job per image (prompt × seed) for hart workers; resubmitting adds only what is missing')
     .argument('<prompts>', 'a .jsonl file ({"prompt": …, "seed"?: …, "cfg"?: …} per line) or a text file (one prompt per line)')
@@ -79,14 +84,7 @@ export function registerCommands(program: Command): void {
     .option('--queue <name>', 'queue name (one per model)', 'hart')
     .option('--seeds <list>', 'seeds per prompt: 1, 1-100 or 1,5,9-12 (a JSONL line with "seed" uses its own)', '1')
     .option('--model <dir>', 'the model the workers serve (its folder name is the job\'s model id; default: the embedded model)')
-    .option('--model-id <name>', 'the model id without the folder (the folder name the workers load)')
-    .option('--cfg <x>', 'classifier-free guidance scale')
-    .option('--cfg-schedule <s>', 'linear (the official ramp) or constant')
-    .option('--top-k <n>', 'top-k for every scale')
-    .option('--top-p <x>', 'nucleus sampling mass')
-    .option('--temperature <x>', 'logit temperature')
-    .option('--steps <n>', 'residual diffusion steps')
-    .option('--no-more-smooth', 'hard token choices instead of the Gumbel-smooth path')
+    .option('--model-id <name>', 'the model id without the folder (the folder name the workers load)'))
     .option('--attempts <n>', 'tries per job before it is parked', '3')
     .option('--json', 'print one JSON object')
     .option('-q, --quiet', 'no output')
