@@ -3,35 +3,33 @@
 // and bounds before any model loads and names the field as the user wrote it (`--top-k` on the
 // command line, `top_k` in JSON). Browser-safe (zod).
 import { z } from 'zod';
-import type { GenerateOptions } from '../pipeline/options.ts';
+import { LIMITS, type GenerateOptions } from '../pipeline/options.ts';
 import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
-
-const MAX_SEED = 2 ** 53 - 1;
 
 /** Bounds and descriptions, shared by the schema and its messages. */
 const FIELDS = {
   prompt: { cli: 'prompt', spec: 'a non-empty string of at most 10000 characters' },
   n: { cli: '--batch', spec: 'an integer in [1, 64]' },
   seed: { cli: '--seed', spec: `an integer in [0, 2^53)` },
-  cfg: { cli: '--cfg', spec: 'a number in [0, 50]' },
+  cfg: { cli: '--cfg', spec: `a number in [${LIMITS.cfg.min}, ${LIMITS.cfg.max}]` },
   cfg_schedule: { cli: '--cfg-schedule', spec: `one of ${CFG_SCHEDULES.join(', ')}` },
-  top_k: { cli: '--top-k', spec: 'an integer ≥ 1' },
-  top_p: { cli: '--top-p', spec: 'a number in [0, 1]' },
-  temperature: { cli: '--temperature', spec: 'a number in [0, 10]' },
-  steps: { cli: '--steps', spec: 'an integer in [1, 1000]' },
+  top_k: { cli: '--top-k', spec: 'an integer in [1, 2^30]' },
+  top_p: { cli: '--top-p', spec: `a number in [${LIMITS.topP.min}, ${LIMITS.topP.max}]` },
+  temperature: { cli: '--temperature', spec: `a number in [${LIMITS.temperature.min}, ${LIMITS.temperature.max}]` },
+  steps: { cli: '--steps', spec: `an integer in [${LIMITS.diffusionSteps.min}, ${LIMITS.diffusionSteps.max}]` },
   more_smooth: { cli: '--no-more-smooth', spec: 'true or false' },
 } as const;
 
 export const generationFields = {
   prompt: z.string().refine((s) => s.trim().length > 0 && s.length <= 10000),
   n: z.number().int().min(1).max(64).optional(),
-  seed: z.number().int().min(0).max(MAX_SEED).optional(),
-  cfg: z.number().min(0).max(50).optional(),
+  seed: z.number().int().min(LIMITS.seed.min).max(LIMITS.seed.max).optional(),
+  cfg: z.number().min(LIMITS.cfg.min).max(LIMITS.cfg.max).optional(),
   cfg_schedule: z.enum(CFG_SCHEDULES as [CfgSchedule, ...CfgSchedule[]]).optional(),
-  top_k: z.number().int().min(1).max(1 << 30).optional(),
-  top_p: z.number().min(0).max(1).optional(),
-  temperature: z.number().min(0).max(10).optional(),
-  steps: z.number().int().min(1).max(1000).optional(),
+  top_k: z.number().int().min(LIMITS.topK.min).max(LIMITS.topK.max).optional(),
+  top_p: z.number().min(LIMITS.topP.min).max(LIMITS.topP.max).optional(),
+  temperature: z.number().min(LIMITS.temperature.min).max(LIMITS.temperature.max).optional(),
+  steps: z.number().int().min(LIMITS.diffusionSteps.min).max(LIMITS.diffusionSteps.max).optional(),
   more_smooth: z.boolean().optional(),
 };
 

@@ -3,7 +3,7 @@
 // Checked by one schema (schema.ts): every field's type and range, own properties only; absent
 // sampling defaults come from the transformer's config.json and then sample.py (see options.ts).
 import { describe, f, type Field, hasOwn, isPlainObject, parseFields, reject } from '../io/schema.ts';
-import type { ModelDefaults } from './options.ts';
+import { LIMITS, type ModelDefaults } from './options.ts';
 import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
 import { MATMUL_PRECISIONS, type MatmulPrecision } from '../models/transformer/precision.ts';
 
@@ -31,12 +31,12 @@ const FOLDER = f.string(255, /^(?!\.\.?$)[A-Za-z0-9_.-]+$/, 'a plain folder name
 
 /** The generation options a model may set, official names, with the ranges resolveOptions accepts. */
 export const DEFAULTS_SCHEMA: Record<keyof ModelDefaults, Field<unknown>> = {
-  cfg: f.number(0, 50),
+  cfg: f.number(LIMITS.cfg.min, LIMITS.cfg.max),
   cfg_schedule: f.oneOf(CFG_SCHEDULES as CfgSchedule[]),
-  top_k: f.nullable(f.int(1, 1 << 24)),
-  top_p: f.number(0, 1),
-  temperature: f.number(0, 10),
-  diffusion_steps: f.int(1, 1000),
+  top_k: f.nullable(f.int(LIMITS.topK.min, LIMITS.topK.max)),
+  top_p: f.number(LIMITS.topP.min, LIMITS.topP.max),
+  temperature: f.number(LIMITS.temperature.min, LIMITS.temperature.max),
+  diffusion_steps: f.int(LIMITS.diffusionSteps.min, LIMITS.diffusionSteps.max),
   more_smooth: f.bool(),
 };
 

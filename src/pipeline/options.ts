@@ -46,7 +46,19 @@ export interface ResolvedOptions {
 
 export const DEFAULTS = { seed: 1, cfg: 4.5, cfgSchedule: 'linear' as CfgSchedule, topP: 0, temperature: 1, diffusionSteps: 8, moreSmooth: true } as const;
 
-const MAX_SEED = 2 ** 53 - 1;
+/**
+ * The bounds of the sampling settings: one table for resolveOptions, the request schema of the CLI,
+ * server and web app (api/request.ts), hart.json's defaults and recipes (pipeline/hart-json.ts).
+ */
+export const LIMITS = {
+  seed: { min: 0, max: 2 ** 53 - 1 },
+  cfg: { min: 0, max: 50 },
+  topK: { min: 1, max: 2 ** 30 },
+  topP: { min: 0, max: 1 },
+  temperature: { min: 0, max: 10 },
+  diffusionSteps: { min: 1, max: 1000 },
+} as const;
+const within = (v: number, l: { min: number; max: number }) => v >= l.min && v <= l.max;
 
 function check(cond: boolean, msg: string): void {
   if (!cond) throw new RangeError(msg);
@@ -87,19 +99,19 @@ export function resolveOptions(batch: number, o: GenerateOptions = {}, model: Mo
     const s = o.seed ?? DEFAULTS.seed;
     seeds = Array.from({ length: batch }, (_, b) => s + b);
   }
-  for (const s of seeds) check(Number.isSafeInteger(s) && s >= 0 && s <= MAX_SEED, `seed ${s} must be an integer in [0, 2^53)`);
+  for (const s of seeds) check(Number.isSafeInteger(s) && within(s, LIMITS.seed), `seed ${s} must be an integer in [0, 2^53)`);
   const cfg = o.cfg ?? model.cfg ?? DEFAULTS.cfg;
-  check(Number.isFinite(cfg) && cfg >= 0 && cfg <= 50, `cfg ${cfg} must be a number in [0, 50]`);
+  check(Number.isFinite(cfg) && within(cfg, LIMITS.cfg), `cfg ${cfg} must be a number in [${LIMITS.cfg.min}, ${LIMITS.cfg.max}]`);
   const cfgSchedule = o.cfgSchedule ?? model.cfg_schedule ?? DEFAULTS.cfgSchedule;
   check(CFG_SCHEDULES.includes(cfgSchedule), `cfgSchedule ${JSON.stringify(cfgSchedule)} must be one of ${CFG_SCHEDULES.join(', ')}`);
   const topK = o.topK ?? model.top_k ?? null;
-  check(topK === null || (Number.isInteger(topK) && topK >= 1), `topK ${topK} must be an integer ≥ 1`);
+  check(topK === null || (Number.isInteger(topK) && within(topK, LIMITS.topK)), `topK ${topK} must be an integer in [1, 2^30]`);
   const topP = o.topP ?? model.top_p ?? DEFAULTS.topP;
-  check(Number.isFinite(topP) && topP >= 0 && topP <= 1, `topP ${topP} must be in [0, 1]`);
+  check(Number.isFinite(topP) && within(topP, LIMITS.topP), `topP ${topP} must be in [${LIMITS.topP.min}, ${LIMITS.topP.max}]`);
   const temperature = o.temperature ?? model.temperature ?? DEFAULTS.temperature;
-  check(Number.isFinite(temperature) && temperature >= 0 && temperature <= 10, `temperature ${temperature} must be in [0, 10]`);
+  check(Number.isFinite(temperature) && within(temperature, LIMITS.temperature), `temperature ${temperature} must be in [${LIMITS.temperature.min}, ${LIMITS.temperature.max}]`);
   const diffusionSteps = o.diffusionSteps ?? model.diffusion_steps ?? DEFAULTS.diffusionSteps;
-  check(Number.isInteger(diffusionSteps) && diffusionSteps >= 1 && diffusionSteps <= 1000, `diffusionSteps ${diffusionSteps} must be an integer in [1, 1000]`);
+  check(Number.isInteger(diffusionSteps) && within(diffusionSteps, LIMITS.diffusionSteps), `diffusionSteps ${diffusionSteps} must be an integer in [${LIMITS.diffusionSteps.min}, ${LIMITS.diffusionSteps.max}]`);
   check(o.residualDiffusion === undefined || typeof o.residualDiffusion === 'boolean', `residualDiffusion ${o.residualDiffusion} must be true or false`);
   return {
     seeds, cfg, cfgSchedule, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? model.more_smooth ?? DEFAULTS.moreSmooth,

@@ -74,7 +74,7 @@ test('bad options: one line naming the option as typed, before any model loads',
   userError(['generate', 'x', '-o', out, '--cfg', 'abc'], /^hart: error: --cfg must be a number in \[0, 50\], got "abc"$/);
   userError(['generate', 'x', '-o', out, '--cfg', '-1'], /--cfg must be a number in \[0, 50\], got -1/);
   userError(['generate', 'x', '-o', out, '--cfg-schedule', 'ramp'], /^hart: error: --cfg-schedule must be one of linear, constant, got "ramp"$/);
-  userError(['generate', 'x', '-o', out, '--top-k', '1.5'], /--top-k must be an integer ≥ 1, got 1.5/);
+  userError(['generate', 'x', '-o', out, '--top-k', '1.5'], /--top-k must be an integer in \[1, 2\^30\], got 1.5/);
   userError(['generate', 'x', '-o', out, '--top-p', '2'], /--top-p must be a number in \[0, 1\], got 2/);
   userError(['generate', 'x', '-o', out, '--steps', '0'], /--steps must be an integer in \[1, 1000\], got 0/);
   userError(['generate', 'x', '-o', out, '--batch', '0'], /--batch must be an integer in \[1, 64\], got 0/);

@@ -112,7 +112,7 @@ test('hart.json defaults are type- and range-checked, with the field and the val
   const bad: [Record<string, unknown>, RegExp][] = [
     [{ cfg: 'abc' }, /"cfg" must be a number in \[0, 50\], got "abc"/],
     [{ more_smooth: 7 }, /"more_smooth" must be true or false, got 7/],
-    [{ top_k: -3.5 }, /"top_k" must be an integer in \[1, 2\^24\] or null, got -3.5/],
+    [{ top_k: -3.5 }, /"top_k" must be an integer in \[1, 2\^30\] or null, got -3.5/],
     [{ diffusion_steps: null }, /"diffusion_steps" must be an integer in \[1, 1000\], got null/],
     [{ top_p: 2 }, /"top_p" must be a number in \[0, 1\], got 2/],
     [{ temperature: -1 }, /"temperature" must be a number in \[0, 10\]/],
