@@ -6,7 +6,7 @@ import { parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokeni
 import { parseQwen2Config, type Qwen2Config } from '../models/text/config.ts';
 import type { CfgSchedule } from '../tables/schedules.ts';
 import { DEFAULTS_SCHEMA } from '../pipeline/hart-json.ts';
-import type { ModelDefaults } from '../pipeline/options.ts';
+import { DEFAULTS, type ModelDefaults } from '../pipeline/options.ts';
 import { parseFields } from '../io/schema.ts';
 
 export interface StageSchedule {
@@ -247,13 +247,14 @@ function parse(json: unknown): Recipe {
     sample_every: num(o, 'sample_every', 'the recipe', 0, 1e8, true, 0),
     sample_prompts: sp as string[],
     defaults: {
-      cfg: df.cfg ?? 4.5,
-      cfg_schedule: df.cfg_schedule ?? 'linear',
+      // absent: sample.py's values, as for a hart.json without them (options.ts)
+      cfg: df.cfg ?? DEFAULTS.cfg,
+      cfg_schedule: df.cfg_schedule ?? DEFAULTS.cfgSchedule,
       top_k: df.top_k ?? null,
-      top_p: df.top_p ?? 0,
-      temperature: df.temperature ?? 1,
+      top_p: df.top_p ?? DEFAULTS.topP,
+      temperature: df.temperature ?? DEFAULTS.temperature,
       diffusion_steps: num(df as Json, 'diffusion_steps', 'defaults', 1, 1000, true, Number(trConfig.num_sampling_steps)),
-      more_smooth: df.more_smooth ?? true,
+      more_smooth: df.more_smooth ?? DEFAULTS.moreSmooth,
     },
   };
 }
