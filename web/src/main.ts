@@ -10,7 +10,7 @@ const image = $<HTMLImageElement>('image'), download = $<HTMLAnchorElement>('dow
 const engine = $<HTMLSelectElement>('engine'), backendSel = $<HTMLSelectElement>('backend'), folder = $<HTMLInputElement>('folder');
 
 /** What tests (and curious users) can read: events in order, the last image, the model state. */
-interface HartDebug { events: { stage: string; step: number; previewWidth?: number }[]; last?: { png: Uint8Array; data?: Float32Array; seed: number; seconds: number }; loaded?: Record<string, unknown>; errors: string[] }
+interface HartDebug { events: { stage: string; step: number; previewWidth?: number; elapsed?: number }[]; last?: { png: Uint8Array; data?: Float32Array; seed: number; seconds: number }; loaded?: Record<string, unknown>; errors: string[] }
 const debug: HartDebug = { events: [], errors: [] };
 (window as unknown as { __hart: HartDebug }).__hart = debug;
 
@@ -81,7 +81,7 @@ function onEvent(m: Record<string, any>) {
   if (!current || m.id !== current.id) return;
   if (m.type === 'progress') {
     const previewWidth = m.previews?.[0] ? pngWidth(m.previews[0]) : undefined;
-    debug.events.push({ stage: m.stage, step: m.step, previewWidth });
+    debug.events.push({ stage: m.stage, step: m.step, previewWidth, elapsed: m.elapsed });
     progress.max = m.total + 2;
     progress.value = m.stage === 'scale' ? m.step + 1 : m.stage === 'diffusion' ? m.total : m.stage === 'decode' ? m.total + 1 : m.total + 2;
     stage.textContent = m.stage === 'scale' ? `scale ${m.step + 1} of ${m.total}` : m.stage;
