@@ -4,9 +4,8 @@
 import { parseHartConfig, type HARTForT2IConfig } from '../models/transformer/config.ts';
 import { parseTokenizerConfig, type HartTokenizerConfig } from '../models/tokenizer/config.ts';
 import { parseQwen2Config, type Qwen2Config } from '../models/text/config.ts';
-import type { CfgSchedule } from '../tables/schedules.ts';
 import { DEFAULTS_SCHEMA } from '../pipeline/hart-json.ts';
-import { DEFAULTS, type ModelDefaults } from '../pipeline/options.ts';
+import { modelDefaults, type ModelDefaults } from '../pipeline/options.ts';
 import { parseFields } from '../io/schema.ts';
 
 export interface StageSchedule {
@@ -86,7 +85,7 @@ export interface Recipe {
   sample_every: number;
   sample_prompts: string[];
   /** The generated model's sampling defaults (hart.json). */
-  defaults: { cfg: number; cfg_schedule: CfgSchedule; top_k: number | null; top_p: number; temperature: number; diffusion_steps: number; more_smooth: boolean };
+  defaults: Required<ModelDefaults>;
 }
 
 type Json = Record<string, unknown>;
@@ -246,15 +245,7 @@ function parse(json: unknown): Recipe {
     checkpoint_every: num(o, 'checkpoint_every', 'the recipe', 1, 1e8, true, 200),
     sample_every: num(o, 'sample_every', 'the recipe', 0, 1e8, true, 0),
     sample_prompts: sp as string[],
-    defaults: {
-      // absent: sample.py's values, as for a hart.json without them (options.ts)
-      cfg: df.cfg ?? DEFAULTS.cfg,
-      cfg_schedule: df.cfg_schedule ?? DEFAULTS.cfgSchedule,
-      top_k: df.top_k ?? null,
-      top_p: df.top_p ?? DEFAULTS.topP,
-      temperature: df.temperature ?? DEFAULTS.temperature,
-      diffusion_steps: num(df as Json, 'diffusion_steps', 'defaults', 1, 1000, true, Number(trConfig.num_sampling_steps)),
-      more_smooth: df.more_smooth ?? DEFAULTS.moreSmooth,
-    },
+    // absent ones as for a hart.json without them: the config's num_sampling_steps, else sample.py's values
+    defaults: modelDefaults(df, trConfig),
   };
 }
