@@ -3,7 +3,7 @@
 // and bounds before any model loads and names the field as the user wrote it (`--top-k` on the
 // command line, `top_k` in JSON). Browser-safe (zod).
 import { z } from 'zod';
-import { LIMITS, type GenerateOptions } from '../pipeline/options.ts';
+import { LIMITS, rangeText, type GenerateOptions } from '../pipeline/options.ts';
 import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
 
 /** Bounds and descriptions, shared by the schema and its messages. */
@@ -11,12 +11,12 @@ const FIELDS = {
   prompt: { cli: 'prompt', spec: 'a non-empty string of at most 10000 characters' },
   n: { cli: '--batch', spec: 'an integer in [1, 64]' },
   seed: { cli: '--seed', spec: `an integer in [0, 2^53)` },
-  cfg: { cli: '--cfg', spec: `a number in [${LIMITS.cfg.min}, ${LIMITS.cfg.max}]` },
+  cfg: { cli: '--cfg', spec: `a number in ${rangeText(LIMITS.cfg)}` },
   cfg_schedule: { cli: '--cfg-schedule', spec: `one of ${CFG_SCHEDULES.join(', ')}` },
-  top_k: { cli: '--top-k', spec: 'an integer in [1, 2^30]' },
-  top_p: { cli: '--top-p', spec: `a number in [${LIMITS.topP.min}, ${LIMITS.topP.max}]` },
-  temperature: { cli: '--temperature', spec: `a number in [${LIMITS.temperature.min}, ${LIMITS.temperature.max}]` },
-  steps: { cli: '--steps', spec: `an integer in [${LIMITS.diffusionSteps.min}, ${LIMITS.diffusionSteps.max}]` },
+  top_k: { cli: '--top-k', spec: `an integer in ${rangeText(LIMITS.topK)}` },
+  top_p: { cli: '--top-p', spec: `a number in ${rangeText(LIMITS.topP)}` },
+  temperature: { cli: '--temperature', spec: `a number in ${rangeText(LIMITS.temperature)}` },
+  steps: { cli: '--steps', spec: `an integer in ${rangeText(LIMITS.diffusionSteps)}` },
   more_smooth: { cli: '--no-more-smooth', spec: 'true or false' },
 } as const;
 

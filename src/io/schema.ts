@@ -113,7 +113,8 @@ class FieldError extends Error {}
 const bad = (want: string, v: unknown): never => { throw new FieldError(`must be ${want}, got ${describe(v)}`); };
 /** For custom fields: rejects `v` with the standard "must be <want>, got <v>" message. */
 export const reject = bad;
-const fmt = (x: number) => (Math.abs(x) >= 2 ** 20 && Number.isInteger(Math.log2(Math.abs(x))) ? `2^${Math.log2(Math.abs(x))}` : String(x));
+/** A bound as messages show it: large powers of two as 2^k. */
+export const fmt = (x: number): string => (Math.abs(x) >= 2 ** 20 && Number.isInteger(Math.log2(Math.abs(x))) ? `2^${Math.log2(Math.abs(x))}` : String(x));
 
 export const f = {
   int(min: number, max: number): Field<number> {

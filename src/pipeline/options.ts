@@ -2,6 +2,7 @@
 // so a bad value fails before any work with a message naming the option.
 import type { PreviewEvent } from './progress.ts';
 import { CFG_SCHEDULES, type CfgSchedule } from '../tables/schedules.ts';
+import { fmt } from '../io/schema.ts';
 
 export interface GenerateOptions {
   /** One seed for the batch (image b gets seed + b), or one per prompt. */
@@ -59,6 +60,8 @@ export const LIMITS = {
   diffusionSteps: { min: 1, max: 1000 },
 } as const;
 const within = (v: number, l: { min: number; max: number }) => v >= l.min && v <= l.max;
+/** "[min, max]" of a LIMITS entry, as every door's messages show it. */
+export const rangeText = (l: { min: number; max: number }): string => `[${fmt(l.min)}, ${fmt(l.max)}]`;
 
 function check(cond: boolean, msg: string): void {
   if (!cond) throw new RangeError(msg);
@@ -101,17 +104,17 @@ export function resolveOptions(batch: number, o: GenerateOptions = {}, model: Mo
   }
   for (const s of seeds) check(Number.isSafeInteger(s) && within(s, LIMITS.seed), `seed ${s} must be an integer in [0, 2^53)`);
   const cfg = o.cfg ?? model.cfg ?? DEFAULTS.cfg;
-  check(Number.isFinite(cfg) && within(cfg, LIMITS.cfg), `cfg ${cfg} must be a number in [${LIMITS.cfg.min}, ${LIMITS.cfg.max}]`);
+  check(Number.isFinite(cfg) && within(cfg, LIMITS.cfg), `cfg ${cfg} must be a number in ${rangeText(LIMITS.cfg)}`);
   const cfgSchedule = o.cfgSchedule ?? model.cfg_schedule ?? DEFAULTS.cfgSchedule;
   check(CFG_SCHEDULES.includes(cfgSchedule), `cfgSchedule ${JSON.stringify(cfgSchedule)} must be one of ${CFG_SCHEDULES.join(', ')}`);
   const topK = o.topK ?? model.top_k ?? null;
-  check(topK === null || (Number.isInteger(topK) && within(topK, LIMITS.topK)), `topK ${topK} must be an integer in [1, 2^30]`);
+  check(topK === null || (Number.isInteger(topK) && within(topK, LIMITS.topK)), `topK ${topK} must be an integer in ${rangeText(LIMITS.topK)}`);
   const topP = o.topP ?? model.top_p ?? DEFAULTS.topP;
-  check(Number.isFinite(topP) && within(topP, LIMITS.topP), `topP ${topP} must be in [${LIMITS.topP.min}, ${LIMITS.topP.max}]`);
+  check(Number.isFinite(topP) && within(topP, LIMITS.topP), `topP ${topP} must be in ${rangeText(LIMITS.topP)}`);
   const temperature = o.temperature ?? model.temperature ?? DEFAULTS.temperature;
-  check(Number.isFinite(temperature) && within(temperature, LIMITS.temperature), `temperature ${temperature} must be in [${LIMITS.temperature.min}, ${LIMITS.temperature.max}]`);
+  check(Number.isFinite(temperature) && within(temperature, LIMITS.temperature), `temperature ${temperature} must be in ${rangeText(LIMITS.temperature)}`);
   const diffusionSteps = o.diffusionSteps ?? model.diffusion_steps ?? DEFAULTS.diffusionSteps;
-  check(Number.isInteger(diffusionSteps) && within(diffusionSteps, LIMITS.diffusionSteps), `diffusionSteps ${diffusionSteps} must be an integer in [${LIMITS.diffusionSteps.min}, ${LIMITS.diffusionSteps.max}]`);
+  check(Number.isInteger(diffusionSteps) && within(diffusionSteps, LIMITS.diffusionSteps), `diffusionSteps ${diffusionSteps} must be an integer in ${rangeText(LIMITS.diffusionSteps)}`);
   check(o.residualDiffusion === undefined || typeof o.residualDiffusion === 'boolean', `residualDiffusion ${o.residualDiffusion} must be true or false`);
   return {
     seeds, cfg, cfgSchedule, topK, topP, temperature, diffusionSteps, moreSmooth: o.moreSmooth ?? model.more_smooth ?? DEFAULTS.moreSmooth,
