@@ -79,14 +79,22 @@ test('the hart serve engine, and a phone screen without horizontal scroll', { ti
   await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('hart serve'));
   // the form's guidance schedule reaches the server (the default model's own is constant)
   await page.selectOption('#cfg_schedule', 'linear');
+  // and so do the fields under "More options" (two images: the gallery gets both)
+  await page.click('#more summary');
+  await page.fill('#n', '2');
+  await page.fill('#top_k', '5');
+  await page.fill('#temperature', '0.5');
+  await page.selectOption('#more_smooth', 'true');
   await page.click('#go');
-  await page.waitForFunction(() => (window as any).__hart.last || (window as any).__hart.errors.length, null, { timeout: 60_000 });
+  await page.waitForFunction(() => document.getElementById('stage')!.textContent!.startsWith('done') || (window as any).__hart.errors.length, null, { timeout: 60_000 });
+  assert.deepEqual(await page.evaluate(() => (window as any).__hart.errors), []);
   const events = await page.evaluate(() => (window as any).__hart.events.map((e: { stage: string }) => e.stage));
   assert.deepEqual(events.slice(0, 6), ['scale', 'scale', 'scale', 'scale', 'scale', 'scale']);
   const png = decodePng(Uint8Array.from(await page.evaluate(() => Array.from((window as any).__hart.last.png as Uint8Array))));
-  assert.match(png.text.parameters, /Seed: 1, Size: 64x64, Model: hart-js-default/);
+  assert.match(png.text.parameters, /Seed: 1, Size: 64x64, Model: hart-js-default/); // the first image (the second, seed 2, goes to the gallery)
   assert.match(png.text.parameters, /CFG schedule: linear/);
-  await page.waitForFunction(() => document.getElementById('stage')!.textContent!.startsWith('done'));
+  assert.match(png.text.parameters, /Top-k: 5, Top-p: [\d.]+, Temperature: 0\.5, More smooth: true/);
+  assert.equal(await page.locator('#gallery img').count(), 2);
   assert.match(await page.textContent('#stage') ?? '', /^done in (?!0\.00 s)\d+\.\d\d s$/); // not the old constant 0.00
   const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
   assert.ok(scroll <= client, `horizontal scroll on a phone: ${scroll} > ${client}`);

@@ -16,6 +16,15 @@ const debug: HartDebug = { events: [], errors: [] };
 
 const params = new URLSearchParams(location.search);
 if (params.get('backend')) backendSel.value = params.get('backend')!;
+// the sampling fields can be preset from the URL, e.g. ?top_k=1 for arg-max token choices, which make
+// images comparable across backends (sampled choices can flip on last-bit logit differences)
+const MORE_FIELDS = ['n', 'top_k', 'top_p', 'temperature', 'more_smooth']; // inside <details id="more">
+for (const id of ['seed', 'cfg', 'cfg_schedule', 'steps', ...MORE_FIELDS]) {
+  const v = params.get(id);
+  if (v === null) continue;
+  $<HTMLInputElement | HTMLSelectElement>(id).value = v;
+  if (MORE_FIELDS.includes(id)) $<HTMLDetailsElement>('more').open = true;
+}
 
 let worker: Worker | undefined;
 let model: { id: string; files: string | null } | undefined;
@@ -140,15 +149,14 @@ function readForm(): GenerationRequest {
     const v = input.value.trim();
     return v === '' ? undefined : Number(v);
   };
-  // ?top_k=… in the page URL (no form field): e.g. top_k=1 for arg-max token choices, which make
-  // images comparable across backends (sampled choices can flip on last-bit logit differences)
-  const topK = new URL(location.href).searchParams.get('top_k');
   const schedule = $<HTMLSelectElement>('cfg_schedule').value;
+  const smooth = $<HTMLSelectElement>('more_smooth').value;
   return parseGenerationRequest({
     prompt: $<HTMLTextAreaElement>('prompt').value, seed: num('seed'), cfg: num('cfg'), steps: num('steps'),
-    // '' = the model folder's own schedule (hart.json defaults; official folders: the linear ramp)
+    n: num('n'), top_k: num('top_k'), top_p: num('top_p'), temperature: num('temperature'),
+    // '' = the model folder's own choice (hart.json defaults; official folders: the linear ramp, smoothing on)
     ...(schedule ? { cfg_schedule: schedule } : {}),
-    ...(topK ? { top_k: Number(topK) } : {}),
+    ...(smooth ? { more_smooth: smooth === 'true' } : {}),
   }, 'json');
 }
 
