@@ -18,32 +18,45 @@ export function nameHash(s: string): number {
   return h;
 }
 
-export class RandomWeightStore implements WeightStore {
+/**
+ * A WeightStore that makes each weight the first time the model asks for it (by name and shape)
+ * and keeps it, so later calls and `created` see the same tensor. Subclasses say how: `generate`.
+ */
+export abstract class GeneratedWeightStore implements WeightStore {
   readonly created = new Map<string, StoredTensor>();
-  private rng: Philox;
-  constructor(seed = 0, readonly init: RandomInit = {}) {
+  protected readonly rng: Philox;
+  constructor(seed: number) {
     this.rng = new Philox(seed);
   }
+
+  /** The values of weight `name` of `shape` (n = the product of its dims), deterministic in (seed, name). */
+  protected abstract generate(name: string, shape: readonly number[], n: number): Float32Array;
 
   get(name: string, expectedShape?: readonly number[]): StoredTensor | undefined {
     const hit = this.created.get(name);
     if (hit || !expectedShape) return hit;
     const shape = [...expectedShape];
-    const n = shape.reduce((a, b) => a * b, 1);
+    const t: StoredTensor = { dtype: 'float32', shape, data: this.generate(name, shape, shape.reduce((a, b) => a * b, 1)) };
+    this.created.set(name, t);
+    return t;
+  }
+}
+
+export class RandomWeightStore extends GeneratedWeightStore {
+  constructor(seed = 0, readonly init: RandomInit = {}) {
+    super(seed);
+  }
+
+  protected generate(name: string, shape: readonly number[], n: number): Float32Array {
     const z = this.rng.normal(stream(0x1ffff, nameHash(name)), 0, n);
-    let data: Float32Array;
     if (shape.length === 1) {
       // norms' weights around 1, biases around 0
       const isBias = name.endsWith('bias');
       const std = this.init.biasStd ?? 0.02;
-      data = Float32Array.from(z, (v) => (isBias ? v * std : 1 + v * std));
-    } else {
-      const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-      const std = (this.init.gain ?? 1) / Math.sqrt(fanIn);
-      data = Float32Array.from(z, (v) => v * std);
+      return Float32Array.from(z, (v) => (isBias ? v * std : 1 + v * std));
     }
-    const t: StoredTensor = { dtype: 'float32', shape, data };
-    this.created.set(name, t);
-    return t;
+    const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+    const std = (this.init.gain ?? 1) / Math.sqrt(fanIn);
+    return Float32Array.from(z, (v) => v * std);
   }
 }

@@ -4,10 +4,8 @@
 // √(2·depth), the logit head ×0.02, AdaLN modulations and the diffusion head's output zero (MAR),
 // norm gains 1, biases 0; convolutions He-uniform like torch's default (bound 1/√fan_in).
 // Deterministic: weight `name` draws from the Philox stream keyed by (seed, hash(name)).
-import { Philox, stream } from '../random/philox.ts';
-import type { StoredTensor, WeightStore } from '../nn/params.ts';
-import { nameHash } from '../nn/random-weights.ts';
-
+import { stream } from '../random/philox.ts';
+import { GeneratedWeightStore, nameHash } from '../nn/random-weights.ts';
 
 const INIT_PURPOSE = 0x7e57;
 
@@ -38,26 +36,16 @@ export function initRule(name: string, shape: readonly number[], o: InitOptions 
 }
 
 /** A WeightStore that creates every weight it is asked for by initRule (training from scratch). */
-export class InitWeightStore implements WeightStore {
-  readonly created = new Map<string, StoredTensor>();
-  private rng: Philox;
+export class InitWeightStore extends GeneratedWeightStore {
   constructor(seed: number, readonly options: InitOptions = {}) {
-    this.rng = new Philox(seed);
+    super(seed);
   }
 
-  get(name: string, expectedShape?: readonly number[]): StoredTensor | undefined {
-    const hit = this.created.get(name);
-    if (hit || !expectedShape) return hit;
-    const shape = [...expectedShape];
-    const n = shape.reduce((a, b) => a * b, 1);
+  protected generate(name: string, shape: readonly number[], n: number): Float32Array {
     const r = initRule(name, shape, this.options);
-    let data: Float32Array;
-    if (r.kind === 'zeros') data = new Float32Array(n);
-    else if (r.kind === 'ones') data = new Float32Array(n).fill(1);
-    else if (r.kind === 'normal') data = Float32Array.from(this.rng.normal(stream(INIT_PURPOSE, nameHash(name)), 0, n), (v) => v * r.scale);
-    else data = Float32Array.from(this.rng.uniform(stream(INIT_PURPOSE, nameHash(name)), 0, n), (u) => (2 * u - 1) * r.scale);
-    const t: StoredTensor = { dtype: 'float32', shape, data };
-    this.created.set(name, t);
-    return t;
+    if (r.kind === 'zeros') return new Float32Array(n);
+    if (r.kind === 'ones') return new Float32Array(n).fill(1);
+    if (r.kind === 'normal') return Float32Array.from(this.rng.normal(stream(INIT_PURPOSE, nameHash(name)), 0, n), (v) => v * r.scale);
+    return Float32Array.from(this.rng.uniform(stream(INIT_PURPOSE, nameHash(name)), 0, n), (u) => (2 * u - 1) * r.scale);
   }
 }
