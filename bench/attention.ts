@@ -11,12 +11,22 @@
 //   mha              com.microsoft MultiHeadAttention on all heads, K/V as BNSH (ONNX Runtime's
 //                    CPU flash attention when it applies)
 //   mha-g{G}         the same per head group (G calls)
+//   attn23           ONNX's own Attention (opset 23) on all heads, K/V as BHSD
 // Every variant's output is compared with the first (max |Δ|).
 import { parseArgs } from 'node:util';
-import { concat, emitOnnx, Graph, type Tensor } from '../src/graph/index.ts';
+import { concat, defineOp, emitOnnx, Graph, type Tensor } from '../src/graph/index.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
 import '../src/models/transformer/attention.ts'; // registers HartMHA
 import { MatmulPeak } from './matmul-peak.ts';
+
+// ONNX Attention (opset 23): q [B, H, l, hd], k/v [B, H, S, hd] → [B, H, l, hd]
+defineOp({
+  name: 'BenchAttention23',
+  infer: ([q]) => [{ dtype: q.dtype, shape: [...q.shape] }],
+  emit: (ctx, node) => {
+    ctx.node('Attention', node.inputs.map((t) => ctx.name(t)), [ctx.name(node.outputs[0])], { scale: { f: node.attrs.scale as number } });
+  },
+});
 
 const { values } = parseArgs({
   options: {
@@ -65,6 +75,9 @@ function build(variant: string): Graph extends never ? never : { outputs: Record
       return g.apply1('HartMHA', [qg, kg, vg], { heads: hg, scale });
     });
     out = G === 1 ? parts[0] : concat(parts, 2);
+  } else if (variant === 'attn23') {
+    const [kt, vt] = [k, v].map((t) => t.transpose([1, 2, 0, 3]));
+    out = g.apply1('BenchAttention23', [q, kt, vt], { scale }).transpose([0, 2, 1, 3]).reshape([0, 0, C]);
   } else {
     throw new Error(`unknown variant ${variant}`);
   }
@@ -80,7 +93,7 @@ const feeds = {
 };
 const variants = values.variants!.split(',');
 const models = [];
-for (const name of variants) models.push({ name, m: await rt.load(emitOnnx(build(name)), { memPattern: false }) });
+for (const name of variants) models.push({ name, m: await rt.load(emitOnnx({ ...build(name), ...(name === 'attn23' ? { opset: 23 } : {}) }), { memPattern: false }) });
 console.log(`${variants.length} variants compiled`);
 const gemm0 = await MatmulPeak.weightGemm(rt);
 const times: Record<string, number[]> = {};

@@ -1,6 +1,7 @@
-// A WeightStore that creates every weight the model asks for, with a deterministic random
-// initialization from the weight's name and shape: for benchmarks at full size (the compute of
-// the real model without its weights) and as the starting point of training.
+// WeightStores that create every weight the model asks for, deterministically from the weight's
+// name and shape: GeneratedWeightStore (make once, keep) and RandomWeightStore, a plain random init
+// for benchmarks at full size (the compute of the real model without its weights). Training from
+// scratch uses train/init.ts's InitWeightStore, the same store with the training init rules.
 import { Philox, stream } from '../random/philox.ts';
 import type { StoredTensor, WeightStore } from './params.ts';
 
