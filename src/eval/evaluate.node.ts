@@ -91,7 +91,7 @@ function sample<T>(items: readonly T[], k: number, seed: number, purpose: number
 }
 
 /** One record per (set, base emoji) group, chosen uniformly, then k groups (balanced as training samples them). */
-function emojiSample(ds: EmojiDataset, heldOut: boolean, k: number, seed: number, purpose: number): number[] {
+export function emojiSample(ds: EmojiDataset, heldOut: boolean, k: number, seed: number, purpose: number): number[] {
   const groups = new Map<string, number[]>();
   ds.records.forEach((r, i) => {
     if (r.heldOut !== heldOut) return;
@@ -133,6 +133,25 @@ interface GenerationMetrics {
 
 /** Gallery of one emoji set for retrieval: Lab and net features of every image, grouped by base emoji. */
 interface Gallery { rgb: Features; lab: Features; net: Features; group: Int32Array; groupOf: Map<string, number> }
+
+/**
+ * RGB 8×8 emoji retrieval (the evaluation's primary space) of images generated for the captions of
+ * records `idx` (prompt k: seed + k): the fraction whose caption's emoji is among the 1 / 5 nearest
+ * of its set. For choosing defaults on training captions other than the evaluation's.
+ */
+export async function rgbRetrieval(pipe: HartPipeline, ds: EmojiDataset, idx: number[], seed: number, batch: number, options: GenerateOptions = {}): Promise<{ top1: number; top5: number }> {
+  const imgs = await generateAll(pipe, idx.map((i) => ds.records[i].caption), seed, batch, options);
+  const ranks: number[] = [];
+  for (const set of new Set(idx.map((i) => ds.records[i].set))) {
+    const all = ds.records.map((r, i) => ({ r, i })).filter(({ r }) => r.set === set);
+    const groupOf = new Map<string, number>();
+    const group = Int32Array.from(all, ({ r }) => { if (!groupOf.has(r.base)) groupOf.set(r.base, groupOf.size); return groupOf.get(r.base)!; });
+    const gallery = features(all.map(({ i }) => rgbFeature(emojiImage(ds, i))));
+    const q = idx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
+    ranks.push(...retrievalRanks(features(q.map(({ k }) => rgbFeature(imgs[k]))), gallery, group, q.map(({ r }) => groupOf.get(r.base)!)));
+  }
+  return { top1: topK(ranks, 1), top5: topK(ranks, 5) };
+}
 
 async function buildGallery(ds: EmojiDataset, set: string, fx: FeatureExtractor): Promise<Gallery> {
   const idx = ds.records.map((r, i) => ({ r, i })).filter(({ r }) => r.set === set);
