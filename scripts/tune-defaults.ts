@@ -10,7 +10,7 @@ import { loadHartPipeline } from '../src/index.node.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
 import { scenePrompts } from '../src/train/data/scenes.ts';
 import { checkScene, scoreVerdicts } from '../src/eval/scenes-check.ts';
-import { emojiSample, generateAll, rgbRetrieval } from '../src/eval/evaluate.node.ts';
+import { emojiSample, generateAll, rgbGalleries, rgbRetrieval } from '../src/eval/evaluate.node.ts';
 import { loadEmojiDataset } from '../src/train/data/emoji.node.ts';
 import { CFG_SCHEDULES, type CfgSchedule } from '../src/tables/schedules.ts';
 
@@ -30,6 +30,7 @@ const TUNE_EMOJI_PURPOSE = 0x210;
 const nEmoji = Number(values.emoji);
 const ds = nEmoji > 0 ? loadEmojiDataset() : undefined;
 const emojiIdx = ds ? emojiSample(ds, false, nEmoji, seed, TUNE_EMOJI_PURPOSE) : [];
+const galleries = ds ? rgbGalleries(ds, emojiIdx.map((i) => ds.records[i].set)) : new Map();
 const smooths = values['more-smooth']!.split(',').map((v) => {
   if (v !== 'true' && v !== 'false') throw new Error(`--more-smooth takes true and/or false, not ${JSON.stringify(v)}`);
   return v === 'true';
@@ -44,7 +45,7 @@ for (const cfgSchedule of schedules) for (const cfg of values.cfg!.split(',').ma
     for (const temperature of values.temperature!.split(',').map(Number)) for (const moreSmooth of smooths) {
       const images = await generateAll(pipe, scenes.map((x) => x.caption), seed, 16, { cfg, cfgSchedule, topK, temperature, moreSmooth });
       const score = scoreVerdicts(images.map((im, k) => checkScene(im, scenes[k].caption)));
-      const emoji = ds ? await rgbRetrieval(pipe, ds, emojiIdx, seed + 100_000, 16, { cfg, cfgSchedule, topK, temperature, moreSmooth }) : undefined;
+      const emoji = ds ? await rgbRetrieval(pipe, ds, emojiIdx, galleries, seed + 100_000, 16, { cfg, cfgSchedule, topK, temperature, moreSmooth }) : undefined;
       rows.push({
         cfg_schedule: cfgSchedule, cfg, top_k: topK, temperature, more_smooth: moreSmooth, accuracy: +score.overall.toFixed(3), per_category: Object.fromEntries(Object.entries(score.accuracy).map(([k, v]) => [k, +v.toFixed(3)])),
         ...(emoji ? { emoji_top1: +emoji.top1.toFixed(3), emoji_top5: +emoji.top5.toFixed(3) } : {}),

@@ -134,34 +134,46 @@ interface GenerationMetrics {
 /** Gallery of one emoji set for retrieval: Lab and net features of every image, grouped by base emoji. */
 interface Gallery { rgb: Features; lab: Features; net: Features; group: Int32Array; groupOf: Map<string, number> }
 
+/** The records of one emoji set and, per record, its base emoji's group (skin-tone variants are one group). */
+function setGroups(ds: EmojiDataset, set: string): { idx: number[]; group: Int32Array; groupOf: Map<string, number> } {
+  const idx = ds.records.flatMap((r, i) => (r.set === set ? [i] : []));
+  const groupOf = new Map<string, number>();
+  const group = Int32Array.from(idx, (i) => {
+    const base = ds.records[i].base;
+    if (!groupOf.has(base)) groupOf.set(base, groupOf.size);
+    return groupOf.get(base)!;
+  });
+  return { idx, group, groupOf };
+}
+
+export type RgbGallery = Pick<Gallery, 'rgb' | 'group' | 'groupOf'>;
+
+/** The RGB 8×8 galleries of the given emoji sets (build once, reuse for every setting scored). */
+export function rgbGalleries(ds: EmojiDataset, sets: Iterable<string>): Map<string, RgbGallery> {
+  return new Map([...new Set(sets)].map((set) => {
+    const { idx, group, groupOf } = setGroups(ds, set);
+    return [set, { rgb: features(idx.map((i) => rgbFeature(emojiImage(ds, i)))), group, groupOf }];
+  }));
+}
+
 /**
  * RGB 8×8 emoji retrieval (the evaluation's primary space) of images generated for the captions of
  * records `idx` (prompt k: seed + k): the fraction whose caption's emoji is among the 1 / 5 nearest
- * of its set. For choosing defaults on training captions other than the evaluation's.
+ * of its set's gallery. For choosing defaults on training captions other than the evaluation's.
  */
-export async function rgbRetrieval(pipe: HartPipeline, ds: EmojiDataset, idx: number[], seed: number, batch: number, options: GenerateOptions = {}): Promise<{ top1: number; top5: number }> {
+export async function rgbRetrieval(pipe: HartPipeline, ds: EmojiDataset, idx: number[], galleries: Map<string, RgbGallery>, seed: number, batch: number, options: GenerateOptions = {}): Promise<{ top1: number; top5: number }> {
   const imgs = await generateAll(pipe, idx.map((i) => ds.records[i].caption), seed, batch, options);
   const ranks: number[] = [];
-  for (const set of new Set(idx.map((i) => ds.records[i].set))) {
-    const all = ds.records.map((r, i) => ({ r, i })).filter(({ r }) => r.set === set);
-    const groupOf = new Map<string, number>();
-    const group = Int32Array.from(all, ({ r }) => { if (!groupOf.has(r.base)) groupOf.set(r.base, groupOf.size); return groupOf.get(r.base)!; });
-    const gallery = features(all.map(({ i }) => rgbFeature(emojiImage(ds, i))));
+  for (const [set, g] of galleries) {
     const q = idx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
-    ranks.push(...retrievalRanks(features(q.map(({ k }) => rgbFeature(imgs[k]))), gallery, group, q.map(({ r }) => groupOf.get(r.base)!)));
+    ranks.push(...retrievalRanks(features(q.map(({ k }) => rgbFeature(imgs[k]))), g.rgb, g.group, q.map(({ r }) => g.groupOf.get(r.base)!)));
   }
   return { top1: topK(ranks, 1), top5: topK(ranks, 5) };
 }
 
 async function buildGallery(ds: EmojiDataset, set: string, fx: FeatureExtractor): Promise<Gallery> {
-  const idx = ds.records.map((r, i) => ({ r, i })).filter(({ r }) => r.set === set);
-  const groupOf = new Map<string, number>();
-  const group = new Int32Array(idx.length);
-  idx.forEach(({ r }, k) => {
-    if (!groupOf.has(r.base)) groupOf.set(r.base, groupOf.size);
-    group[k] = groupOf.get(r.base)!;
-  });
-  const images = idx.map(({ i }) => emojiImage(ds, i));
+  const { idx, group, groupOf } = setGroups(ds, set);
+  const images = idx.map((i) => emojiImage(ds, i));
   return { rgb: features(images.map((im) => rgbFeature(im))), lab: features(images.map((im) => labFeature(im))), net: await fx.features(images), group, groupOf };
 }
 
