@@ -4,6 +4,7 @@ import './ops/matmul.ts';
 import './ops/reduce.ts';
 import './ops/shape.ts';
 import './ops/conv.ts';
+import './ops/image.ts';
 import './methods.ts';
 
 export { Graph, Tensor, Node, ShapeError, defineOp, staticShape } from './tensor.ts';

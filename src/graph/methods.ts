@@ -36,6 +36,10 @@ declare module './tensor.ts' {
     scatterNDAdd(indices: Tensor, updates: Tensor): Tensor;
     oneHot(depth: number, dtype?: DType): Tensor; zerosLike(): Tensor; dimSize(axes: number[]): Tensor;
     conv2d(w: Tensor, b?: Tensor, opts?: Partial<ConvAttrs>): Tensor;
+    /** [N, C, H, W] → [N, C, s·H, s·W], nearest neighbour (ops/image.ts). */
+    upsampleNearest(scale: number): Tensor;
+    /** GroupNorm's normalisation without the affine part, float32 [N, C, …] (ops/image.ts). */
+    groupNormalize(groups: number, eps: number): Tensor;
   }
 }
 
@@ -118,6 +122,8 @@ P.scatterNDAdd = function (indices, updates) { return this.graph.apply1('Scatter
 P.oneHot = function (depth, dtype = 'float32') { return this.graph.apply1('OneHot', [this], { depth, dtype }); };
 P.zerosLike = function () { return this.graph.apply1('ZerosLike', [this]); };
 P.dimSize = function (axes) { return this.graph.apply1('DimProd', [this], { axes: [...axes] }); };
+P.upsampleNearest = function (scale) { return this.graph.apply1('UpsampleNearest', [this], { scale }); };
+P.groupNormalize = function (groups, eps) { return this.graph.apply1('GroupNormalize', [this], { groups, eps }); };
 P.conv2d = function (w, b, opts = {}) {
   const attrs = {
     strides: opts.strides ?? [1, 1],

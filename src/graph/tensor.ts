@@ -26,6 +26,8 @@ export interface EmitContext {
   constInt64(values: readonly (number | bigint)[]): string;
   constScalar(value: number, dtype: DType): string;
   constScalar1d(value: number, dtype: DType): string;
+  /** A 1-D float32 initializer holding these values (shared between nodes asking for the same). */
+  constFloat32(values: readonly number[]): string;
   fresh(prefix: string): string;
   /** Name of a scalar int64 holding a symbolic dim at run time (built from some graph input's shape). */
   dimValue(d: Dim): string;

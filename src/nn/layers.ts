@@ -49,13 +49,17 @@ export function layerNorm(p: Params | null, x: Tensor, eps: number): Tensor {
 export function groupNorm(p: Params, x: Tensor, groups: number, eps: number): Tensor {
   const C = x.shape[1];
   if (typeof C !== 'number' || C % groups !== 0) throw new Error(`GroupNorm: ${C} channels not divisible by ${groups}`);
-  const g = x.reshape([0, groups, -1]);
-  const mu = g.mean([2], true);
-  const gc = g.sub(mu);
-  const n = gc.mul(gc.mul(gc).mean([2], true).add(eps).rsqrt()).reshapeAs(x);
+  // float32: one InstanceNormalization kernel (ops/image.ts); other dtypes spelled out in primitives
+  const n = x.dtype === 'float32' ? x.groupNormalize(groups, eps) : groupNormalizePrimitive(x, groups, eps);
   const w = p.get('weight', [C]).reshape([C, 1, 1]);
   const b = p.get('bias', [C]).reshape([C, 1, 1]);
   return n.mul(w).add(b);
+}
+
+function groupNormalizePrimitive(x: Tensor, groups: number, eps: number): Tensor {
+  const g = x.reshape([0, groups, -1]);
+  const gc = g.sub(g.mean([2], true));
+  return gc.mul(gc.mul(gc).mean([2], true).add(eps).rsqrt()).reshapeAs(x);
 }
 
 export interface Conv2dOptions { stride?: number; padding?: number | [number, number, number, number]; bias?: boolean }
@@ -82,6 +86,8 @@ export function swiglu(p: Params, x: Tensor, hidden: number): Tensor {
 
 /** Nearest-neighbour ×2 upsampling of [N, C, H, W] (F.interpolate(scale_factor=2, mode='nearest')). */
 export function upsampleNearest2x(x: Tensor): Tensor {
+  // float32: one Resize kernel (ops/image.ts); ONNX Runtime's CPU Resize has no float64 kernel
+  if (x.dtype === 'float32') return x.upsampleNearest(2);
   const [N, C, H, W] = x.shape;
   return x.unsqueeze([3, 5]).expand([N, C, H, 2, W, 2]).reshape([0, 0, mulDims(2, H), mulDims(2, W)]);
 }

@@ -65,25 +65,31 @@ test('conv2d with symbolic batch and size: stride 1 keeps H, W symbolic so resid
   }
 });
 
-test('nearest ×2 upsampling (src/nn) repeats each pixel 2×2, static and symbolic', async () => {
-  const g = new Graph();
-  const x = g.input('x', 'float64', [2, 3, 4, 5]);
-  const s = g.input('s', 'float64', ['N', 2, 'H', 'W']);
-  const xv = R.rand([2, 3, 4, 5], 70), sv = R.rand([1, 2, 3, 2], 71);
-  const up = upsampleNearest2x(x), ups = upsampleNearest2x(s);
-  assert.deepEqual(up.shape, [2, 3, 8, 10]);
-  assert.deepEqual(ups.shape, ['N', 2, '2*H', '2*W']);
-  const res = await evaluate({ up, ups }, { x: feed(xv), s: feed(sv) });
-  const ref = (a: R.Arr) => {
-    const [N, C, H, W] = a.shape;
-    const out = new Float64Array(N * C * 4 * H * W);
-    for (let p = 0; p < N * C; p++) for (let i = 0; i < 2 * H; i++) for (let j = 0; j < 2 * W; j++) {
-      out[(p * 2 * H + i) * 2 * W + j] = a.data[(p * H + (i >> 1)) * W + (j >> 1)];
-    }
-    return { shape: [N, C, 2 * H, 2 * W], data: out };
-  };
-  assertClose(res.up, ref(xv), {}, 'static');
-  assertClose(res.ups, ref(sv), {}, 'symbolic');
+/** Nearest ×2 of [N, C, H, W], pixel by pixel. */
+function nearest2x(a: R.Arr): R.Arr {
+  const [N, C, H, W] = a.shape;
+  const out = new Float64Array(N * C * 4 * H * W);
+  for (let p = 0; p < N * C; p++) for (let i = 0; i < 2 * H; i++) for (let j = 0; j < 2 * W; j++) {
+    out[(p * 2 * H + i) * 2 * W + j] = a.data[(p * H + (i >> 1)) * W + (j >> 1)];
+  }
+  return { shape: [N, C, 2 * H, 2 * W], data: out };
+}
+
+test('nearest ×2 upsampling (src/nn) repeats each pixel 2×2, static and symbolic, float64 (Expand) and float32 (Resize)', async () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const g = new Graph();
+    const x = g.input('x', dtype, [2, 3, 4, 5]);
+    const s = g.input('s', dtype, ['N', 2, 'H', 'W']);
+    const xv = R.rand([2, 3, 4, 5], 70), sv = R.rand([1, 2, 3, 2], 71);
+    const up = upsampleNearest2x(x), ups = upsampleNearest2x(s);
+    assert.deepEqual(up.shape, [2, 3, 8, 10]);
+    assert.deepEqual(ups.shape, ['N', 2, '2*H', '2*W']);
+    const res = await evaluate({ up, ups }, { x: feed(xv, dtype), s: feed(sv, dtype) });
+    // copies, so exact in either dtype (the float32 reference is the float64 one rounded)
+    const round = (a: R.Arr) => (dtype === 'float32' ? { shape: a.shape, data: Float64Array.from(Float32Array.from(a.data)) } : a);
+    assertClose(res.up, round(nearest2x(xv)), { atol: 0, rtol: 0 }, `static ${dtype}`);
+    assertClose(res.ups, round(nearest2x(sv)), { atol: 0, rtol: 0 }, `symbolic ${dtype}`);
+  }
 });
 
 // ---- resampling: per-pixel formulas of PyTorch's F.interpolate, written independently ----------

@@ -205,6 +205,40 @@ test('norm rules from src/nn: rmsNorm, layerNorm, groupNorm (inputs and affine w
   await checkGrads((g, [x]) => groupNorm(params64(g, { weight: [4], bias: [4] }), x, 2, 1e-6), [{ name: 'x', shape: [2, 4, 3, 2] }]);
 });
 
+test('float32-only image ops (ops/image.ts): GroupNormalize and UpsampleNearest against float64 references', async () => {
+  // GroupNormalize: (x − μ)/√(σ² + ε) per sample and group of C/G channels × H × W values
+  const groupNormRef = ([x]: R.Arr[], G: number, eps: number): R.Arr => {
+    const [N, C] = x.shape, per = (C / G) * (R.numel(x.shape) / (N * C));
+    const out = new Float64Array(x.data.length);
+    for (let k = 0; k < N * G; k++) {
+      let mu = 0, v = 0;
+      for (let i = 0; i < per; i++) mu += x.data[k * per + i] / per;
+      for (let i = 0; i < per; i++) v += (x.data[k * per + i] - mu) ** 2 / per;
+      for (let i = 0; i < per; i++) out[k * per + i] = (x.data[k * per + i] - mu) / Math.sqrt(v + eps);
+    }
+    return { shape: x.shape, data: out };
+  };
+  // float32 normalised values of O(1): relative error ~1e-6 on the gradient
+  const opts = { dtype: 'float32' as const, rtol: 2e-4, atol: 2e-5 };
+  await checkGrads((_, [x]) => x.groupNormalize(2, 1e-6), [{ name: 'x', shape: [2, 4, 3, 2] }], { ...opts, reference: (xs) => groupNormRef(xs, 2, 1e-6) });
+  await checkGrads((_, [x]) => x.groupNormalize(3, 1e-2), [{ name: 'x', shape: [1, 6, 2, 3] }], { ...opts, reference: (xs) => groupNormRef(xs, 3, 1e-2) });
+  // the same as the primitive spelling groupNorm uses for other dtypes (float64 here)
+  await checkGrads((g, [x]) => groupNorm(params64(g, { weight: [6], bias: [6] }), x, 3, 1e-2), [{ name: 'x', shape: [1, 6, 2, 3] }]);
+  // UpsampleNearest: copies, so the gradient of each input pixel is its block's sum
+  const upRef = ([x]: R.Arr[], s: number): R.Arr => {
+    const [N, C, H, W] = x.shape;
+    const out = new Float64Array(N * C * s * s * H * W);
+    for (let p = 0; p < N * C; p++) for (let i = 0; i < s * H; i++) for (let j = 0; j < s * W; j++) {
+      out[(p * s * H + i) * s * W + j] = x.data[(p * H + Math.floor(i / s)) * W + Math.floor(j / s)];
+    }
+    return { shape: [N, C, s * H, s * W], data: out };
+  };
+  await checkGrads((_, [x]) => x.upsampleNearest(2), [{ name: 'x', shape: [2, 2, 3, 2] }], { ...opts, reference: (xs) => upRef(xs, 2) });
+  await checkGrads((_, [x]) => x.upsampleNearest(3), [{ name: 'x', shape: [1, 2, 2, 3] }], { ...opts, reference: (xs) => upRef(xs, 3) });
+  assert.throws(() => new Graph().input('x', 'float64', [1, 2, 2, 2]).upsampleNearest(2), /float32 only/);
+  assert.throws(() => new Graph().input('x', 'float32', [1, 6, 2, 2]).groupNormalize(4, 1e-6), /not divisible by 4 groups/);
+});
+
 test('linear and attention (src/nn) rules', async () => {
   await checkGrads((g, [x]) => linear(params64(g, { weight: [3, 4], bias: [3] }), x, 3).silu(), [{ name: 'x', shape: [2, 5, 4] }]);
   await checkGrads((g, [q, k, v]) => {

@@ -170,6 +170,16 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
       }
       return n;
     },
+    constFloat32(values) {
+      const key = `f32:${values.join(',')}`;
+      let n = constCache.get(key);
+      if (!n) {
+        n = `f32_${constCache.size}`;
+        constCache.set(key, n);
+        inits.push({ name: n, dtype: 'float32', dims: [values.length], data: Float32Array.from(values) });
+      }
+      return n;
+    },
     constScalar(value, dtype) {
       return this.constTensor(value, dtype, []);
     },
