@@ -1,6 +1,7 @@
 // The diffusion MLP as one ONNX graph with a symbolic row count N: inputs x [N, Cvae] (float32),
-// t [N] (int64, original timesteps) and c [N, C] (float32); output "out" [N, 2·Cvae]. One session
-// serves every sampler step and every batch size.
+// t [1] (int64, the original timestep every row shares: the sampler's rows are all at one step, so
+// the time embedding runs once and broadcasts instead of once per row) and c [N, C] (float32);
+// output "out" [N, 2·Cvae]. One session serves every sampler step and every batch size.
 import { Graph, emitOnnx } from '../../graph/index.ts';
 import type { OnnxModel } from '../../graph/index.ts';
 import type { WeightStore } from '../../nn/index.ts';
@@ -12,7 +13,7 @@ import { simpleMLPAdaLN } from './simple-mlp-adaln.ts';
 export function diffusionNetOnnx(store: WeightStore, cfg: DiffLossConfig, prefix = 'diffloss'): OnnxModel {
   const g = new Graph();
   const x = g.input('x', 'float32', ['N', cfg.in_channels]);
-  const t = g.input('t', 'int64', ['N']);
+  const t = g.input('t', 'int64', [1]);
   const c = g.input('c', 'float32', ['N', cfg.z_channels]);
   const p = new Params(g, store, prefix).scope('net');
   return emitOnnx({ outputs: { out: simpleMLPAdaLN(p, cfg, x, t, c) } });

@@ -67,18 +67,36 @@ export class DiffusionSampler {
     return s;
   }
 
-  /** SimpleMLPAdaLN.forward: x [N, Cvae], original timesteps t [N], z [N, C] → [N, 2·Cvae]. */
+  /**
+   * SimpleMLPAdaLN.forward: x [N, Cvae], original timesteps t [N], z [N, C] → [N, 2·Cvae]. The
+   * graph embeds one timestep for all its rows; rows at different timesteps run once per timestep.
+   */
   async forward(x: Float32Array, t: ArrayLike<number | bigint>, z: Float32Array): Promise<Float32Array> {
     const { in_channels: cv, z_channels: C } = this.config;
     const n = t.length;
     if (x.length !== n * cv || z.length !== n * C) {
       throw new Error(`diffusion net: ${n} timesteps, x has ${x.length} values (need ${n}×${cv}), z ${z.length} (need ${n}×${C})`);
     }
-    const tt = t instanceof BigInt64Array ? t : BigInt64Array.from(Array.from(t, (v) => BigInt(v)));
+    const ts = Array.from(t, (v) => BigInt(v));
+    const distinct = [...new Set(ts)];
+    if (distinct.length <= 1) return n === 0 ? new Float32Array(0) : this.run(x, ts[0], z, n);
+    const out = new Float32Array(n * 2 * cv);
+    for (const step of distinct) {
+      const rows = ts.flatMap((v, i) => (v === step ? [i] : []));
+      const xs = new Float32Array(rows.length * cv), zs = new Float32Array(rows.length * C);
+      rows.forEach((r, k) => { xs.set(x.subarray(r * cv, (r + 1) * cv), k * cv); zs.set(z.subarray(r * C, (r + 1) * C), k * C); });
+      const o = await this.run(xs, step, zs, rows.length);
+      rows.forEach((r, k) => out.set(o.subarray(k * 2 * cv, (k + 1) * 2 * cv), r * 2 * cv));
+    }
+    return out;
+  }
+
+  /** The MLP on n rows that share one original timestep. */
+  private async run(x: Float32Array, timestep: bigint, z: Float32Array, n: number): Promise<Float32Array> {
     const out = await this.net.run({
-      x: { dtype: 'float32', shape: [n, cv], data: x },
-      t: { dtype: 'int64', shape: [n], data: tt },
-      c: { dtype: 'float32', shape: [n, C], data: z },
+      x: { dtype: 'float32', shape: [n, this.config.in_channels], data: x },
+      t: { dtype: 'int64', shape: [1], data: BigInt64Array.of(timestep) },
+      c: { dtype: 'float32', shape: [n, this.config.z_channels], data: z },
     });
     return out.out.data as Float32Array;
   }
@@ -131,7 +149,7 @@ export class DiffusionSampler {
       const timestep = sched.timestep_map[t];
       xIn.set(x);
       if (guided) xIn.set(x, n * cv);
-      let netOut = await this.forward(xIn, new BigInt64Array(rows).fill(BigInt(timestep)), z);
+      let netOut = await this.run(xIn, BigInt(timestep), z, rows);
       if (guided) netOut = mixCfg(netOut, cv, cfg);
       const noise = t === 0 ? null : draw(1 + step);
       const out = pSample(sched, t, x, netOut, cv, noise, opts.temperature ?? 1);
