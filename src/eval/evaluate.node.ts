@@ -148,6 +148,21 @@ function setGroups(ds: EmojiDataset, set: string): { idx: number[]; group: Int32
 
 export type RgbGallery = Pick<Gallery, 'rgb' | 'group' | 'groupOf'>;
 
+/**
+ * Retrieval ranks of query k (for record idx[k]) against its own set's gallery, set by set in the
+ * galleries' order: `gallery` picks the feature space, `query` gives query k's feature in it.
+ */
+function ranksBySet<G extends Pick<Gallery, 'group' | 'groupOf'>>(
+  ds: EmojiDataset, idx: number[], galleries: Map<string, G>, gallery: (g: G) => Features, query: (k: number) => ArrayLike<number>,
+): number[] {
+  const ranks: number[] = [];
+  for (const [set, g] of galleries) {
+    const q = idx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
+    if (q.length) ranks.push(...retrievalRanks(features(q.map(({ k }) => query(k))), gallery(g), g.group, q.map(({ r }) => g.groupOf.get(r.base)!)));
+  }
+  return ranks;
+}
+
 /** The RGB 8×8 galleries of the given emoji sets (build once, reuse for every setting scored). */
 export function rgbGalleries(ds: EmojiDataset, sets: Iterable<string>): Map<string, RgbGallery> {
   return new Map([...new Set(sets)].map((set) => {
@@ -161,14 +176,10 @@ export function rgbGalleries(ds: EmojiDataset, sets: Iterable<string>): Map<stri
  * records `idx` (prompt k: seed + k): the fraction whose caption's emoji is among the 1 / 5 nearest
  * of its set's gallery. For choosing defaults on training captions other than the evaluation's.
  */
-export async function rgbRetrieval(pipe: HartPipeline, ds: EmojiDataset, idx: number[], galleries: Map<string, RgbGallery>, seed: number, batch: number, options: GenerateOptions = {}): Promise<{ top1: number; top5: number }> {
-  const imgs = await generateAll(pipe, idx.map((i) => ds.records[i].caption), seed, batch, options);
-  const ranks: number[] = [];
-  for (const [set, g] of galleries) {
-    const q = idx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
-    ranks.push(...retrievalRanks(features(q.map(({ k }) => rgbFeature(imgs[k]))), g.rgb, g.group, q.map(({ r }) => g.groupOf.get(r.base)!)));
-  }
-  return { top1: topK(ranks, 1), top5: topK(ranks, 5) };
+export async function rgbRetrieval(pipe: HartPipeline, ds: EmojiDataset, idx: number[], galleries: Map<string, RgbGallery>, seed: number, batch: number, options: GenerateOptions = {}): Promise<{ top1: number; top5: number; images: ImageCHW[] }> {
+  const images = await generateAll(pipe, idx.map((i) => ds.records[i].caption), seed, batch, options);
+  const ranks = ranksBySet(ds, idx, galleries, (g) => g.rgb, (k) => rgbFeature(images[k]));
+  return { top1: topK(ranks, 1), top5: topK(ranks, 5), images };
 }
 
 async function buildGallery(ds: EmojiDataset, set: string, fx: FeatureExtractor): Promise<Gallery> {
@@ -193,17 +204,10 @@ async function generationMetrics(
   const trainImgs = await generateAll(pipe, recs(trainIdx).map((r) => r.caption), o.seed + 100_000, o.batch, opts);
   const heldImgs = await generateAll(pipe, recs(heldIdx).map((r) => r.caption), o.seed + 200_000, o.batch, opts);
   // retrieval, per set against that set's gallery
-  const ranksRgb: number[] = [], ranksLab: number[] = [], ranksNet: number[] = [];
   const trainNet = await fx.features(trainImgs);
-  for (const [set, g] of galleries) {
-    const q = trainIdx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
-    if (!q.length) continue;
-    const truth = q.map(({ r }) => g.groupOf.get(r.base)!);
-    ranksRgb.push(...retrievalRanks(features(q.map(({ k }) => rgbFeature(trainImgs[k]))), g.rgb, g.group, truth));
-    ranksLab.push(...retrievalRanks(features(q.map(({ k }) => labFeature(trainImgs[k]))), g.lab, g.group, truth));
-    const netQ = features(q.map(({ k }) => trainNet.data.subarray(k * trainNet.d, (k + 1) * trainNet.d)));
-    ranksNet.push(...retrievalRanks(netQ, g.net, g.group, truth));
-  }
+  const ranksRgb = ranksBySet(ds, trainIdx, galleries, (g) => g.rgb, (k) => rgbFeature(trainImgs[k]));
+  const ranksLab = ranksBySet(ds, trainIdx, galleries, (g) => g.lab, (k) => labFeature(trainImgs[k]));
+  const ranksNet = ranksBySet(ds, trainIdx, galleries, (g) => g.net, (k) => trainNet.data.subarray(k * trainNet.d, (k + 1) * trainNet.d));
   const kTrain = kid(trainNet, realTrain);
   const kHeld = kid(await fx.features(heldImgs), realHeld);
   const m: GenerationMetrics = {
@@ -315,15 +319,8 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
   // reference points for retrieval: the real images (≈ 1 unless two emoji look alike) and the
   // tokenizer's hybrid reconstructions of them (the best a generator with this tokenizer can do)
   const recon = await reconstructionCeiling(pipe, trainReal.map(up), batch, patchNums);
-  const ranksIn = (imgs: ImageCHW[], space: 'rgb' | 'lab') => {
-    const ranks: number[] = [];
-    const feat = space === 'rgb' ? rgbFeature : labFeature;
-    for (const [set, g] of galleries) {
-      const q = trainIdx.map((ri, k) => ({ r: ds.records[ri], k })).filter(({ r }) => r.set === set);
-      if (q.length) ranks.push(...retrievalRanks(features(q.map(({ k }) => feat(imgs[k]))), g[space], g.group, q.map(({ r }) => g.groupOf.get(r.base)!)));
-    }
-    return ranks;
-  };
+  const ranksIn = (imgs: ImageCHW[], space: 'rgb' | 'lab') =>
+    ranksBySet(ds, trainIdx, galleries, (g) => g[space], (k) => (space === 'rgb' ? rgbFeature : labFeature)(imgs[k]));
   const refs = { real: ranksIn(trainReal, 'rgb'), tokenizer: ranksIn(recon, 'rgb'), tokenizerLab: ranksIn(recon, 'lab') };
   const reference = {
     emoji_retrieval_real_top1: topK(refs.real, 1), emoji_retrieval_real_top5: topK(refs.real, 5),
