@@ -1,0 +1,51 @@
+// Where one image's time goes: a model folder loaded as `hart generate` loads it (ONNX Runtime's
+// default thread count), two warm-up images, then `--runs` images of one prompt (seed 1, the
+// model's own defaults); for the median image, the seconds of text encoding, of each scale's
+// transformer step (with its token sampling and the tokenizer's next-scale input), of the residual
+// diffusion and of the decoder. To compare two versions of the code, run it in a checkout of each,
+// alternating (this virtual machine's speed moves within minutes).
+//   npx tsx bench/latency-stages.ts [models/default] [--runs 21] [--prompt "a red circle"] [--cfg 1]
+import { parseArgs } from 'node:util';
+import { loadHartPipeline } from '../src/index.node.ts';
+import type { PreviewEvent } from '../src/pipeline/progress.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { runs: { type: 'string', default: '21' }, prompt: { type: 'string', default: 'a red circle' }, cfg: { type: 'string' } },
+});
+const dir = positionals[0] ?? 'models/default';
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+const cfg = values.cfg === undefined ? undefined : Number(values.cfg);
+if (cfg !== undefined && !Number.isFinite(cfg)) throw new Error(`--cfg must be a number, got ${values.cfg}`);
+
+const pipe = await loadHartPipeline(dir);
+async function one(): Promise<{ total: number; stages: Record<string, number> }> {
+  const marks: { label: string; at: number }[] = [];
+  const t0 = performance.now();
+  const onProgress = (e: PreviewEvent) => {
+    // each event marks the end of what came before it: scale si's step, the diffusion, the decoder
+    const label = e.stage === 'scale' ? `scale_${e.step}` : e.stage === 'diffusion' ? `scale_${e.step - 1}` : e.stage === 'decode' ? 'diffusion' : 'decode';
+    marks.push({ label, at: e.elapsed });
+  };
+  await pipe.generate([values.prompt!], { seed: 1, cfg, onProgress });
+  const total = (performance.now() - t0) / 1000;
+  const stages: Record<string, number> = { text: total - (marks.at(-1)?.at ?? total) };
+  let prev = 0;
+  for (const m of marks) { stages[m.label] = m.at - prev; prev = m.at; }
+  return { total, stages };
+}
+await one();
+await one();
+const rs = [];
+for (let i = 0; i < runs; i++) rs.push(await one());
+const sorted = [...rs].sort((a, b) => a.total - b.total);
+const med = sorted[(sorted.length - 1) >> 1];
+const row = {
+  model: dir, runs, median_s: med.total, min_s: sorted[0].total, max_s: sorted.at(-1)!.total,
+  median_image_stages_s: Object.fromEntries(Object.entries(med.stages).map(([k, v]) => [k, +v.toFixed(4)])),
+};
+console.error(`${dir}: median ${med.total.toFixed(4)} s (${sorted[0].total.toFixed(4)}–${sorted.at(-1)!.total.toFixed(4)}, ${runs} runs); `
+  + Object.entries(row.median_image_stages_s).map(([k, v]) => `${k} ${(v * 1000).toFixed(1)} ms`).join(', '));
+console.log(JSON.stringify(row));
+await pipe.dispose();
