@@ -142,6 +142,17 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
 
   // weights computed at emission (foldWeights): emitted as initializers when first named
   const folded = new Map<Tensor, FoldedWeight>();
+  // one initializer per distinct 1-D constant (name prefix, dtype, values), shared by every node using it
+  const constVector = (prefix: string, dtype: DType, values: readonly (number | bigint)[], data: () => TypedArray): string => {
+    const key = `${prefix}:${values.join(',')}`;
+    let n = constCache.get(key);
+    if (!n) {
+      n = `${prefix}_${constCache.size}`;
+      constCache.set(key, n);
+      inits.push({ name: n, dtype, dims: [values.length], data: data() });
+    }
+    return n;
+  };
   const ctx: EmitContext = {
     name(t) {
       let n = names.get(t);
@@ -161,24 +172,10 @@ export function emitOnnx(opts: EmitOptions): OnnxModel {
       nodes.push({ opType, inputs, outputs: outs, attrs, domain });
     },
     constInt64(values) {
-      const key = `i64:${values.join(',')}`;
-      let n = constCache.get(key);
-      if (!n) {
-        n = `i64_${constCache.size}`;
-        constCache.set(key, n);
-        inits.push({ name: n, dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map((v) => BigInt(v))) });
-      }
-      return n;
+      return constVector('i64', 'int64', values, () => BigInt64Array.from(values.map((v) => BigInt(v))));
     },
     constFloat32(values) {
-      const key = `f32:${values.join(',')}`;
-      let n = constCache.get(key);
-      if (!n) {
-        n = `f32_${constCache.size}`;
-        constCache.set(key, n);
-        inits.push({ name: n, dtype: 'float32', dims: [values.length], data: Float32Array.from(values) });
-      }
-      return n;
+      return constVector('f32', 'float32', values, () => Float32Array.from(values));
     },
     constScalar(value, dtype) {
       return this.constTensor(value, dtype, []);
