@@ -1,14 +1,12 @@
-// The tokenizer's decoder alone (post_quant_conv + VQGAN decoder), random weights: median seconds
-// of one decode at each latent size, and a checksum of the image so that two lowerings of the same
-// decoder can be compared (run it before and after a change). `default` is the shipped model's
+// The tokenizer's decoder alone (HartTokenizer.decode: post_quant_conv + VQGAN decoder, unclamped),
+// random weights: median seconds of one decode at each latent size, and a checksum of the image so
+// that two lowerings of the same decoder can be compared (run it before and after a change). `default` is the shipped model's
 // tokenizer shape (ch 32, 4 levels, 8 groups; 64 px from an 8×8 latent), `full` the released
 // tokenizer (ch 160, 5 levels, 32 groups).
 //   npx tsx bench/decoder.ts [--config default|full] [--sizes 64,128] [--runs 9] [--threads 2]
 import { parseArgs } from 'node:util';
-import { Graph, emitOnnx } from '../src/graph/index.ts';
-import { Params, RandomWeightStore, conv2d } from '../src/nn/index.ts';
-import { decoder } from '../src/models/tokenizer/vqgan.ts';
-import { parseTokenizerConfig } from '../src/models/tokenizer/index.ts';
+import { RandomWeightStore } from '../src/nn/index.ts';
+import { HartTokenizer, parseTokenizerConfig } from '../src/models/tokenizer/index.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
 import { readFileSync } from 'node:fs';
 import { fullTokenizerConfig } from './random-models.ts';
@@ -28,31 +26,27 @@ const sizes = (values.sizes ?? (values.config === 'full' ? '256,512' : '64')).sp
 for (const s of sizes) if (!Number.isInteger(s / down) || s <= 0) throw new Error(`size ${s} is not a multiple of ${down}`);
 const runs = Number(values.runs);
 
-const g = new Graph();
-const f_hat = g.input('f_hat', 'float32', ['B', config.z_channels, 'h', 'w']);
-const p = new Params(g, new RandomWeightStore(7));
-const ks = config.quant_conv_ks;
-const z = conv2d(p.scope('post_quant_conv'), f_hat, config.z_channels, ks, { padding: ks >> 1 });
-const model = emitOnnx({ outputs: { img: decoder(p.scope('decoder'), z, config) } });
+const store = new RandomWeightStore(7);
+store.get('quantize.embedding.weight', [config.vocab_size, config.z_channels]); // the codebook the tokenizer checks
 const runtime = nodeRuntime({ threads: Number(values.threads), modelCache: false });
-const session = await runtime.load(model);
+const tokenizer = HartTokenizer.fromWeights(config, store, runtime, { prefix: '' });
 const rows = [];
 for (const size of sizes) {
   const h = size / down;
   const data = new Float32Array(config.z_channels * h * h);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5;
-  const feed = { f_hat: { dtype: 'float32' as const, shape: [1, config.z_channels, h, h], data } };
-  let img = (await session.run(feed)).img.data as Float32Array;
+  const f_hat = { dtype: 'float32' as const, shape: [1, config.z_channels, h, h], data };
+  let img = (await tokenizer.decode(f_hat, { clamp: false })).data as Float32Array;
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
-    img = (await session.run(feed)).img.data as Float32Array;
+    img = (await tokenizer.decode(f_hat, { clamp: false })).data as Float32Array;
     times.push((performance.now() - t0) / 1000);
   }
   let sum = 0, sumAbs = 0;
   for (const v of img) { sum += v; sumAbs += Math.abs(v); }
-  rows.push({ config: values.config, size, median_s: median([...times].sort((a, b) => a - b)), runs, checksum: sum, mean_abs: sumAbs / img.length });
+  rows.push({ config: values.config, size, median_s: median(times), runs, checksum: sum, mean_abs: sumAbs / img.length });
   console.error(`${values.config} ${size} px: median ${rows.at(-1)!.median_s.toFixed(4)} s (${runs} runs), checksum ${sum.toFixed(4)}`);
 }
 console.log(JSON.stringify(rows));
-await session.release();
+await runtime.dispose();
