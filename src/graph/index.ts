@@ -15,4 +15,5 @@ export { allocTyped, DTYPE_BYTES, isFloat } from './dtype.ts';
 export { concat } from './methods.ts';
 export { grad } from './autodiff.ts';
 export { emitOnnx } from './onnx/emit.ts';
+export { groupNormalizeParts } from './ops/image.ts';
 export type { EmitOptions, OnnxModel } from './onnx/emit.ts';

@@ -1,6 +1,6 @@
 // Basic layers over the graph API, named and laid out like PyTorch's (weights [out, in]):
 // Linear, RMSNorm, LayerNorm, GroupNorm, Conv2d, SwiGLU MLP, nearest ×2 upsampling.
-import type { Tensor } from '../graph/index.ts';
+import { groupNormalizeParts, type Tensor } from '../graph/index.ts';
 import { mulDims } from '../graph/dims.ts';
 import type { Params } from './params.ts';
 
@@ -50,16 +50,10 @@ export function groupNorm(p: Params, x: Tensor, groups: number, eps: number): Te
   const C = x.shape[1];
   if (typeof C !== 'number' || C % groups !== 0) throw new Error(`GroupNorm: ${C} channels not divisible by ${groups}`);
   // float32: one InstanceNormalization kernel (ops/image.ts); other dtypes spelled out in primitives
-  const n = x.dtype === 'float32' ? x.groupNormalize(groups, eps) : groupNormalizePrimitive(x, groups, eps);
+  const n = x.dtype === 'float32' ? x.groupNormalize(groups, eps) : groupNormalizeParts(x, groups, eps).n.reshapeAs(x);
   const w = p.get('weight', [C]).reshape([C, 1, 1]);
   const b = p.get('bias', [C]).reshape([C, 1, 1]);
   return n.mul(w).add(b);
-}
-
-function groupNormalizePrimitive(x: Tensor, groups: number, eps: number): Tensor {
-  const g = x.reshape([0, groups, -1]);
-  const gc = g.sub(g.mean([2], true));
-  return gc.mul(gc.mul(gc).mean([2], true).add(eps).rsqrt()).reshapeAs(x);
 }
 
 export interface Conv2dOptions { stride?: number; padding?: number | [number, number, number, number]; bias?: boolean }

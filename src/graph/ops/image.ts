@@ -9,7 +9,18 @@
 //     of the mean and variance differs from the primitive form's by float32 summation order only.
 // Both have VJPs in primitives, so training graphs differentiate through them.
 import { mulDims } from '../dims.ts';
-import { defineOp } from '../tensor.ts';
+import { defineOp, type Tensor } from '../tensor.ts';
+
+/**
+ * GroupNorm's normalisation spelled out in primitives, on the [N, G, C/G·…] view: n = (x − μ)·r and
+ * r = (σ² + ε)^−½ per sample and group. GroupNormalize's VJP, and the forward for dtypes other than float32.
+ */
+export function groupNormalizeParts(x: Tensor, groups: number, eps: number): { n: Tensor; r: Tensor } {
+  const xg = x.reshape([0, groups, -1]);
+  const xc = xg.sub(xg.mean([2], true));
+  const r = xc.mul(xc).mean([2], true).add(eps).rsqrt();
+  return { n: xc.mul(r), r };
+}
 
 defineOp({
   name: 'UpsampleNearest',
@@ -63,10 +74,7 @@ defineOp({
     const x = node.inputs[0];
     const G = node.attrs.groups as number;
     // n = (x − μ)·r with r = (σ² + ε)^−½ per group: ∂x = r·(g − mean(g) − n·mean(g·n))
-    const xg = x.reshape([0, G, -1]);
-    const xc = xg.sub(xg.mean([2], true));
-    const r = xc.mul(xc).mean([2], true).add(node.attrs.eps as number).rsqrt();
-    const n = xc.mul(r);
+    const { n, r } = groupNormalizeParts(x, G, node.attrs.eps as number);
     const gg = g.reshape([0, G, -1]);
     const dx = r.mul(gg.sub(gg.mean([2], true)).sub(n.mul(gg.mul(n).mean([2], true))));
     return [dx.reshapeAs(x)];
