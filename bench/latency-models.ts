@@ -2,22 +2,33 @@
 // sees the same machine (this virtual machine's speed moves by a quarter within minutes, which a
 // model-after-model comparison would attribute to the models). Each folder loads as `hart generate`
 // loads it (loadHartPipeline, ONNX Runtime's default thread count); one warm-up image each, then
-// `--runs` rounds of "a red circle", seed 1, the model's own defaults.
+// `--runs` rounds of "a red circle", seed 1, the model's own defaults. `--threads 1,2` loads every
+// folder once per intra-op thread count instead (the same alternation, so thread counts compare).
 //   npx tsx bench/latency-models.ts models/default runs/default-10/model [--runs 15] [--prompt "..."]
+//   npx tsx bench/latency-models.ts models/default --threads 1,2
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
 import { median } from './timing.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { runs: { type: 'string', default: '15' }, prompt: { type: 'string', default: 'a red circle' } },
+  options: {
+    runs: { type: 'string', default: '15' }, prompt: { type: 'string', default: 'a red circle' }, threads: { type: 'string' },
+  },
 });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
 if (positionals.length === 0) throw new Error('name one or more model folders');
+const threadCounts: (number | undefined)[] = values.threads === undefined ? [undefined] : values.threads.split(',').map((t) => {
+  const n = Number(t);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads takes positive integers separated by commas, got ${values.threads}`);
+  return n;
+});
+const variants = positionals.flatMap((dir) => threadCounts.map((threads) => ({ dir, threads })));
+const label = (v: { dir: string; threads?: number }) => (v.threads === undefined ? v.dir : `${v.dir} (${v.threads} threads)`);
 
 const pipes = [];
-for (const dir of positionals) pipes.push(await loadHartPipeline(dir));
+for (const v of variants) pipes.push(await loadHartPipeline(v.dir, { threads: v.threads }));
 for (const p of pipes) await p.generate(values.prompt!, { seed: 1 });
 const seconds: number[][] = pipes.map(() => []);
 for (let r = 0; r < runs; r++) {
@@ -27,10 +38,10 @@ for (let r = 0; r < runs; r++) {
     seconds[i].push((performance.now() - t0) / 1000);
   }
 }
-const rows = positionals.map((dir, i) => {
+const rows = variants.map((v, i) => {
   const s = [...seconds[i]].sort((a, b) => a - b);
-  return { model: dir, median_s: median(s), min_s: s[0], max_s: s[s.length - 1], runs };
+  return { model: v.dir, threads: v.threads ?? null, median_s: median(s), min_s: s[0], max_s: s[s.length - 1], runs };
 });
-for (const r of rows) console.error(`${r.model}: median ${r.median_s.toFixed(4)} s (${r.min_s.toFixed(4)}–${r.max_s.toFixed(4)}, ${runs} runs)`);
+for (const [i, r] of rows.entries()) console.error(`${label(variants[i])}: median ${r.median_s.toFixed(4)} s (${r.min_s.toFixed(4)}–${r.max_s.toFixed(4)}, ${runs} runs)`);
 console.log(JSON.stringify(rows));
 for (const p of pipes) await p.dispose();

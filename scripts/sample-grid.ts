@@ -1,6 +1,6 @@
 // The model card's grid of generated images: fixed prompts (columns) × seeds (rows), each image at the
 // model's defaults, scaled up by whole pixels, tiled by training's gridImage, written as one PNG.
-//   npx tsx scripts/sample-grid.ts <model> <out.png> [--seeds 1] [--scale 2] [--threads 2]
+//   npx tsx scripts/sample-grid.ts <model> <out.png> [--seeds 1] [--scale 2] [--threads 2] [--prompts "a|b|…"]
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { loadHartPipeline } from '../src/index.node.ts';
@@ -16,20 +16,24 @@ export const SAMPLE_PROMPTS = [
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { seeds: { type: 'string', default: '1' }, scale: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' } },
+  options: {
+    seeds: { type: 'string', default: '1' }, scale: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' },
+    prompts: { type: 'string' },
+  },
 });
 const [dir, out] = positionals;
 if (!dir || !out) throw new Error('usage: sample-grid.ts <model folder> <out.png> [--seeds 1] [--scale 2]');
+const prompts = values.prompts === undefined ? SAMPLE_PROMPTS : values.prompts.split('|').map((p) => p.trim());
 const rows = Number(values.seeds), s = Number(values.scale), threads = Number(values.threads);
 const runtime = nodeRuntime({ threads });
 const pipe = await loadHartPipeline(dir, { threads, runtime });
 const tiles: ImageCHW[] = [];
 for (let r = 0; r < rows; r++) {
-  const res = await pipe.generate(SAMPLE_PROMPTS, { seeds: SAMPLE_PROMPTS.map(() => r + 1) });
+  const res = await pipe.generate(prompts, { seeds: prompts.map(() => r + 1) });
   tiles.push(...res.images.map((im) => nearestUpsample(im, s)));
 }
 await pipe.dispose();
 await runtime.dispose();
-const grid = gridImage(tiles, SAMPLE_PROMPTS.length);
-writeFileSync(out, encodePng(grid, { prompts: SAMPLE_PROMPTS.join(' | '), model: dir }));
-console.log(`${out}: ${SAMPLE_PROMPTS.length} prompts × ${rows} seeds, ${grid.width}×${grid.height}`);
+const grid = gridImage(tiles, prompts.length);
+writeFileSync(out, encodePng(grid, { prompts: prompts.join(' | '), model: dir }));
+console.log(`${out}: ${prompts.length} prompts × ${rows} seeds, ${grid.width}×${grid.height}`);

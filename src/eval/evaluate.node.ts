@@ -59,9 +59,8 @@ export interface EvalOptions {
   /** Latency repetitions after one warm-up. */
   latencyRuns?: number;
   /**
-   * ONNX Runtime threads for the latency figure; default ONNX Runtime's own choice, which is what
-   * `hart generate` uses without --threads (on 2-vCPU machines one thread: for a small model two
-   * threads were measured ~3× slower there, the synchronisation outweighing the work).
+   * ONNX Runtime threads for the latency figure; default Node's runtime's (the physical cores),
+   * which is what `hart generate` uses without --threads.
    */
   latencyThreads?: number;
   /** Feature-network weights (trained and written there when absent). */
@@ -343,7 +342,7 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
   const lat = await latency(latPipe, o.latencyRuns ?? 5, seed);
   await latPipe.dispose();
   await latRuntime.dispose();
-  const latencyThreads = o.latencyThreads ?? 'ONNX Runtime default (as hart generate)';
+  const latencyThreads = o.latencyThreads ?? latRuntime.options.threads ?? 'ONNX Runtime default (as hart generate)';
   log(`latency: ${lat.latency_s.toFixed(3)} s per ${S}×${S} image (median of ${lat.runs.length}, threads: ${latencyThreads}; ${Object.entries(lat.stage_share).map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(', ')})`);
 
   const goals = {

@@ -12,6 +12,7 @@ import type { InferenceSession } from 'onnxruntime-common';
 import type { OnnxModel } from '../graph/onnx/emit.ts';
 import { Runtime, type OrtModule, type RuntimeOptions } from './runtime.ts';
 import { DiskModelCache, defaultCacheDir, type DiskModelCacheOptions } from './model-cache.node.ts';
+import { physicalCores } from './cpu-cores.node.ts';
 
 async function createFromFolder(model: OnnxModel, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
   const dir = await mkdtemp(join(tmpdir(), 'hart-onnx-'));
@@ -48,10 +49,18 @@ export function nodeModelCache(opt: NodeRuntimeOptions['modelCache']): DiskModel
   return dir ? new DiskModelCache({ ...o, dir }) : undefined;
 }
 
+/**
+ * ONNX Runtime for Node. Defaults beside RuntimeOptions': intra-op threads = the physical cores
+ * this process may use (cpu-cores.node.ts; ORT's own choice where unknown), spinning stopped at the
+ * end of each run (RuntimeOptions.forceSpinningStop), the on-disk model cache on.
+ */
 export function nodeRuntime(options: NodeRuntimeOptions = {}): Runtime {
-  const { modelCache, ...rest } = options;
+  const { modelCache, threads, ...rest } = options;
   // the onnxruntime-web fallback returns pre-allocated outputs unwritten (see RuntimeOptions.outputsInPlace)
-  return new Runtime(ort, { createWithExternalData: createFromFolder, sha256: nodeSha256, modelCache: nodeModelCache(modelCache), outputsInPlace: ortNative, ...rest });
+  return new Runtime(ort, {
+    createWithExternalData: createFromFolder, sha256: nodeSha256, modelCache: nodeModelCache(modelCache), outputsInPlace: ortNative,
+    forceSpinningStop: true, ...rest, threads: threads || physicalCores(),
+  });
 }
 
 export { DiskModelCache, defaultCacheDir };

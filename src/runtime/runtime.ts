@@ -34,6 +34,15 @@ export interface RuntimeOptions {
    */
   allowSpinning?: boolean;
   /**
+   * Whether intra-op worker threads stop spinning as soon as a run ends ('session.force_spinning_stop'
+   * = '1'; ORT's default: off, they spin on for a while). A pipeline runs several sessions in turn
+   * (text encoder, one graph per scale, the diffusion head, the decoder), each with its own pool:
+   * workers still spinning for the session before take the cores from the next one's. Node's
+   * runtime turns it on (the 64 px image with 2 threads: 0.29 s spinning on, 0.09 s off; see
+   * `bench/latency-models.ts --threads`); undefined keeps ORT's.
+   */
+  forceSpinningStop?: boolean;
+  /**
    * How a model with external data (over 2 GB) becomes a session. Node writes model + weights to a
    * temporary folder and loads the path (src/runtime/node.node.ts); the default hands the weights
    * to ONNX Runtime as an in-memory external data file (onnxruntime-web).
@@ -246,6 +255,7 @@ export class Runtime {
     if ((this.options.memPattern ?? load.memPattern) === false) opts.enableMemPattern = false;
     const session: Record<string, unknown> = {};
     if (this.options.allowSpinning !== undefined) session.intra_op = { allow_spinning: this.options.allowSpinning ? '1' : '0' };
+    if (this.options.forceSpinningStop !== undefined) session.force_spinning_stop = this.options.forceSpinningStop ? '1' : '0';
     if (load.prepack === false) session.disable_prepacking = '1';
     if (Object.keys(session).length) opts.extra = { session };
     return opts;

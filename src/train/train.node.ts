@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { availableParallelism } from 'node:os';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { parseRecipe, stageFingerprint, type Recipe } from './recipe.ts';
@@ -99,8 +98,8 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
     throw new UserError(`${runDir} was started with a different recipe (its data, sizes or schedules up to the ${ck.state.stage} stage differ); resume with the same recipe`);
   }
   await writeFile(join(runDir, 'recipe.json'), recipeText);
-  // ONNX Runtime's default thread count is the physical cores, which can be 1 on a 2-vCPU machine
-  const runtime = nodeRuntime({ threads: o.threads ?? availableParallelism(), allowSpinning: false });
+  // threads: nodeRuntime's default, the physical cores (ONNX Runtime's own choice can be 1 on a 2-vCPU machine)
+  const runtime = nodeRuntime({ threads: o.threads, allowSpinning: false });
   const init = recipe.init !== null ? await readInitWeights(recipe.init, recipe) : null;
   if (init) log(`starting from the weights of ${init.dir}`);
   const emoji = o.emoji !== undefined ? o.emoji : (recipe.data.emoji > 0 ? loadEmojiDataset({ sets: recipe.data.emoji_sets }) : null);
