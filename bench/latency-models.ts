@@ -1,7 +1,7 @@
 // Latency of one image for several model folders, alternating image by image so that each model
 // sees the same machine (this virtual machine's speed moves by a quarter within minutes, which a
 // model-after-model comparison would attribute to the models). Each folder loads as `hart generate`
-// loads it (loadHartPipeline, ONNX Runtime's default thread count); one warm-up image each, then
+// loads it (loadHartPipeline, Node's runtime's default thread count); one warm-up image each, then
 // `--runs` rounds of "a red circle", seed 1, the model's own defaults. `--threads 1,2` loads every
 // folder once per intra-op thread count instead (the same alternation, so thread counts compare).
 //   npx tsx bench/latency-models.ts models/default runs/default-10/model [--runs 15] [--prompt "..."]

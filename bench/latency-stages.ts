@@ -1,13 +1,13 @@
-// Where one image's time goes: a model folder loaded as `hart generate` loads it (ONNX Runtime's
-// default thread count), two warm-up images, then `--runs` images of one prompt (seed 1, the
-// model's own defaults); for the median image, the seconds of text encoding, of each scale's
-// transformer step (with its token sampling and the tokenizer's next-scale input), of the residual
-// diffusion and of the decoder. To compare two versions of the code, run it in a checkout of each,
+// Where one image's time goes: a model folder loaded as `hart generate` loads it (Node's runtime's
+// default thread count, the physical cores), two warm-up images, then `--runs` images of one prompt
+// (seed 1, the model's own defaults); for the median image, the seconds of text encoding, of each
+// scale's transformer step (with its token sampling and the tokenizer's next-scale input), of the
+// residual diffusion and of the decoder (src/pipeline/progress.ts stageClock). To compare two versions of the code, run it in a checkout of each,
 // alternating (this virtual machine's speed moves within minutes).
 //   npx tsx bench/latency-stages.ts [models/default] [--runs 21] [--prompt "a red circle"] [--cfg 1]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
-import type { PreviewEvent } from '../src/pipeline/progress.ts';
+import { stageClock } from '../src/pipeline/progress.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -21,19 +21,11 @@ if (cfg !== undefined && !Number.isFinite(cfg)) throw new Error(`--cfg must be a
 
 const pipe = await loadHartPipeline(dir);
 async function one(): Promise<{ total: number; stages: Record<string, number> }> {
-  const marks: { label: string; at: number }[] = [];
+  const clock = stageClock();
   const t0 = performance.now();
-  const onProgress = (e: PreviewEvent) => {
-    // each event marks the end of what came before it: scale si's step, the diffusion, the decoder
-    const label = e.stage === 'scale' ? `scale_${e.step}` : e.stage === 'diffusion' ? `scale_${e.step - 1}` : e.stage === 'decode' ? 'diffusion' : 'decode';
-    marks.push({ label, at: e.elapsed });
-  };
-  await pipe.generate([values.prompt!], { seed: 1, cfg, onProgress });
+  await pipe.generate([values.prompt!], { seed: 1, cfg, onProgress: clock.onProgress });
   const total = (performance.now() - t0) / 1000;
-  const stages: Record<string, number> = { text: total - (marks.at(-1)?.at ?? total) };
-  let prev = 0;
-  for (const m of marks) { stages[m.label] = m.at - prev; prev = m.at; }
-  return { total, stages };
+  return { total, stages: clock.stages(total) };
 }
 await one();
 await one();

@@ -17,7 +17,7 @@ import { loadHartPipeline } from '../index.node.ts';
 import { PACKAGE_ROOT, UserError } from '../pipeline/default-model.node.ts';
 import type { HartPipeline } from '../pipeline/hart-pipeline.ts';
 import type { GenerateOptions } from '../pipeline/options.ts';
-import type { PreviewEvent } from '../pipeline/progress.ts';
+import { coarseStages, stageClock } from '../pipeline/progress.ts';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import { Philox, stream } from '../random/philox.ts';
 import { loadEmojiDataset } from '../train/data/emoji.node.ts';
@@ -56,7 +56,7 @@ export interface EvalOptions {
   threads?: number;
   /** Generation batch size. */
   batch?: number;
-  /** Latency repetitions after one warm-up. */
+  /** Latency repetitions after one warm-up (default 11; the median is reported). */
   latencyRuns?: number;
   /**
    * ONNX Runtime threads for the latency figure; default Node's runtime's (the physical cores),
@@ -237,20 +237,11 @@ async function reconstructionCeiling(pipe: HartPipeline, images: ImageCHW[], bat
 /** Median seconds of one image and each stage's share (text encoding, scales, diffusion, decode). */
 async function latency(pipe: HartPipeline, runs: number, seed: number): Promise<{ latency_s: number; stages_s: Record<string, number>; stage_share: Record<string, number>; runs: number[] }> {
   const one = async () => {
-    const marks: Partial<Record<PreviewEvent['stage'], number>> = {};
+    const clock = stageClock();
     const t0 = performance.now();
-    await pipe.generate(['a red circle'], { seed, onProgress: (e) => { marks[e.stage] ??= e.elapsed; } });
+    await pipe.generate(['a red circle'], { seed, onProgress: clock.onProgress });
     const total = (performance.now() - t0) / 1000;
-    const loop = marks.done ?? total;
-    return {
-      total,
-      stages: {
-        text: Math.max(0, total - loop),
-        scales: marks.diffusion ?? 0,
-        diffusion: (marks.decode ?? 0) - (marks.diffusion ?? 0),
-        decode: loop - (marks.decode ?? 0),
-      },
-    };
+    return { total, stages: coarseStages(clock.stages(total)) };
   };
   await one(); // warm-up: graph compilation and session creation
   const rs = [];
@@ -339,7 +330,7 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
   // 6. latency, with the thread setting hart generate uses by default (its own pipeline)
   const latRuntime = nodeRuntime(o.latencyThreads ? { threads: o.latencyThreads } : {});
   const latPipe = await loadHartPipeline(dir, { runtime: latRuntime });
-  const lat = await latency(latPipe, o.latencyRuns ?? 5, seed);
+  const lat = await latency(latPipe, o.latencyRuns ?? 11, seed);
   await latPipe.dispose();
   await latRuntime.dispose();
   const latencyThreads = o.latencyThreads ?? latRuntime.options.threads ?? 'ONNX Runtime default (as hart generate)';
