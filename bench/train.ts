@@ -29,7 +29,7 @@ export async function benchTrain(opts: BenchTrainOptions): Promise<Record<string
   const recipe = parseRecipe(JSON.parse(await readFile(path, 'utf8')), path);
   const threads = Number(opts.threads ?? 2), rounds = Number(opts.rounds ?? 5);
   const say = (s: string) => { if (!opts.json) console.log(s); };
-  const rt = nodeRuntime({ threads, allowSpinning: false });
+  const rt = nodeRuntime({ threads }); // as `hart train` runs it (src/train/train.node.ts)
   const peak = await MatmulPeak.create(rt);
 
   const tok = new TokenizerStage(recipe);
