@@ -2,8 +2,9 @@
 // default thread count, the physical cores), two warm-up images, then `--runs` images of one prompt
 // (seed 1, the model's own defaults); for the median image, the seconds of text encoding, of each
 // scale's transformer step (with its token sampling and the tokenizer's next-scale input), of the
-// residual diffusion and of the decoder (src/pipeline/progress.ts stageClock). To compare two versions of the code, run it in a checkout of each,
-// alternating (this virtual machine's speed moves within minutes).
+// residual diffusion and of the decoder (src/pipeline/progress.ts stageClock). To compare two
+// versions of the code, run it in a checkout of each, alternating (this virtual machine's speed
+// moves within minutes).
 //   npx tsx bench/latency-stages.ts [models/default] [--runs 21] [--prompt "a red circle"] [--cfg 1]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';

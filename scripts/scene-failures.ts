@@ -23,7 +23,7 @@ const { values, positionals } = parseArgs({
   },
 });
 const dir = positionals[0];
-if (!dir) throw new Error('usage: scene-failures.ts <model folder> [--n 64] [--seed 777] [--list]');
+if (!dir) throw new Error('usage: scene-failures.ts <model folder> [--n 64] [--seed 777] [--split train|heldout] [--list]');
 const n = Number(values.n), seed = Number(values.seed), threads = Number(values.threads);
 const split = values.split as SceneSplit;
 if (split !== 'train' && split !== 'heldout') throw new Error(`--split must be train or heldout, got ${values.split}`);
