@@ -21,6 +21,7 @@ import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { atomicWriteFile } from '../io/files.node.ts';
 import { nodeRuntime } from '../runtime/node.node.ts';
+import { threadsPerJob } from '../runtime/cpu-cores.node.ts';
 import { HartPipeline } from '../pipeline/hart-pipeline.ts';
 import { loadProgressLogger } from '../pipeline/load-progress-log.ts';
 import { resolveModel, UserError } from '../pipeline/default-model.node.ts';
@@ -202,7 +203,7 @@ export async function workerCommand(o: WorkerCliOptions, signal: AbortSignal): P
   const probe = redisClient(target, { failFast: true });
   try { await connected(probe, target); } finally { probe.disconnect(); }
 
-  const runtime = nodeRuntime({ threads });
+  const runtime = nodeRuntime({ threads: threads ?? threadsPerJob(concurrency) });
   const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log) })
     .catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
   if (signal.aborted) { await pipe.dispose(); await runtime.dispose(); return; }

@@ -38,3 +38,12 @@ export function physicalCores(): number | undefined {
   const limit = quota === undefined ? undefined : cgroupCpusOf(quota);
   return Math.max(1, Math.min(cores, availableParallelism(), limit ?? Infinity));
 }
+
+/**
+ * Intra-op threads for each of `concurrency` generations that share one runtime (hart serve, hart
+ * worker): the physical cores divided among them, at least one, so that concurrent runs do not ask
+ * for more threads than there are cores; undefined (ORT's choice) where the cores are unknown.
+ */
+export function threadsPerJob(concurrency: number, cores = physicalCores()): number | undefined {
+  return cores === undefined ? undefined : Math.max(1, Math.floor(cores / Math.max(1, concurrency)));
+}

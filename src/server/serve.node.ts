@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { nodeRuntime } from '../runtime/node.node.ts';
+import { threadsPerJob } from '../runtime/cpu-cores.node.ts';
 import { HartPipeline } from '../pipeline/hart-pipeline.ts';
 import { loadProgressLogger } from '../pipeline/load-progress-log.ts';
 import { PACKAGE_ROOT, resolveModel, UserError } from '../pipeline/default-model.node.ts';
@@ -48,7 +49,7 @@ export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Pr
   const log = (s: string) => { if (!o.quiet) process.stderr.write(`hart: ${s}\n`); };
 
   log(`loading ${model.name}${model.demo ? ' (the random parity model: noise images, until the embedded model exists)' : ''}`);
-  const runtime = nodeRuntime({ threads });
+  const runtime = nodeRuntime({ threads: threads ?? threadsPerJob(concurrency) });
   const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log) })
     .catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
   const res = pipe.model.tokenizer.downsample * pipe.model.transformer.dims.patchNums.at(-1)!;

@@ -2,13 +2,14 @@
 // threading settings reach InferenceSession.create as ORT's session config entries, and Node's
 // runtime stops intra-op spinning at the end of each run by default (several sessions run in turn
 // per image; spinning pools of one take the cores from the next), unless told otherwise; its
-// default thread count is the physical cores (/proc/cpuinfo, capped by affinity and a cgroup quota).
+// default thread count is the physical cores (/proc/cpuinfo, capped by affinity and a cgroup quota),
+// shared out among concurrent jobs by hart serve and hart worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph } from '../../src/graph/index.ts';
 import { availableParallelism } from 'node:os';
 import { nodeRuntime } from '../../src/runtime/node.node.ts';
-import { cgroupCpusOf, physicalCores, physicalCoresOf } from '../../src/runtime/cpu-cores.node.ts';
+import { cgroupCpusOf, physicalCores, physicalCoresOf, threadsPerJob } from '../../src/runtime/cpu-cores.node.ts';
 import { ort } from '../../src/runtime/ort-node.node.ts';
 import { Runtime, type OrtModule, type RuntimeOptions } from '../../src/runtime/runtime.ts';
 
@@ -67,4 +68,13 @@ test('physical cores: /proc/cpuinfo pairs and cgroup quotas are read as Linux wr
   assert.equal(cgroupCpusOf('150000 100000\n'), 2);
   assert.equal(cgroupCpusOf('50000 100000'), 1);
   assert.equal(cgroupCpusOf('garbage'), undefined);
+});
+
+test('threads per job: concurrent generations share the cores, at least one thread each', () => {
+  assert.equal(threadsPerJob(1, 8), 8);
+  assert.equal(threadsPerJob(3, 8), 2);
+  assert.equal(threadsPerJob(2, 2), 1);
+  assert.equal(threadsPerJob(16, 4), 1);
+  assert.equal(threadsPerJob(0, 4), 4, 'serve --concurrency 0 (front end only): as one');
+  assert.equal(threadsPerJob(1), physicalCores());
 });
