@@ -43,6 +43,14 @@ export interface RuntimeOptions {
    */
   forceSpinningStop?: boolean;
   /**
+   * Whether graphs loaded without weight prepacking (the text encoder) use their Linear weights as
+   * stored, through com.microsoft FusedMatMul(transB = 1) (default true; see linearWeights below).
+   * onnxruntime-web's WebGPU backend computes the text encoder's graph wrongly in that form
+   * (replayed in Chromium, test/web/webgpu-replay.test.ts: max |Δ| 5.0 on outputs of magnitude 7.5,
+   * 3.8e-6 with the transposes left in the graph), so webRuntime turns it off for 'webgpu'.
+   */
+  fusedLinearWeights?: boolean;
+  /**
    * How a model with external data (over 2 GB) becomes a session. Node writes model + weights to a
    * temporary folder and loads the path (src/runtime/node.node.ts); the default hands the weights
    * to ONNX Runtime as an in-memory external data file (onnxruntime-web).
@@ -230,8 +238,8 @@ const CACHE_EXTERNAL_THRESHOLD = 1024;
  * optimized model the cache keeps (with prepacking, FusedMatMul and pre-transposed mapped weights
  * both made the 0.7B's generation ~1.3× slower here).
  */
-function linearWeights(load: LoadOptions): 'fused' | 'graph' {
-  return load.prepack === false ? 'fused' : 'graph';
+function linearWeights(load: LoadOptions, options: RuntimeOptions): 'fused' | 'graph' {
+  return load.prepack === false && options.fusedLinearWeights !== false ? 'fused' : 'graph';
 }
 
 /** What graphKey cannot see in the emitted structure: the version of the emitter's weight folding. */
@@ -347,7 +355,7 @@ export class Runtime {
       done('compiled', false);
       return s;
     }
-    const entryKey = cache.entryKey(key, `${this.settings(this.sessionOptions(load))}|linear:${linearWeights(load)}`);
+    const entryKey = cache.entryKey(key, `${this.settings(this.sessionOptions(load))}|linear:${linearWeights(load, this.options)}`);
     const hit = await cache.lookup(entryKey);
     if (hit) {
       try {
@@ -442,7 +450,7 @@ export class Runtime {
    */
   async loadGraph(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
-    return this.loadKeyed(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts) }),
+    return this.loadKeyed(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts, this.options) }),
       () => ({ ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined }), opts);
   }
 
@@ -462,7 +470,7 @@ export class Runtime {
   /** loadUncached for a graph's outputs, keyed like loadGraph: a disk-cache hit never emits the weights. */
   async loadGraphUncached(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
-    const session = await this.open(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts) }), opts);
+    const session = await this.open(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts, this.options) }), opts);
     return this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
   }
 

@@ -12,11 +12,18 @@ export interface WebRuntimeOptions extends RuntimeOptions {
   wasmPaths?: string;
 }
 
+/** The Runtime options webRuntime uses (Node tests emit the browser's graphs with them). */
+export function webRuntimeOptions(options: RuntimeOptions = {}): RuntimeOptions {
+  const executionProviders = options.executionProviders ?? ['wasm'];
+  // WebGPU miscomputes FusedMatMul(transB) graphs (RuntimeOptions.fusedLinearWeights)
+  return { outputsInPlace: false, fusedLinearWeights: !executionProviders.includes('webgpu'), ...options, executionProviders };
+}
+
 export async function webRuntime(options: WebRuntimeOptions = {}): Promise<Runtime> {
   const ort = await import('onnxruntime-web');
   // wasm threads; 1 runs without worker threads (deterministic, and a Node test process can exit).
   if (options.threads) ort.env.wasm.numThreads = options.threads;
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   const { wasmPaths: _unused, ...rest } = options;
-  return new Runtime(ort as unknown as OrtModule, { executionProviders: ['wasm'], outputsInPlace: false, ...rest });
+  return new Runtime(ort as unknown as OrtModule, webRuntimeOptions(rest));
 }

@@ -56,13 +56,16 @@ test('wasm: loads, previews in order, PNG download with metadata, model files in
   assert.ok(cached.some((p) => p.endsWith('/transformer/model.safetensors') || p.endsWith('/llm/ema_model.bin') || p.endsWith('/llm/model.safetensors')), JSON.stringify(cached));
   assert.equal(await page.locator('#gallery img').count(), 1);
   await page.screenshot({ path: join(ARTIFACTS, 'desktop-wasm.png') });
-  // cancel: stops at the next scale
+  // cancel: stops at the next scale (8 images, so that the generation outlasts the click on a fast
+  // or idle machine: one image finished before the cancel arrived in a run beside training)
   await page.fill('#seed', '2');
+  await page.fill('#n', '8');
   await page.click('#go');
   await page.waitForFunction(() => (window as any).__hart.events.length >= 1);
   await page.click('#cancel');
   await page.waitForFunction(() => document.getElementById('stage')!.textContent === 'cancelled' || document.getElementById('stage')!.textContent!.startsWith('done'));
   assert.equal(await page.textContent('#stage'), 'cancelled');
+  await page.fill('#n', '1');
   // a bad value is refused in the page by the shared schema, naming the field (the form is novalidate:
   // the browser's own range check would block the submit silently)
   await page.fill('#cfg', '99');

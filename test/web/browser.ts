@@ -30,9 +30,23 @@ export async function startServer(extra: string[] = []): Promise<{ base: string;
   return { base: url, child };
 }
 
+/**
+ * Chromium's environment: ours without glibc's huge-page tunable, which the `hart` launcher and
+ * scripts/run-tests.mjs set (bin/hugepages.mjs) and with which SwiftShader finds no WebGPU adapter
+ * ("Failed to get GPU adapter"; measured here, test/web/webgpu-replay.test.ts).
+ */
+export function chromiumEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  const tunables = (out.GLIBC_TUNABLES ?? '').split(':').filter((t) => t && !t.startsWith('glibc.malloc.hugetlb='));
+  if (tunables.length) out.GLIBC_TUNABLES = tunables.join(':');
+  else delete out.GLIBC_TUNABLES;
+  return out;
+}
+
 export async function launch(): Promise<Browser> {
   assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: the browser tests need it (apt-get update && apt-get install -y chromium; .ci/run does this)`);
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, env: chromiumEnv() });
 }
 
 /** Opens the app with the given query, waits for the model, generates once; returns the page. */

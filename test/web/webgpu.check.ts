@@ -4,7 +4,8 @@
 // ~15 minutes (measured 2026-12-02 beside a training run: load 43 s, then roughly a minute per
 // scale while SwiftShader compiles each new graph's shaders; it is slow, not stalled as an earlier
 // note said; the whole check passed in 36 min with max |Δpixel| Node–WebGPU 7.5e-6, wasm–WebGPU
-// 8.1e-6). Run: node --import tsx --test test/web/webgpu.check.ts
+// 8.1e-6; 2026-12-07 with the trained default model: 4.3 min, 8.9e-5 / 9.0e-5). The default run
+// checks WebGPU graph by graph instead (webgpu-replay.test.ts). Run: node --import tsx --test test/web/webgpu.check.ts
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
