@@ -3,17 +3,20 @@
 // model-after-model comparison would attribute to the models). Each folder loads as `hart generate`
 // loads it (loadHartPipeline, Node's runtime's default thread count); one warm-up image each, then
 // `--runs` rounds of "a red circle", seed 1, the model's own defaults. `--threads 1,2` loads every
-// folder once per intra-op thread count instead (the same alternation, so thread counts compare).
+// folder once per intra-op thread count instead (the same alternation, so thread counts compare);
+// `--keep-spinning` leaves ONNX Runtime's threads spinning after each run (as before session 16:
+// RuntimeOptions.forceSpinningStop off), to measure what stopping them saves.
 //   npx tsx bench/latency-models.ts models/default runs/default-10/model [--runs 15] [--prompt "..."]
-//   npx tsx bench/latency-models.ts models/default --threads 1,2
+//   npx tsx bench/latency-models.ts models/default --threads 1,2 [--keep-spinning]
 import { parseArgs } from 'node:util';
-import { loadHartPipeline } from '../src/index.node.ts';
+import { loadHartPipeline, nodeRuntime } from '../src/index.node.ts';
 import { median } from './timing.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     runs: { type: 'string', default: '15' }, prompt: { type: 'string', default: 'a red circle' }, threads: { type: 'string' },
+    'keep-spinning': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -28,7 +31,8 @@ const variants = positionals.flatMap((dir) => threadCounts.map((threads) => ({ d
 const label = (v: { dir: string; threads?: number }) => (v.threads === undefined ? v.dir : `${v.dir} (${v.threads} threads)`);
 
 const pipes = [];
-for (const v of variants) pipes.push(await loadHartPipeline(v.dir, { threads: v.threads }));
+const runtimes = variants.map((v) => nodeRuntime({ threads: v.threads, forceSpinningStop: !values['keep-spinning'] }));
+for (const [i, v] of variants.entries()) pipes.push(await loadHartPipeline(v.dir, { runtime: runtimes[i] }));
 for (const p of pipes) await p.generate(values.prompt!, { seed: 1 });
 const seconds: number[][] = pipes.map(() => []);
 for (let r = 0; r < runs; r++) {
@@ -45,3 +49,4 @@ const rows = variants.map((v, i) => {
 for (const [i, r] of rows.entries()) console.error(`${label(variants[i])}: median ${r.median_s.toFixed(4)} s (${r.min_s.toFixed(4)}–${r.max_s.toFixed(4)}, ${runs} runs)`);
 console.log(JSON.stringify(rows));
 for (const p of pipes) await p.dispose();
+for (const r of runtimes) await r.dispose();
