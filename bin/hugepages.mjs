@@ -25,6 +25,16 @@ export function withHugePages(env) {
   return { ...env, GLIBC_TUNABLES: [tunables, `${TUNABLE}=1`].filter(Boolean).join(':') };
 }
 
+/**
+ * `env` without glibc's huge-page tunable (other tunables kept): for child programs that fail with
+ * it, such as Chromium, whose SwiftShader then finds no WebGPU adapter (test/web/browser.ts).
+ */
+export function withoutHugePages(env) {
+  const { GLIBC_TUNABLES, ...rest } = env;
+  const kept = (GLIBC_TUNABLES ?? '').split(':').filter((t) => t && !t.startsWith(`${TUNABLE}=`));
+  return kept.length ? { ...rest, GLIBC_TUNABLES: kept.join(':') } : rest;
+}
+
 /** The subcommand named on the command line (the first argument that is not an option). */
 function subcommand(argv) {
   return argv.slice(2).find((a) => !a.startsWith('-'));

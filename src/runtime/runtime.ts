@@ -39,7 +39,7 @@ export interface RuntimeOptions {
    * (text encoder, one graph per scale, the diffusion head, the decoder), each with its own pool:
    * workers still spinning for the session before take the cores from the next one's. Node's
    * runtime turns it on (the 64 px image with 2 threads: 0.29 s spinning on, 0.09 s off; see
-   * `bench/latency-models.ts --threads`); undefined keeps ORT's.
+   * `bench/latency-models.ts --threads 1,2 --keep-spinning`); undefined keeps ORT's.
    */
   forceSpinningStop?: boolean;
   /**

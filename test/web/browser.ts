@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { withoutHugePages } from '../../bin/hugepages.mjs';
 
 export const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BIN = join(repo, 'bin', 'hart.mjs');
@@ -31,16 +32,13 @@ export async function startServer(extra: string[] = []): Promise<{ base: string;
 }
 
 /**
- * Chromium's environment: ours without glibc's huge-page tunable, which the `hart` launcher and
- * scripts/run-tests.mjs set (bin/hugepages.mjs) and with which SwiftShader finds no WebGPU adapter
+ * Chromium's environment: ours without glibc's huge-page tunable (bin/hugepages.mjs), which the
+ * `hart` launcher and scripts/run-tests.mjs set and with which SwiftShader finds no WebGPU adapter
  * ("Failed to get GPU adapter"; measured here, test/web/webgpu-replay.test.ts).
  */
 export function chromiumEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-  const tunables = (out.GLIBC_TUNABLES ?? '').split(':').filter((t) => t && !t.startsWith('glibc.malloc.hugetlb='));
-  if (tunables.length) out.GLIBC_TUNABLES = tunables.join(':');
-  else delete out.GLIBC_TUNABLES;
+  for (const [k, v] of Object.entries(withoutHugePages(env))) if (v !== undefined) out[k] = v;
   return out;
 }
 
