@@ -17,4 +17,6 @@ export const PURPOSE = {
   sceneHeldOut: 18,
   /** Batch composition at a training step: source and item of every slot (index = step). */
   dataBatch: 19,
+  /** Recolouring of a training scene's objects for the decoder stage (index = scene index). */
+  dataRecolour: 20,
 } as const;

@@ -25,6 +25,8 @@ export interface TokenizerStage extends StageSchedule {
   l1_weight: number;
   /** Every this many steps, codes unused since the last restart are moved onto encoder outputs (0 = never). */
   dead_code_every: number;
+  /** Probability that a training scene is drawn in random colours (src/train/data/recolour.ts; 0 = never). */
+  recolour: number;
 }
 
 export interface TransformerStage extends StageSchedule {
@@ -46,6 +48,8 @@ export interface TransformerStage extends StageSchedule {
 export interface DecoderStage extends StageSchedule {
   skip_continuous_prob: number;
   l1_weight: number;
+  /** As the tokenizer stage's: probability that a training scene is drawn in random colours. */
+  recolour: number;
 }
 
 export interface TextEncoderStage {
@@ -139,10 +143,17 @@ function wrap<T>(where: string, f: () => T): T {
  * that differs only in those, or that adds a later stage.
  */
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
-  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: r.tokenizer };
+  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutNoRecolour(r.tokenizer) };
   if (stage === 'tokenizer') return base;
   const tr = { ...base, text_encoder: r.text_encoder, transformer: r.transformer };
-  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder };
+  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutNoRecolour(r.decoder) };
+}
+
+/** A stage without `recolour` when it is 0, so runs checkpointed before the field existed still resume. */
+function withoutNoRecolour<T extends { recolour: number }>(s: T): T | Omit<T, 'recolour'> {
+  if (s.recolour !== 0) return s;
+  const { recolour: _, ...rest } = s;
+  return rest;
 }
 
 /** Parses and checks a recipe object (from recipes/*.json); `what` names the file in errors. */
@@ -179,7 +190,7 @@ function parse(json: unknown): Recipe {
   const data = { emoji: num(d, 'emoji', 'data', 0, 1), scenes: num(d, 'scenes', 'data', 0, 1), emoji_sets: sets as ('twitter' | 'google')[] };
   if (data.emoji + data.scenes <= 0) throw new RecipeError('data: emoji and scenes weights are both 0');
 
-  const tk = obj(o.tokenizer, 'tokenizer', ['config', ...SCHEDULE_KEYS, 'skip_continuous_prob', 'l1_weight', 'dead_code_every']);
+  const tk = obj(o.tokenizer, 'tokenizer', ['config', ...SCHEDULE_KEYS, 'skip_continuous_prob', 'l1_weight', 'dead_code_every', 'recolour']);
   const tokConfig = wrap('tokenizer.config', () => parseTokenizerConfig({ ...(tk.config as object), v_patch_nums: patch_nums }));
   const down = 2 ** (tokConfig.ch_mult.length - 1);
   if (resolution / down !== patch_nums[patch_nums.length - 1]) {
@@ -191,6 +202,7 @@ function parse(json: unknown): Recipe {
     skip_continuous_prob: num(tk, 'skip_continuous_prob', 'tokenizer', 0, 1, false, 0.5),
     l1_weight: num(tk, 'l1_weight', 'tokenizer', 0, 100, false, 0.5),
     dead_code_every: num(tk, 'dead_code_every', 'tokenizer', 0, 1e8, true, 0),
+    recolour: num(tk, 'recolour', 'tokenizer', 0, 1, false, 0),
   };
 
   const te = obj(o.text_encoder, 'text_encoder', ['config']);
@@ -211,11 +223,12 @@ function parse(json: unknown): Recipe {
 
   let decoder: DecoderStage | null = null;
   if (o.decoder !== undefined) {
-    const dc = obj(o.decoder, 'decoder', [...SCHEDULE_KEYS, 'skip_continuous_prob', 'l1_weight']);
+    const dc = obj(o.decoder, 'decoder', [...SCHEDULE_KEYS, 'skip_continuous_prob', 'l1_weight', 'recolour']);
     decoder = {
       ...schedule(dc, 'decoder'),
       skip_continuous_prob: num(dc, 'skip_continuous_prob', 'decoder', 0, 1, false, 0.5),
       l1_weight: num(dc, 'l1_weight', 'decoder', 0, 100, false, tokenizer.l1_weight),
+      recolour: num(dc, 'recolour', 'decoder', 0, 1, false, 0),
     };
   }
 

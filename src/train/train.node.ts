@@ -257,8 +257,9 @@ function batchProvider(
     let step = start;
     return { next: async () => override(stage, step++, batchSize) };
   }
+  const recolour = stage === 'tokenizer' ? recipe.tokenizer.recolour : stage === 'decoder' ? recipe.decoder?.recolour ?? 0 : 0;
   const source = new BatchSource({
-    seed, batchSize, weights: { emoji: emoji ? recipe.data.emoji : 0, scenes: recipe.data.scenes }, emoji: emoji ?? undefined,
+    seed, batchSize, weights: { emoji: emoji ? recipe.data.emoji : 0, scenes: recipe.data.scenes }, emoji: emoji ?? undefined, recolour,
   });
   return new Prefetcher(source, start);
 }

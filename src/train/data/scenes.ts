@@ -37,7 +37,11 @@ export const SCENE_SPLIT_PURPOSE: Record<SceneSplit, number> = {
 };
 
 /** One drawn object: its colour, shape and square placement box (top-left x, y and side s). */
-export interface SceneObject extends ColourShape { x: number; y: number; s: number }
+export interface SceneObject extends ColourShape {
+  x: number; y: number; s: number;
+  /** Drawn in this sRGB colour instead of the palette's (recoloured decoder data, recolour.ts). */
+  rgb?: readonly [number, number, number];
+}
 
 export interface Scene extends SceneCaption {
   split: SceneSplit;
@@ -221,7 +225,7 @@ export function renderScene(scene: Pick<Scene, 'boxes'>, out: Uint8Array = new U
   out.fill(255);
   for (const o of scene.boxes) {
     const inside = insideTest(o);
-    const rgb = COLOURS[o.colour];
+    const rgb = o.rgb ?? COLOURS[o.colour];
     for (let py = o.y; py < o.y + o.s; py++) {
       for (let px = o.x; px < o.x + o.s; px++) {
         let hits = 0;

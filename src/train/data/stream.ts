@@ -4,7 +4,8 @@
 //   - slot b of step t reads words 2b and 2b+1 of the Philox stream (seed, PURPOSE.dataBatch, t):
 //     the first picks the source by the mixing weights, the second the emoji (inverse CDF over
 //     the sampling weights of the training records: i.i.d. with replacement);
-//   - a scene slot draws scene t·B + b of the scenes split, so no scene repeats within a run.
+//   - a scene slot draws scene t·B + b of the scenes split, so no scene repeats within a run;
+//     with `recolour` > 0 its objects may be drawn in random colours (recolour.ts, its own stream).
 // Pixels stay uint8 until a batch is built (emoji: [N, 64, 64, 3], scenes: rendered on demand);
 // a batch is [B, 3, 64, 64] float32 in [-1, 1] as the official pipeline normalises,
 // (fround(v/255) − 0.5) / 0.5. The Prefetcher builds batch t+1 in small event-loop chunks while
@@ -13,6 +14,7 @@ import { Philox, stream } from '../../random/philox.ts';
 import { PURPOSE } from '../../random/purposes.ts';
 import { EMOJI_SIZE, emojiWeights, type EmojiDataset } from './emoji-join.ts';
 import { SCENE_SIZE, renderScene, sceneSpec, type SceneSplit } from './scenes.ts';
+import { renderRecoloured } from './recolour.ts';
 
 export const IMAGE_SIZE = 64;
 
@@ -27,6 +29,8 @@ export interface BatchSourceOptions {
   emojiSampling?: 'balanced' | 'uniform';
   /** Scenes split to draw from (default 'train'). */
   sceneSplit?: SceneSplit;
+  /** Probability that a scene is drawn in random colours (recolour.ts; default 0). Captions keep the palette names. */
+  recolour?: number;
 }
 
 export type BatchItemSource = 'emoji' | 'scene';
@@ -77,6 +81,7 @@ export class BatchSource {
   readonly seed: number | bigint;
   readonly batchSize: number;
   readonly sceneSplit: SceneSplit;
+  readonly recolour: number;
   private readonly rng: Philox;
   private readonly pEmoji: number;
   private readonly emoji?: EmojiDataset;
@@ -91,6 +96,8 @@ export class BatchSource {
     this.seed = options.seed;
     this.batchSize = options.batchSize;
     this.sceneSplit = options.sceneSplit ?? 'train';
+    this.recolour = options.recolour ?? 0;
+    if (!(this.recolour >= 0 && this.recolour <= 1)) throw new Error(`batch source: recolour must be a probability in [0, 1] (got ${options.recolour})`);
     this.rng = new Philox(options.seed);
     this.pEmoji = we / (we + ws);
     this.emojiIndex = new Int32Array(0);
@@ -139,7 +146,9 @@ export class BatchSource {
       batch.captions[b] = this.emoji!.records[item].caption;
     } else {
       const scene = sceneSpec(this.rng, this.sceneSplit, item);
-      hwcToChwUnit(renderScene(scene, scratch), batch.images, b * 3 * hw);
+      if (this.recolour > 0) renderRecoloured(this.rng, scene, this.recolour, scratch);
+      else renderScene(scene, scratch);
+      hwcToChwUnit(scratch, batch.images, b * 3 * hw);
       batch.captions[b] = scene.caption;
     }
   }
