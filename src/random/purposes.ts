@@ -19,4 +19,6 @@ export const PURPOSE = {
   dataBatch: 19,
   /** Recolouring of a training scene's objects for the decoder stage (index = scene index). */
   dataRecolour: 20,
+  /** Whether (and how) a training scene's caption is shortened to a partial one (index = scene index). */
+  dataPartialCaption: 21,
 } as const;

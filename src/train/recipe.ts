@@ -38,6 +38,8 @@ export interface TransformerStage extends StageSchedule {
   /** EMA decay of the weights used for sampling. */
   ema: number;
   diff_weight: number;
+  /** Probability that a training scene's caption names only its shapes or only its colours (scene-vocab.ts partialCaption; 0 = never). */
+  partial_captions: number;
 }
 
 /**
@@ -143,16 +145,16 @@ function wrap<T>(where: string, f: () => T): T {
  * that differs only in those, or that adds a later stage.
  */
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
-  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutNoRecolour(r.tokenizer) };
+  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutZero(r.tokenizer, 'recolour') };
   if (stage === 'tokenizer') return base;
-  const tr = { ...base, text_encoder: r.text_encoder, transformer: r.transformer };
-  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutNoRecolour(r.decoder) };
+  const tr = { ...base, text_encoder: r.text_encoder, transformer: withoutZero(r.transformer, 'partial_captions') };
+  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutZero(r.decoder, 'recolour') };
 }
 
-/** A stage without `recolour` when it is 0, so runs checkpointed before the field existed still resume. */
-function withoutNoRecolour<T extends { recolour: number }>(s: T): T | Omit<T, 'recolour'> {
-  if (s.recolour !== 0) return s;
-  const { recolour: _, ...rest } = s;
+/** A stage without a field added later when it is 0 (its default), so runs checkpointed before the field existed still resume. */
+function withoutZero<T extends object, K extends keyof T>(s: T, key: K): T | Omit<T, K> {
+  if (s[key] !== 0) return s;
+  const { [key]: _, ...rest } = s;
   return rest;
 }
 
@@ -209,7 +211,7 @@ function parse(json: unknown): Recipe {
   const textConfig = wrap('text_encoder.config', () => parseQwen2Config({ model_type: 'qwen2', ...(te.config as object), vocab_size: 1 }));
   const { vocab_size: _v, ...textRest } = textConfig;
 
-  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight']);
+  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'partial_captions']);
   const trConfig = wrap('transformer.config', () => parseHartConfig({ ...(tr.config as object), patch_nums, context_dim: textConfig.hidden_size }));
   const last = patch_nums[patch_nums.length - 1] ** 2;
   const transformer: TransformerStage = {
@@ -219,6 +221,7 @@ function parse(json: unknown): Recipe {
     kept_last: num(tr, 'kept_last', 'transformer', 1, last, true, last),
     ema: num(tr, 'ema', 'transformer', 0, 1, false, 0.999),
     diff_weight: num(tr, 'diff_weight', 'transformer', 0, 100, false, 1),
+    partial_captions: num(tr, 'partial_captions', 'transformer', 0, 1, false, 0),
   };
 
   let decoder: DecoderStage | null = null;

@@ -260,6 +260,7 @@ function batchProvider(
   const recolour = stage === 'tokenizer' ? recipe.tokenizer.recolour : stage === 'decoder' ? recipe.decoder?.recolour ?? 0 : 0;
   const source = new BatchSource({
     seed, batchSize, weights: { emoji: emoji ? recipe.data.emoji : 0, scenes: recipe.data.scenes }, emoji: emoji ?? undefined, recolour,
+    partialCaptions: stage === 'transformer' ? recipe.transformer.partial_captions : 0,
   });
   return new Prefetcher(source, start);
 }

@@ -94,6 +94,32 @@ export function formatCaption(c: SceneCaption): string {
   }
 }
 
+/**
+ * A caption that names less than the scene shows (training data only, `data.partial_captions`):
+ * 'colour' drops the colour words ("a circle", "three circles", "a circle left of a star"),
+ * 'shape' replaces each shape by "one" ("a red one", "a red one and a blue one"). Null where the
+ * result would not tell the objects apart (two objects / position of one shape, or of one colour)
+ * or has no form (counting without shapes).
+ */
+export function partialCaption(c: SceneCaption, drop: 'colour' | 'shape'): string | null {
+  const [a, b] = c.objects;
+  if (drop === 'colour') {
+    if (b && c.category !== 'counting' && a.shape === b.shape) return null;
+    switch (c.category) {
+      case 'single': return `a ${a.shape}`;
+      case 'counting': return `${COUNT_WORDS[c.objects.length as 2 | 3 | 4]} ${a.shape}s`;
+      case 'two objects': return `a ${a.shape} and a ${b.shape}`;
+      case 'position': return `a ${a.shape} ${c.relation} a ${b.shape}`;
+    }
+  }
+  if (c.category === 'counting' || (b && a.colour === b.colour)) return null;
+  switch (c.category) {
+    case 'single': return `a ${a.colour} one`;
+    case 'two objects': return `a ${a.colour} one and a ${b.colour} one`;
+    case 'position': return `a ${a.colour} one ${c.relation} a ${b.colour} one`;
+  }
+}
+
 const COLOUR_RE = COLOUR_NAMES.join('|');
 const SHAPE_RE = SHAPES.join('|');
 const ONE = `a (${COLOUR_RE}) (${SHAPE_RE})`;

@@ -5,7 +5,8 @@
 //     the first picks the source by the mixing weights, the second the emoji (inverse CDF over
 //     the sampling weights of the training records: i.i.d. with replacement);
 //   - a scene slot draws scene t·B + b of the scenes split, so no scene repeats within a run;
-//     with `recolour` > 0 its objects may be drawn in random colours (recolour.ts, its own stream).
+//     with `recolour` > 0 its objects may be drawn in random colours (recolour.ts, its own stream),
+//     with `partialCaptions` > 0 its caption may name only its shapes or colours (its own stream).
 // Pixels stay uint8 until a batch is built (emoji: [N, 64, 64, 3], scenes: rendered on demand);
 // a batch is [B, 3, 64, 64] float32 in [-1, 1] as the official pipeline normalises,
 // (fround(v/255) − 0.5) / 0.5. The Prefetcher builds batch t+1 in small event-loop chunks while
@@ -13,7 +14,8 @@
 import { Philox, stream } from '../../random/philox.ts';
 import { PURPOSE } from '../../random/purposes.ts';
 import { EMOJI_SIZE, emojiWeights, type EmojiDataset } from './emoji-join.ts';
-import { SCENE_SIZE, renderScene, sceneSpec, type SceneSplit } from './scenes.ts';
+import { SCENE_SIZE, renderScene, sceneSpec, type Scene, type SceneSplit } from './scenes.ts';
+import { partialCaption } from './scene-vocab.ts';
 import { renderRecoloured } from './recolour.ts';
 
 export const IMAGE_SIZE = 64;
@@ -31,6 +33,11 @@ export interface BatchSourceOptions {
   sceneSplit?: SceneSplit;
   /** Probability that a scene is drawn in random colours (recolour.ts; default 0). Captions keep the palette names. */
   recolour?: number;
+  /**
+   * Probability that a scene's caption names only its shapes or only its colours
+   * (scene-vocab.ts partialCaption; default 0). The pixels do not change.
+   */
+  partialCaptions?: number;
 }
 
 export type BatchItemSource = 'emoji' | 'scene';
@@ -82,6 +89,7 @@ export class BatchSource {
   readonly batchSize: number;
   readonly sceneSplit: SceneSplit;
   readonly recolour: number;
+  readonly partialCaptions: number;
   private readonly rng: Philox;
   private readonly pEmoji: number;
   private readonly emoji?: EmojiDataset;
@@ -98,6 +106,8 @@ export class BatchSource {
     this.sceneSplit = options.sceneSplit ?? 'train';
     this.recolour = options.recolour ?? 0;
     if (!(this.recolour >= 0 && this.recolour <= 1)) throw new Error(`batch source: recolour must be a probability in [0, 1] (got ${options.recolour})`);
+    this.partialCaptions = options.partialCaptions ?? 0;
+    if (!(this.partialCaptions >= 0 && this.partialCaptions <= 1)) throw new Error(`batch source: partialCaptions must be a probability in [0, 1] (got ${options.partialCaptions})`);
     this.rng = new Philox(options.seed);
     this.pEmoji = we / (we + ws);
     this.emojiIndex = new Int32Array(0);
@@ -149,8 +159,16 @@ export class BatchSource {
       if (this.recolour > 0) renderRecoloured(this.rng, scene, this.recolour, scratch);
       else renderScene(scene, scratch);
       hwcToChwUnit(scratch, batch.images, b * 3 * hw);
-      batch.captions[b] = scene.caption;
+      batch.captions[b] = this.caption(scene);
     }
+  }
+
+  /** A scene's caption, or with probability partialCaptions a partial one (its own stream, by scene index). */
+  private caption(scene: Scene): string {
+    if (this.partialCaptions === 0) return scene.caption;
+    const u = this.rng.uniform(stream(PURPOSE.dataPartialCaption, scene.index), 0, 2);
+    if (u[0] >= this.partialCaptions) return scene.caption;
+    return partialCaption(scene, u[1] < 0.5 ? 'colour' : 'shape') ?? partialCaption(scene, u[1] < 0.5 ? 'shape' : 'colour') ?? scene.caption;
   }
 
   private empty(step: number): Batch {
