@@ -17,7 +17,7 @@ export const PURPOSE = {
   sceneHeldOut: 18,
   /** Batch composition at a training step: source and item of every slot (index = step). */
   dataBatch: 19,
-  /** Recolouring of a training scene's objects for the decoder stage (index = scene index). */
+  /** Recolouring of a training scene's objects for the tokenizer / decoder stages (index = scene index). */
   dataRecolour: 20,
   /** Whether (and how) a training scene's caption is shortened to a partial one (index = scene index). */
   dataPartialCaption: 21,

@@ -1,11 +1,14 @@
 // Recoloured scenes: training scenes whose objects are drawn in random colours instead of the
-// palette's, for the decoder stage (`decoder.recolour` in a recipe). The palette's eight colours
-// alone let a decoder tie colour to shape (every star it sees is orange or one of six others, and
-// the emoji star is orange-yellow), so a latent it never saw — a yellow star, a held-out pair —
-// comes back in the colour it knows. Random hues teach it colour as a continuous quantity on every
-// shape. Held-out pairs stay held out as the evaluation sees them: a recoloured image is rendered,
-// read by the scenes checker (src/eval/scenes-check.ts), and redrawn if the checker finds any
-// held-out colour–shape pair in it; after MAX_TRIES the scene keeps its palette colours.
+// palette's, for the tokenizer and decoder stages (`tokenizer.recolour` / `decoder.recolour` in a
+// recipe). With the palette's eight colours alone an autoencoder can tie colour to shape (its stars
+// are seven colours, and the emoji star is orange-yellow), so a latent it never saw — a yellow
+// star, a held-out pair — comes back in the colour it knows; random hues show it colour as a
+// continuous quantity on every shape. (Measured on the default model: training the decoder alone
+// this way did not bring yellow stars back and blurred the discrete codes' colours — MODEL_CARD,
+// "Run 17's decoder on recoloured scenes"; the encoder and codebook would have to learn it too.)
+// Held-out pairs stay held out as the evaluation sees them: a recoloured image is rendered, read
+// by the scenes checker (src/eval/scenes-check.ts), and redrawn if the checker finds any held-out
+// colour–shape pair in it; after MAX_TRIES the scene keeps its palette colours.
 //
 // Draws: the Philox stream (seed, PURPOSE.dataRecolour, scene index): word 0 decides whether the
 // scene is recoloured (< the probability), then per try, per object, three uniforms → HSV with

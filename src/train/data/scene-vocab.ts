@@ -95,7 +95,7 @@ export function formatCaption(c: SceneCaption): string {
 }
 
 /**
- * A caption that names less than the scene shows (training data only, `data.partial_captions`):
+ * A caption that names less than the scene shows (training data only, the recipe's `transformer.partial_captions`):
  * 'colour' drops the colour words ("a circle", "three circles", "a circle left of a star"),
  * 'shape' replaces each shape by "one" ("a red one", "a red one and a blue one"). Null where the
  * result would not tell the objects apart (two objects / position of one shape, or of one colour)
