@@ -46,10 +46,12 @@ export function renderRecoloured(
 ): SceneObject[] {
   if (!(recolour >= 0 && recolour <= 1)) throw new RangeError(`recolour: the probability must be in [0, 1], got ${recolour}`);
   if (scene.boxes.length > MAX_OBJECTS) throw new RangeError(`recolour: at most ${MAX_OBJECTS} objects, got ${scene.boxes.length}`);
-  const u = rng.uniform(stream(PURPOSE.dataRecolour, scene.index), 0, 1 + MAX_TRIES * MAX_OBJECTS * 3);
-  for (let t = 0; u[0] < recolour && t < MAX_TRIES; t++) {
+  const id = stream(PURPOSE.dataRecolour, scene.index);
+  // the colour words (1…) are drawn only for a scene that is recoloured
+  const u = rng.uniform(id, 0, 1)[0] < recolour ? rng.uniform(id, 1, MAX_TRIES * MAX_OBJECTS * 3) : new Float32Array(0);
+  for (let t = 0; u.length > 0 && t < MAX_TRIES; t++) {
     const boxes = scene.boxes.map((o, k) => {
-      const i = 1 + (t * MAX_OBJECTS + k) * 3;
+      const i = (t * MAX_OBJECTS + k) * 3;
       return { ...o, rgb: hsvToRgb(360 * u[i], 0.4 + 0.6 * u[i + 1], 0.5 + 0.5 * u[i + 2]) };
     });
     renderScene({ boxes }, out);
