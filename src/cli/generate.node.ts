@@ -173,6 +173,10 @@ export async function generateCommand(promptWords: string[], o: GenerateCliOptio
     });
     const cut = result.truncated.filter(Boolean).length;
     if (cut) log(`hart: warning: the prompt is longer than the ${pipe.model.transformerConfig.context_token} tokens the model reads; the rest was ignored`);
+    const missing = result.missingWords[0] ?? [];
+    if (missing.length) {
+      log(`hart: note: the model's vocabulary has no ${missing.map((w) => JSON.stringify(w)).join(', ')} (it reads ${missing.length === 1 ? 'that word' : 'those words'} letter by letter, so ${missing.length === 1 ? 'it' : 'they'} may be ignored); its MODEL_CARD.md says what it was trained on`);
+    }
     // 4. write (atomically: a reader, or a Ctrl-C, never sees half a file)
     await mkdir(dirname(resolve(paths[0])), { recursive: true });
     for (const [i, im] of result.images.entries()) {

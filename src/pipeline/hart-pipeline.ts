@@ -15,6 +15,8 @@ import { makePreviewer } from './preview.ts';
 export interface PromptEncoder {
   encodePrompts(prompts: readonly string[], options: { maxLength: number; useSystemPrompt?: boolean }): Promise<{
     context: HostTensor; mask: HostTensor; positionIds: HostTensor; truncated: boolean[];
+    /** Per prompt: words the model's vocabulary has no whole token for (optional). */
+    missingWords?: string[][];
   }>;
   release?(): Promise<void>;
 }
@@ -40,6 +42,8 @@ export interface GenerateResult {
   images: ImageCHW[];
   /** Per prompt: it had more tokens than the model reads and was cut (the official code does so silently). */
   truncated: boolean[];
+  /** Per prompt: words its tokenizer's whole-word vocabulary lacks (models trained by hart train spell them in characters: words they never read); [] for BPE tokenizers. */
+  missingWords: string[][];
   seeds: number[];
   /** The settings every image was made with (defaults filled in). */
   settings: ResolvedOptions;
@@ -78,7 +82,7 @@ export class HartPipeline {
       mask: enc.mask,
     };
     const images = await this.generateFromContext(ctx, { ...rest, previews }, resolved);
-    return { images, truncated: enc.truncated, seeds: resolved.seeds, settings: resolved };
+    return { images, truncated: enc.truncated, missingWords: enc.missingWords ?? list.map(() => []), seeds: resolved.seeds, settings: resolved };
   }
 
   /** The loop on already-encoded text (tests replay the official context; servers may cache encodings). */

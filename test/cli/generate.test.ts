@@ -44,6 +44,8 @@ test('generate: A1111 parameters + UTF-8 prompt; seeds reproduce; batch image b 
   // one progress line per stage when stderr is not a terminal
   for (const stage of ['load', 'text', 'scales', 'diffusion', 'decode']) assert.match(r.stderr, new RegExp(`^${stage} +\\[#+\\]`, 'm'));
   assert.match(r.stderr, /warning: the prompt is longer than the 24 tokens the model reads/);
+  // words outside the model's caption vocabulary are named once, in the tokenizer's lower case
+  assert.match(r.stderr, /^hart: note: the model's vocabulary has no "quoted", "猫" \(it reads those words letter by letter/m);
   const pa = decodePng(new Uint8Array(readFileSync(a)));
   assert.equal(pa.width, 64);
   const [first, settings] = pa.text.parameters.split('\n');

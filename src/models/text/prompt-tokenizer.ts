@@ -110,6 +110,8 @@ export interface PromptTokens {
   truncated: boolean[];
   /** Per prompt: its token count before truncation. */
   numTokens: number[];
+  /** Per prompt: the words a whole-word vocabulary lacks (see PromptTokenizer.missingWords). */
+  missingWords: string[][];
 }
 
 type Json = Record<string, unknown>;
@@ -132,6 +134,10 @@ export class PromptTokenizer {
   readonly padTokenId: number;
   readonly paddingSide: 'left' | 'right';
   readonly truncationSide: 'left' | 'right';
+  /** A WordPiece model's continuing-subword prefix ("##"); null for other models (BPE, Unigram). */
+  private readonly continuingPrefix: string | null;
+  /** The model's unknown token, if it names one. */
+  private readonly unkToken: string | null;
 
   constructor(files: TokenizerFiles) {
     const what = files.what ?? 'tokenizer.json';
@@ -155,6 +161,39 @@ export class PromptTokenizer {
     this.padTokenId = id;
     this.paddingSide = side(cfg, 'padding_side');
     this.truncationSide = side(cfg, 'truncation_side');
+    const model = (isPlainObject(tj.model) ? tj.model : {}) as Json;
+    this.continuingPrefix = model.type === 'WordPiece'
+      ? (typeof model.continuing_subword_prefix === 'string' && model.continuing_subword_prefix !== '' ? model.continuing_subword_prefix : '##')
+      : null;
+    this.unkToken = typeof model.unk_token === 'string' ? model.unk_token : null;
+  }
+
+  /**
+   * The words of `text` that a WordPiece vocabulary has no whole token for (hart train's caption
+   * tokenizers keep every training word whole and spell any other word in characters, so these are
+   * words the model never read), as the tokenizer normalises them (lower case), each once; then
+   * the characters it reads as its unknown token. Empty for BPE and Unigram models, whose words
+   * are pieces by design (Qwen2's).
+   */
+  missingWords(text: string): string[] {
+    const prefix = this.continuingPrefix;
+    if (prefix === null) return [];
+    const out: string[] = [];
+    const add = (w: string) => { if (!out.includes(w)) out.push(w); };
+    const tokens = this.tokenizer.encode(text).tokens;
+    for (let i = 0; i < tokens.length; i++) {
+      if (tokens[i].startsWith(prefix)) continue;
+      let word = tokens[i], pieces = 1;
+      while (i + 1 < tokens.length && tokens[i + 1].startsWith(prefix)) word += tokens[++i].slice(prefix.length), pieces++;
+      if (pieces > 1) add(word);
+    }
+    const unk = this.unkToken;
+    if (unk !== null && tokens.includes(unk)) {
+      for (const ch of new Set(text.normalize('NFC'))) {
+        if (!/\s/u.test(ch) && this.tokenizer.encode(ch).tokens.includes(unk)) add(ch);
+      }
+    }
+    return out;
   }
 
   /** Token ids of one text with HF's defaults (special tokens added by the post-processor, if any). */
@@ -183,6 +222,7 @@ export class PromptTokenizer {
     const positionIds = new Int32Array(B * maxLength);
     const truncated: boolean[] = [];
     const numTokens: number[] = [];
+    const missingWords: string[][] = [];
     for (let b = 0; b < B; b++) {
       const r = this.encodeTruncated(prompts[b], maxLength);
       const offset = b * maxLength + (this.paddingSide === 'left' ? maxLength - r.ids.length : 0);
@@ -195,7 +235,8 @@ export class PromptTokenizer {
       }
       truncated.push(r.truncated);
       numTokens.push(r.numTokens);
+      missingWords.push(this.missingWords(prompts[b]));
     }
-    return { batch: B, maxLength, tokens, mask, positionIds, truncated, numTokens };
+    return { batch: B, maxLength, tokens, mask, positionIds, truncated, numTokens, missingWords };
   }
 }

@@ -46,6 +46,8 @@ export interface EncodedPrompts {
   truncated: boolean[];
   /** Per prompt: its token count before truncation. */
   numTokens: number[];
+  /** Per prompt: words the tokenizer's whole-word vocabulary lacks (PromptTokenizer.missingWords; [] for BPE). */
+  missingWords: string[][];
   /** Tokens of the prepended system prompt (0 without one). */
   systemPromptLength: number;
 }
@@ -107,6 +109,7 @@ export class QwenTextEncoder {
       tokens: { dtype: 'int64', shape: [B, maxLength], data: toInt64(t.tokens) },
       truncated: t.truncated,
       numTokens: t.numTokens,
+      missingWords: t.missingWords,
       systemPromptLength: S,
     };
   }

@@ -27,6 +27,13 @@ test('the tiny tokenizer splits and merges like a Qwen2 byte-level BPE', () => {
   assert.equal(tok.token_to_id('<|endoftext|>'), PAD);
 });
 
+test('missingWords is empty for a byte-level BPE, whose words are pieces by design', () => {
+  const t = tinyTokenizer();
+  const pt = new PromptTokenizer({ tokenizerJson: t.tokenizerJson, tokenizerConfig: t.tokenizerConfig });
+  assert.deepEqual(pt.missingWords('a zebra photo ☃'), []);
+  assert.deepEqual(pt.tokenizePrompts(['a zebra'], 8).missingWords, [[]]);
+});
+
 test('prompts are padded to max_length on the right; mask and cumsum position ids', () => {
   const pt = new PromptTokenizer(tinyTokenizer());
   assert.equal(pt.padTokenId, PAD);

@@ -54,3 +54,13 @@ test('words only in held-out captions are spelled in characters, not <unk>', () 
     assert.equal(t.map((x) => x!.replace(/^##/, '')).join(''), w);
   }
 });
+
+test('missingWords: the words a caption vocabulary spells in characters, then its unknown characters', () => {
+  assert.deepEqual(tok.missingWords('a red circle above a blue square'), []);
+  assert.deepEqual(tok.missingWords(train[0].caption), []);
+  // every training word is whole; a word never seen is spelled, named once, lower-cased as read
+  assert.deepEqual(tokens('a Photo'), ['a', 'p', '##h', '##o', '##t', '##o']);
+  assert.deepEqual(tok.missingWords('a Photo of a dog, another photo ☃ ☃'), ['photo', 'another', '☃']);
+  const t = tok.tokenizePrompts(['a photo', 'a dog'], 8);
+  assert.deepEqual(t.missingWords, [['photo'], []]);
+});
