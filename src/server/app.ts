@@ -16,7 +16,8 @@ import { JobQueue, QueueFullError } from './queue.ts';
 import type { StaticFiles } from './static.node.ts';
 
 /** One image as the generator returns it: PNG bytes (with metadata) and its seed. */
-export interface GeneratedImage { png: Uint8Array; seed: number }
+/** missingWords: the prompt's words the model's vocabulary lacks (GenerateResult.missingWords), where the generator knows them. */
+export interface GeneratedImage { png: Uint8Array; seed: number; missingWords?: string[] }
 
 /** What the server runs a request with (the loaded pipeline, or a stand-in in tests). */
 export type Generator = (req: GenerationRequest, o: { signal: AbortSignal; previews: boolean; onProgress?: (e: PreviewEvent) => void | Promise<void> }) => Promise<GeneratedImage[]>;
@@ -176,7 +177,8 @@ export function createApp(o: AppOptions): Hono {
       try {
         const images = await job.result;
         for (const [i, im] of images.entries()) await send('image', { index: i, seed: im.seed, png: b64(im.png) });
-        await send('done', { id: job.id });
+        const missing = images[0]?.missingWords;
+        await send('done', { id: job.id, ...(missing ? { missing_words: missing } : {}) });
       } catch (e) {
         if ((e as Error)?.name === 'AbortError') await send('cancelled', { id: job.id });
         else {

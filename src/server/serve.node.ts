@@ -58,6 +58,7 @@ export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Pr
     const r = await pipe.generate(Array.from({ length: n }, () => req.prompt), { ...toGenerateOptions(req), signal: g.signal, previews: g.previews, onProgress: g.onProgress });
     return r.images.map((im, i) => ({
       seed: r.seeds[i],
+      missingWords: r.missingWords[i],
       png: encodeImagePng(im, { prompt: req.prompt, seed: r.seeds[i], settings: r.settings, width: im.width, height: im.height, model: model.name }),
     }));
   };

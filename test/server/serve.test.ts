@@ -140,6 +140,8 @@ test('POST /api/generate streams queued, per-scale progress with previews in ord
   assert.deepEqual(sizes, [16, 32, 48, 64, 80, 96]);
   const img = events.find((e) => e.event === 'image')!.data;
   assert.equal(img.seed, 2);
+  // the fixture's Qwen2 BPE tokenizer has no whole-word vocabulary: nothing to name
+  assert.deepEqual(events.at(-1)!.data.missing_words, []);
   assert.equal(decodePng(new Uint8Array(Buffer.from(img.png, 'base64'))).width, 128);
 });
 

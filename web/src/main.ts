@@ -100,7 +100,10 @@ function onEvent(m: Record<string, any>) {
     else addToGallery(m.png, m.seed);
   } else if (m.type === 'done') {
     if (debug.last) debug.last.seconds = m.seconds;
-    stage.textContent = `done in ${m.seconds.toFixed(2)} s`;
+    const missing: string[] = m.missingWords ?? [];
+    stage.textContent = `done in ${m.seconds.toFixed(2)} s` + (missing.length
+      ? ` (the model's vocabulary has no ${missing.map((w) => JSON.stringify(w)).join(', ')}: it reads ${missing.length === 1 ? 'that word' : 'those words'} letter by letter)`
+      : '');
     finish();
   } else if (m.type === 'cancelled') {
     stage.textContent = 'cancelled';
@@ -181,7 +184,7 @@ async function generateOnServer(req: GenerationRequest, id: string) {
       const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
       if (event === 'progress') onEvent({ type: 'progress', id, ...data, previews: data.previews?.map((p: string) => b64(p.split(',')[1])) });
       else if (event === 'image') onEvent({ type: 'image', id, index: data.index, seed: data.seed, png: b64(data.png) });
-      else if (event === 'done') onEvent({ type: 'done', id, seconds: (performance.now() - t0) / 1000 });
+      else if (event === 'done') onEvent({ type: 'done', id, seconds: (performance.now() - t0) / 1000, missingWords: data.missing_words });
       else if (event === 'cancelled') onEvent({ type: 'cancelled', id });
       else if (event === 'error') onEvent({ type: 'error', id, message: data.message });
     }

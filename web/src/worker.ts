@@ -76,7 +76,7 @@ async function generate(id: string, request: unknown) {
       // the raw float image too, for exact cross-backend comparisons
       post({ type: 'image', id, index: i, seed: r.seeds[i], png, data: im.data, width: im.width, height: im.height }, [png.buffer as ArrayBuffer]);
     }
-    post({ type: 'done', id, seconds: (performance.now() - t0) / 1000 });
+    post({ type: 'done', id, seconds: (performance.now() - t0) / 1000, missingWords: r.missingWords[0] ?? [] });
   } finally {
     jobs.delete(id);
   }
