@@ -25,7 +25,7 @@ export interface RedisBackendOptions {
 }
 
 export interface RedisBackend {
-  generate(req: GenerationRequest, o: { signal: AbortSignal }): Promise<{ png: Uint8Array; seed: number }[]>;
+  generate(req: GenerationRequest, o: { signal: AbortSignal }): Promise<{ png: Uint8Array; seed: number; missingWords?: string[] }[]>;
   close(): Promise<void>;
   display: string;
 }
@@ -56,13 +56,15 @@ export async function redisBackend(o: RedisBackendOptions): Promise<RedisBackend
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       const rv = await Promise.race([
-        job.waitUntilFinished(events, timeoutMs) as Promise<{ png: string; seed: number }>,
+        job.waitUntilFinished(events, timeoutMs) as Promise<{ png: string; seed: number; missing_words?: unknown }>,
         new Promise<never>((_, fail) => {
           if (signal.aborted) fail(new DOMException('the job was cancelled', 'AbortError'));
           signal.addEventListener('abort', () => fail(new DOMException('the job was cancelled', 'AbortError')), { once: true });
         }),
       ]);
-      return { png: new Uint8Array(Buffer.from(rv.png, 'base64')), seed: rv.seed };
+      // missing_words: absent from a worker older than the field
+      const missing = Array.isArray(rv.missing_words) ? rv.missing_words.filter((w): w is string => typeof w === 'string') : undefined;
+      return { png: new Uint8Array(Buffer.from(rv.png, 'base64')), seed: rv.seed, ...(missing ? { missingWords: missing } : {}) };
     } finally {
       signal.removeEventListener('abort', onAbort);
     }

@@ -32,8 +32,8 @@ import { manifestIndex, removeStaleTemps } from './manifest.node.ts';
 import { checkQueueName, connected, parseRedisUrl, redisClient, type RedisTarget } from './connection.node.ts';
 import { workersKey, type WorkerBeat } from './keys.ts';
 
-/** One generated image: PNG bytes (with the metadata `hart generate` writes) and its resolved settings. */
-export interface Rendered { png: Uint8Array; settings: Record<string, unknown>; seed: number }
+/** One generated image: PNG bytes (with the metadata `hart generate` writes), its resolved settings and the prompt's words the model's vocabulary lacks. */
+export interface Rendered { png: Uint8Array; settings: Record<string, unknown>; seed: number; missingWords?: string[] }
 export type Renderer = (req: GenerationRequest) => Promise<Rendered>;
 
 /** The renderer of a loaded pipeline: exactly the call and the metadata of `hart generate` (one image). */
@@ -43,7 +43,7 @@ export function pipelineRenderer(pipe: HartPipeline, modelName: string): Rendere
     const im = r.images[0];
     const png = encodeImagePng(im, { prompt: req.prompt, seed: r.seeds[0], settings: r.settings, width: im.width, height: im.height, model: modelName });
     const { seeds: _s, ...settings } = r.settings;
-    return { png, settings, seed: r.seeds[0] };
+    return { png, settings, seed: r.seeds[0], missingWords: r.missingWords[0] ?? [] };
   };
 }
 
@@ -103,7 +103,7 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
     const req: GenerationRequest = { prompt: p.prompt, seed: p.seed, ...jobSettings(p) };
     if (p.deliver === 'return') {
       const r = await o.render(req);
-      return { png: Buffer.from(r.png).toString('base64'), seed: r.seed, seconds: (performance.now() - t0) / 1000, worker: id };
+      return { png: Buffer.from(r.png).toString('base64'), seed: r.seed, ...(r.missingWords ? { missing_words: r.missingWords } : {}), seconds: (performance.now() - t0) / 1000, worker: id };
     }
     if (!job.id || !isJobId(job.id)) throw new UnrecoverableError(`job id ${JSON.stringify(job.id)} is not a hart job id (j + 24 hex digits): it names the output file`);
     const dir = o.out ?? p.out;
