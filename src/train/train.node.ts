@@ -29,6 +29,7 @@ import { sceneVocabulary } from './data/scene-vocab.ts';
 import { writeSampleGrid } from './samples.node.ts';
 import { UserError } from '../pipeline/default-model.node.ts';
 import { checkCaptionTokenizer, initFingerprint, readInitWeights } from './init-from.node.ts';
+import { flattenLineage } from './lineage.ts';
 
 export interface TrainOptions {
   /** Run folder (default runs/<recipe name>). */
@@ -161,7 +162,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
       recipe, textConfig, tokenizerWeights: tok, transformerWeights: tr,
       tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig, dtype,
       modelCard: modelCard(recipe, { steps: steps.transformer }),
-      sources: { steps, ...(init ? { init: { from: recipe.init, sources: init.sources } } : {}) },
+      sources: { steps, ...(init ? { init: { from: recipe.init, lineage: flattenLineage(init.sources) } } : {}) },
     });
   };
   const samples = async (s: number, tok: Map<string, IoTensor>, tr: Map<string, IoTensor>, steps: Record<string, number>, tag = '') => {

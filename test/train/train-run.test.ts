@@ -136,7 +136,7 @@ test('a recipe with init starts from a model folder: its tokenizer kept (0 steps
       }
     }
     const sources = JSON.parse(await readFile(join(b.modelDir!, 'hart.json'), 'utf8')).sources;
-    assert.deepEqual(sources.init, { from: a.modelDir, sources: { recipe: 'tiny-test', steps: { tokenizer: 2, transformer: 2 } } });
+    assert.deepEqual(sources.init, { from: a.modelDir, lineage: [{ recipe: 'tiny-test', steps: { tokenizer: 2, transformer: 2 } }] });
     // a folder of other sizes is refused before any training, naming the field
     const wider = { ...cont, transformer: { ...cont.transformer, config: { ...cont.transformer.config, embed_dim: 64 } } };
     await assert.rejects(runTraining(wider, JSON.stringify(wider), { ...quiet, run: join(root, 'wider') }), /init: transformer\/config\.json "embed_dim" is 32, the recipe's is 64/);
