@@ -5,8 +5,9 @@
 // sixteen continued runs; a list keeps the depth constant however long the chain grows.
 // `flattenLineage` reads both forms: the nested `init.sources` chains written before, and `lineage`.
 
+import { isPlainObject as isObject } from '../io/schema.ts';
+
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A folder's `sources` (either form) → its runs newest first, with depth bounded whatever the chain's length. */
 export function flattenLineage(sources: unknown): Json[] {

@@ -176,11 +176,15 @@ export class PromptTokenizer {
    * are pieces by design (Qwen2's).
    */
   missingWords(text: string): string[] {
+    return this.missingIn(text, this.tokenizer.encode(text).tokens);
+  }
+
+  /** missingWords of `text` from its already-encoded `tokens`. */
+  private missingIn(text: string, tokens: readonly string[]): string[] {
     const prefix = this.continuingPrefix;
     if (prefix === null) return [];
     const out: string[] = [];
     const add = (w: string) => { if (!out.includes(w)) out.push(w); };
-    const tokens = this.tokenizer.encode(text).tokens;
     for (let i = 0; i < tokens.length; i++) {
       if (tokens[i].startsWith(prefix)) continue;
       let word = tokens[i], pieces = 1;
@@ -203,7 +207,10 @@ export class PromptTokenizer {
 
   /** Token ids cut to maxLength on the truncation side; `numTokens` is the count before cutting. */
   encodeTruncated(text: string, maxLength: number): { ids: number[]; numTokens: number; truncated: boolean } {
-    const ids = this.encode(text);
+    return this.truncate(this.encode(text), maxLength);
+  }
+
+  private truncate(ids: number[], maxLength: number): { ids: number[]; numTokens: number; truncated: boolean } {
     if (ids.length <= maxLength) return { ids, numTokens: ids.length, truncated: false };
     // HF truncates the text's tokens and then adds the special tokens; that only matters when the
     // post-processor adds some, which Qwen2's does not.
@@ -224,7 +231,9 @@ export class PromptTokenizer {
     const numTokens: number[] = [];
     const missingWords: string[][] = [];
     for (let b = 0; b < B; b++) {
-      const r = this.encodeTruncated(prompts[b], maxLength);
+      // one encoding per prompt serves the ids and the missing words
+      const e = this.tokenizer.encode(prompts[b]);
+      const r = this.truncate(e.ids, maxLength);
       const offset = b * maxLength + (this.paddingSide === 'left' ? maxLength - r.ids.length : 0);
       tokens.set(r.ids, offset);
       let count = 0;
@@ -235,7 +244,7 @@ export class PromptTokenizer {
       }
       truncated.push(r.truncated);
       numTokens.push(r.numTokens);
-      missingWords.push(this.missingWords(prompts[b]));
+      missingWords.push(this.missingIn(prompts[b], e.tokens));
     }
     return { batch: B, maxLength, tokens, mask, positionIds, truncated, numTokens, missingWords };
   }
