@@ -68,4 +68,6 @@ export interface ManifestLine {
   /** Generation seconds (model already loaded; PNG encoding and writing included). */
   seconds: number;
   worker: string;
+  /** The prompt's words the model's caption vocabulary lacks ([] when none, and always with a BPE tokenizer). */
+  missing_words: string[];
 }

@@ -119,7 +119,7 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
     const seconds = (performance.now() - t0) / 1000;
     // still ours? (a worker that stalled past the timeout has lost the job to another)
     if (token && !(await job.extendLock(token, stall))) throw new Error('lost the job lock (stalled past --stall-timeout); another worker has it');
-    const line: ManifestLine = { id: job.id, prompt: p.prompt, seed: p.seed, model: p.model, settings: r.settings, file, seconds: Math.round(seconds * 1000) / 1000, worker: id };
+    const line: ManifestLine = { id: job.id, prompt: p.prompt, seed: p.seed, model: p.model, settings: r.settings, file, seconds: Math.round(seconds * 1000) / 1000, worker: id, missing_words: r.missingWords ?? [] };
     await manifest.record(line);
     return { file, seconds, worker: id };
   };

@@ -148,6 +148,7 @@ test('2 workers, 40 jobs, one kill -9 and a Redis restart: every image once, bit
     assert.equal(l.file, `${l.id}.png`);
     assert.equal(typeof l.settings.cfg, 'number');
     assert.ok(l.seconds > 0);
+    assert.deepEqual(l.missing_words, l.prompt === PROMPTS[1] ? MISSING_1 : [], l.prompt);
   }
 
   // bitwise equal to hart generate (its own code, in this process; image b of a batch = seed 1 + b alone)

@@ -94,7 +94,7 @@ test('Redis URLs: redis:// and rediss:// (TLS), passwords never shown', () => {
 test('manifest: one line per id across two writers and restarts; stale temps of a killed write removed', async () => {
   const path = join(dir, 'manifest.jsonl');
   const a = new ManifestIndex(path), b = new ManifestIndex(path);
-  const line = (id: string) => ({ id, prompt: 'p', seed: 1, model: 'm', settings: {}, file: `${id}.png`, seconds: 1, worker: 'w' });
+  const line = (id: string) => ({ id, prompt: 'p', seed: 1, model: 'm', settings: {}, file: `${id}.png`, seconds: 1, worker: 'w', missing_words: [] });
   assert.equal(await a.record(line('j1')), true);
   assert.equal(await b.record(line('j1')), false); // b sees a's line
   assert.equal(await b.record(line('j2')), true);
