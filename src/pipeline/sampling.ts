@@ -19,9 +19,44 @@ export function cfgMix(logits_2BlV: Float32Array, B: number, t: number): Float32
 /** Sets every logit below the k-th largest to −∞ (ties with the k-th are kept), in place. */
 export function topKFilter(row: Float32Array, k: number): void {
   if (k <= 0 || k >= row.length) return;
-  const kth = k <= 64 ? kthLargest(row, k) : kthSmallest(Float32Array.from(row), row.length - k);
-  const threshold = Number.isNaN(kth) ? Float32Array.from(row).sort()[row.length - k] : kth;
+  const threshold = topKThreshold(row, k);
   for (let i = 0; i < row.length; i++) if (row[i] < threshold) row[i] = -Infinity;
+}
+
+/** The value top-k keeps at and above: the k-th largest (NaN rows: the sort's answer, as before). */
+function topKThreshold(row: Float32Array, k: number): number {
+  const kth = k <= 64 ? kthLargest(row, k) : kthSmallest(Float32Array.from(row), row.length - k);
+  return Number.isNaN(kth) ? Float32Array.from(row).sort()[row.length - k] : kth;
+}
+
+/**
+ * topKFilter, softmax and categorical of one row in two passes over it: the same filtered row in
+ * place and the same index (the kept logits in index order give the same maximum, the same float64
+ * sum and float32 probabilities; the filtered ones are exact zeros there, adding nothing and never
+ * drawn), without an exp or two cumulative passes over the V − k filtered entries. Undefined when
+ * the row holds a NaN or nothing finite: the caller takes the general path, which reports it.
+ */
+function sampleTopK(row: Float32Array, k: number, u: number): number | undefined {
+  const threshold = topKThreshold(row, k);
+  if (Number.isNaN(threshold)) return undefined;
+  const kept: number[] = [];
+  let m = -Infinity;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (v < threshold) { row[i] = -Infinity; continue; }
+    kept.push(i);
+    if (v > m) m = v;
+  }
+  if (m === -Infinity) return undefined;
+  const p = new Float32Array(kept.length);
+  let s = 0;
+  for (let j = 0; j < kept.length; j++) {
+    const e = Math.exp(row[kept[j]] - m);
+    p[j] = e;
+    s += e;
+  }
+  for (let j = 0; j < p.length; j++) p[j] = p[j] / s;
+  return kept[categorical(p, u)];
 }
 
 /**
@@ -83,18 +118,23 @@ export function topPFilter(row: Float32Array, p: number): void {
   }
 }
 
-/** Softmax of one row (float64 accumulation, float32 result). */
+/**
+ * Softmax of one row (float64 accumulation, float32 result). Entries at −∞ (top-k's filtered
+ * logits: all but k of V) are 0 without an exp, which adds exactly 0 to the sum: the same result.
+ */
 export function softmax(row: Float32Array, scale = 1): Float32Array {
   let m = -Infinity;
   for (const v of row) if (v * scale > m) m = v * scale;
   const out = new Float32Array(row.length);
   let s = 0;
   for (let i = 0; i < row.length; i++) {
-    const e = Math.exp(row[i] * scale - m);
+    const x = row[i];
+    if (x === -Infinity && scale > 0) continue; // out[i] stays 0
+    const e = Math.exp(x * scale - m);
     out[i] = e;
     s += e;
   }
-  for (let i = 0; i < row.length; i++) out[i] = out[i] / s;
+  for (let i = 0; i < row.length; i++) out[i] = out[i] / s; // (a row all at −∞: 0 / 0, NaN, as before)
   return out;
 }
 
@@ -119,6 +159,10 @@ export function sampleTokens(
       const row = logits_BlV.subarray((b * l + t) * V, (b * l + t + 1) * V);
       if (opts.temperature === 0) { idx[b * l + t] = argmax(row); continue; }
       if (opts.temperature !== 1) for (let v = 0; v < V; v++) row[v] = f(row[v] / opts.temperature);
+      if (opts.topK > 0 && opts.topK < V && !(opts.topP > 0 && opts.topP < 1)) {
+        const drawn = sampleTopK(row, opts.topK, uniform(b, t));
+        if (drawn !== undefined) { idx[b * l + t] = drawn; continue; }
+      }
       topKFilter(row, opts.topK);
       topPFilter(row, opts.topP);
       idx[b * l + t] = categorical(softmax(row), uniform(b, t));

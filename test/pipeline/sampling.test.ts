@@ -1,7 +1,8 @@
 // Token sampling against the official fixture's CFG-mixed logits and against hand-made cases.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cfgMix, topKFilter, topPFilter, sampleTokens, argmax, gumbelSmoothMix } from '../../src/pipeline/sampling.ts';
+import { cfgMix, topKFilter, topPFilter, softmax, sampleTokens, argmax, gumbelSmoothMix } from '../../src/pipeline/sampling.ts';
+import { categorical } from '../../src/random/philox.ts';
 import { float32, tensor } from '../tables/reference.ts';
 
 test('cfgMix reproduces the official (1+t)·cond − t·uncond in float32, every scale', () => {
@@ -68,6 +69,39 @@ test('sampleTokens draws by inverse CDF from explicit uniforms; temperature 0 is
   assert.equal(sampleTokens(Float32Array.from(logits), 1, 1, 4, { topK: 0, topP: 0, temperature: 0 }, () => 0.99)[0], 1);
   // top-k 1 leaves only the arg-max whatever the uniform
   assert.equal(sampleTokens(Float32Array.from(logits), 1, 1, 4, { topK: 1, topP: 0, temperature: 1 }, () => 0.99)[0], 1);
+});
+
+test('sampleTokens, top-k path (kept entries only) = filter, softmax over the row, categorical: same index and filtered row', () => {
+  let seed = 11;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let trial = 0; trial < 300; trial++) {
+    const V = 2 + Math.floor(rand() * (trial % 3 ? 300 : 2100));
+    const kind = trial % 4;
+    const row = Float32Array.from({ length: V }, () => {
+      const u = rand();
+      if (kind === 1) return u < 0.9 ? -Infinity : rand() * 8; // fewer finite logits than k
+      if (kind === 2) return Math.round(rand() * 12) / 4; // many ties
+      return (rand() - 0.5) * 30; // wide logits: tiny probabilities underflow to 0
+    });
+    for (const k of [1, 2, 10, 64, 65, 600, V - 1]) {
+      if (k <= 0 || k >= V) continue;
+      for (const temperature of [1, 0.7]) {
+        for (const u of [0, rand(), rand(), 0.999999]) {
+          const got = Float32Array.from(row), want = Float32Array.from(row);
+          const i = sampleTokens(got, 1, 1, V, { topK: k, topP: 0, temperature }, () => u)[0];
+          // the general path, spelled out
+          if (temperature !== 1) for (let v = 0; v < V; v++) want[v] = Math.fround(want[v] / temperature);
+          topKFilter(want, k);
+          const j = categorical(softmax(want), u);
+          assert.equal(i, j, `trial ${trial} V ${V} k ${k} T ${temperature} u ${u}`);
+          assert.deepEqual(got, want);
+        }
+      }
+    }
+  }
+  // a row with nothing finite still fails loudly, as before
+  assert.throws(() => sampleTokens(Float32Array.from([-Infinity, -Infinity, -Infinity]), 1, 1, 3, { topK: 2, topP: 0, temperature: 1 }, () => 0.5), RangeError);
+  assert.throws(() => sampleTokens(Float32Array.from([0, NaN, 1]), 1, 1, 3, { topK: 2, topP: 0, temperature: 1 }, () => 0.5), RangeError);
 });
 
 test('gumbelSmoothMix: a dominant logit selects its codebook row; weights follow softmax((l·(1+r)+g)/tau)', () => {
