@@ -25,7 +25,7 @@ import type { EmojiDataset, EmojiRecord, EmojiSet } from '../train/data/emoji-jo
 import { renderScene, scenePrompts } from '../train/data/scenes.ts';
 import { CATEGORIES } from '../train/data/scene-vocab.ts';
 import type { ImageCHW } from '../io/png.ts';
-import { checkScene, scoreVerdicts } from './scenes-check.ts';
+import { binomialSe, checkScene, scoreVerdicts } from './scenes-check.ts';
 import { reconstruct, reconstructAll, reconstructionScores, scoreReconstructions, type ReconstructionScores } from './tokenizer-eval.ts';
 import { areaDownsample, features, kid, labFeature, nearestUpsample, retrievalRanks, rgbFeature, topK, type Features } from './metrics.ts';
 import { emojiImage, hwcToImage, loadFeatureNet, FEATURE_NET_PATH, saveFeatureNet, trainFeatureNet } from './feature-net.node.ts';
@@ -117,9 +117,13 @@ export async function generateAll(pipe: HartPipeline, prompts: string[], seed: n
 
 interface GenerationMetrics {
   scenes_accuracy: number;
+  /** Binomial standard errors of the proportions above and below (another draw of as many prompts: ±2 SE ≈ 95%). */
+  scenes_accuracy_se: number;
   scenes_accuracy_per_category: Record<string, number>;
   emoji_retrieval_top1: number;
   emoji_retrieval_top5: number;
+  emoji_retrieval_top1_se: number;
+  emoji_retrieval_top5_se: number;
   emoji_retrieval_lab_top1: number;
   emoji_retrieval_lab_top5: number;
   emoji_retrieval_net_top1: number;
@@ -198,7 +202,7 @@ async function generationMetrics(
   const sceneImgs = await generateAll(pipe, scenes.map((s) => s.caption), o.seed, o.batch, opts);
   const score = scoreVerdicts(sceneImgs.map((im, i) => checkScene(im, scenes[i].caption)));
   const per = Object.fromEntries(CATEGORIES.map((c) => [c.replace(' ', '_'), score.accuracy[c]]));
-  log(`[${tag}] scenes (held-out prompts, ${scenes.length}): ${score.overall.toFixed(3)} — ${CATEGORIES.map((c) => `${c} ${score.counts[c].passed}/${score.counts[c].total}`).join(', ')}`);
+  log(`[${tag}] scenes (held-out prompts, ${scenes.length}): ${score.overall.toFixed(3)} ± ${score.overallSe.toFixed(3)} (SE) — ${CATEGORIES.map((c) => `${c} ${score.counts[c].passed}/${score.counts[c].total}`).join(', ')}`);
   const recs = (ix: number[]) => ix.map((i) => ds.records[i]);
   const trainImgs = await generateAll(pipe, recs(trainIdx).map((r) => r.caption), o.seed + 100_000, o.batch, opts);
   const heldImgs = await generateAll(pipe, recs(heldIdx).map((r) => r.caption), o.seed + 200_000, o.batch, opts);
@@ -211,9 +215,12 @@ async function generationMetrics(
   const kHeld = kid(await fx.features(heldImgs), realHeld);
   const m: GenerationMetrics = {
     scenes_accuracy: score.overall,
+    scenes_accuracy_se: score.overallSe,
     scenes_accuracy_per_category: per,
     emoji_retrieval_top1: topK(ranksRgb, 1),
     emoji_retrieval_top5: topK(ranksRgb, 5),
+    emoji_retrieval_top1_se: binomialSe(topK(ranksRgb, 1), trainIdx.length),
+    emoji_retrieval_top5_se: binomialSe(topK(ranksRgb, 5), trainIdx.length),
     emoji_retrieval_lab_top1: topK(ranksLab, 1),
     emoji_retrieval_lab_top5: topK(ranksLab, 5),
     emoji_retrieval_net_top1: topK(ranksNet, 1),

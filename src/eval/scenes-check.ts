@@ -223,7 +223,17 @@ export interface ScenesScore {
   counts: Record<SceneCategory, { passed: number; total: number }>;
   /** Mean of the per-category accuracies over the categories that have images. */
   overall: number;
+  /**
+   * The binomial standard error of `overall`, √(Σ p(1−p)/n)/categories (each image an independent
+   * pass or fail): how far another draw of as many prompts would move it (±2 SE ≈ 95%).
+   */
+  overallSe: number;
   verdicts: SceneVerdict[];
+}
+
+/** The standard error of a proportion p measured on n independent trials. */
+export function binomialSe(p: number, n: number): number {
+  return Math.sqrt((p * (1 - p)) / n);
 }
 
 /** Aggregates verdicts: per-category accuracy and the overall mean of the four categories. */
@@ -236,7 +246,8 @@ export function scoreVerdicts(verdicts: SceneVerdict[]): ScenesScore {
   const accuracy = Object.fromEntries(CATEGORIES.map((c) => [c, counts[c].passed / counts[c].total])) as ScenesScore['accuracy'];
   const present = CATEGORIES.filter((c) => counts[c].total > 0);
   const overall = present.reduce((s, c) => s + accuracy[c], 0) / present.length;
-  return { accuracy, counts, overall, verdicts };
+  const overallSe = Math.sqrt(present.reduce((s, c) => s + binomialSe(accuracy[c], counts[c].total) ** 2, 0)) / present.length;
+  return { accuracy, counts, overall, overallSe, verdicts };
 }
 
 /** Checks every (image, caption) pair and scores them. */

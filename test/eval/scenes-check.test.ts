@@ -139,4 +139,6 @@ test('scores: per-category accuracy and the overall mean of the categories', () 
   assert.deepEqual(s.accuracy, { single: 0.5, counting: 1, 'two objects': 0, position: 1 });
   assert.equal(s.overall, 2.5 / 4);
   assert.deepEqual(s.counts.single, { passed: 1, total: 2 });
+  // only the single objects vary (p = 1/2 of 2): √(0.25 / 2) / 4
+  assert.ok(Math.abs(s.overallSe - Math.sqrt(0.125) / 4) < 1e-12, `${s.overallSe}`);
 });
