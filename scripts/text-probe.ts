@@ -20,11 +20,13 @@ const prompts = pairs.map((p) => `a ${p.colour} ${p.shape}`);
 const e = await enc.encodePrompts(prompts, { maxLength: pipe.model.transformerConfig.context_token, useSystemPrompt: pipe.model.hartJson?.prompt?.system_prompt ?? true });
 const [B, T, D] = e.context.shape; const ctx = e.context.data as Float32Array; const mask = Array.from(e.mask.data as ArrayLike<number>, Number);
 console.error(`context [${B}, ${T}, ${D}]; caption tokens of "${prompts[0]}": ${mask.slice(0, T).reduce((a, b) => a + b, 0)}`);
-// features: each valid token's vector concatenated would vary in length; use (a) the last valid token, (b) mean of valid tokens
-function feat(b: number, kind: 'last' | 'mean'): Float64Array {
+// 'last': the caption's last token; 'final': context position T − 1 (a pad for short captions, from
+// which the transformer predicts the 1×1 scale); 'mean': the mean over the caption's tokens
+type Kind = 'last' | 'final' | 'mean';
+function feat(b: number, kind: Kind): Float64Array {
   const f = new Float64Array(D + 1); f[D] = 1;
   const valid = [...Array(T).keys()].filter((t) => mask[b * T + t] > 0);
-  const rows = kind === 'last' ? [valid[valid.length - 1]] : valid;
+  const rows = kind === 'last' ? [valid[valid.length - 1]] : kind === 'final' ? [T - 1] : valid;
   for (const t of rows) for (let d = 0; d < D; d++) f[d] += ctx[(b * T + t) * D + d] / rows.length;
   return f;
 }
@@ -46,7 +48,7 @@ function fit(X: Float64Array[], Y: number[][], lambda = 1e-2): Float64Array[] {
 }
 const argmax = (v: number[]) => v.indexOf(Math.max(...v));
 const report: Record<string, unknown> = { model: dir };
-for (const kind of ['last', 'mean'] as const) {
+for (const kind of ['last', 'final', 'mean'] as const) {
   const train = pairs.map((p, i) => ({ p, i })).filter(({ p }) => !isHeldOutPair(p));
   const held = pairs.map((p, i) => ({ p, i })).filter(({ p }) => isHeldOutPair(p));
   for (const [attr, names] of [['colour', COLOUR_NAMES], ['shape', SHAPES]] as const) {
