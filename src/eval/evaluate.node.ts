@@ -213,14 +213,15 @@ async function generationMetrics(
   const ranksNet = ranksBySet(ds, trainIdx, galleries, (g) => g.net, (k) => trainNet.data.subarray(k * trainNet.d, (k + 1) * trainNet.d));
   const kTrain = kid(trainNet, realTrain);
   const kHeld = kid(await fx.features(heldImgs), realHeld);
+  const top1 = topK(ranksRgb, 1), top5 = topK(ranksRgb, 5);
   const m: GenerationMetrics = {
     scenes_accuracy: score.overall,
     scenes_accuracy_se: score.overallSe,
     scenes_accuracy_per_category: per,
-    emoji_retrieval_top1: topK(ranksRgb, 1),
-    emoji_retrieval_top5: topK(ranksRgb, 5),
-    emoji_retrieval_top1_se: binomialSe(topK(ranksRgb, 1), trainIdx.length),
-    emoji_retrieval_top5_se: binomialSe(topK(ranksRgb, 5), trainIdx.length),
+    emoji_retrieval_top1: top1,
+    emoji_retrieval_top5: top5,
+    emoji_retrieval_top1_se: binomialSe(top1, trainIdx.length),
+    emoji_retrieval_top5_se: binomialSe(top5, trainIdx.length),
     emoji_retrieval_lab_top1: topK(ranksLab, 1),
     emoji_retrieval_lab_top5: topK(ranksLab, 5),
     emoji_retrieval_net_top1: topK(ranksNet, 1),
