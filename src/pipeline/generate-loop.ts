@@ -32,6 +32,11 @@ export interface EncodedContext {
 /** Replacement random sources, for replaying the official code's recorded draws in tests. */
 export interface LoopHooks {
   diffusionNoise?: NoiseSource;
+  /**
+   * Teacher forcing, for diagnoses (scripts/forced-scales.ts): scale si's token indices [B·l] to use
+   * instead of the sampled ones (hard tokens, whatever more_smooth says), or undefined to sample.
+   */
+  forceTokens?: (si: number) => Int32Array | undefined;
 }
 
 export interface LoopOptions extends ResolvedOptions {
@@ -86,10 +91,12 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     }
     const uniforms = rngs.map((r) => r.uniform(stream(PURPOSE.tokenSampling, si), 0, l));
     const topK = o.topK ?? topKPerScale(si, V);
-    const idx = sampleTokens(logits, B, l, V, { topK, topP: o.topP, temperature: o.temperature }, (b, t) => uniforms[b][t]);
+    const forced = o.hooks?.forceTokens?.(si);
+    if (forced && forced.length !== B * l) throw new Error(`forceTokens: scale ${si} needs ${B * l} indices, got ${forced.length}`);
+    const idx = forced ?? sampleTokens(logits, B, l, V, { topK, topP: o.topP, temperature: o.temperature }, (b, t) => uniforms[b][t]);
     const hard = new Float32Array(B * l * Cv);
     for (let r = 0; r < B * l; r++) hard.set(codebook.subarray(idx[r] * Cv, (idx[r] + 1) * Cv), r * Cv);
-    const h = o.moreSmooth && o.temperature !== 0
+    const h = !forced && o.moreSmooth && o.temperature !== 0
       ? gumbelSmoothMix(logits, B, l, V, scaleRatio(si, N), codebook, Cv,
         (b, t) => rngs[b].gumbel(stream(PURPOSE.gumbel, si), t * V, V))
       : hard;

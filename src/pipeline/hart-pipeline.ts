@@ -59,10 +59,10 @@ export class HartPipeline {
   }
 
   /** Prompts (one image each) → images in [0,1], [3, H, W]. */
-  async generate(prompts: string | string[], options: GenerateOptions & { previews?: boolean } = {}): Promise<GenerateResult> {
+  async generate(prompts: string | string[], options: GenerateOptions & { previews?: boolean; hooks?: LoopHooks } = {}): Promise<GenerateResult> {
     const list = typeof prompts === 'string' ? [prompts] : prompts;
     if (list.length === 0) throw new Error('generate: no prompts');
-    const { previews, ...rest } = options;
+    const { previews, hooks, ...rest } = options;
     const resolved = resolveOptions(list.length, rest, this.model.defaults);
     if (!this.opts.textEncoder) throw new Error('this pipeline has no text encoder; pass one to fromPretrained or use generateFromContext');
     this.encoder ??= await this.opts.textEncoder();
@@ -81,7 +81,7 @@ export class HartPipeline {
       positionIds: list.map((_, b) => pos.slice(b * T, (b + 1) * T)),
       mask: enc.mask,
     };
-    const images = await this.generateFromContext(ctx, { ...rest, previews }, resolved);
+    const images = await this.generateFromContext(ctx, { ...rest, previews, hooks }, resolved);
     return { images, truncated: enc.truncated, missingWords: enc.missingWords ?? list.map(() => []), seeds: resolved.seeds, settings: resolved };
   }
 

@@ -59,3 +59,23 @@ test('reconstruction: discrete-only = the generation loop\'s f_hat of the encode
   assert.ok(maxDiff(r.hybrid, hybrid) === 0);
   assert.ok(maxDiff(r.hybrid, r.discrete) > 1e-3, 'the residual tokens changed nothing');
 });
+
+test('forceTokens (teacher forcing): every scale forced to an image\'s tokens with the residual off draws its discrete-only reconstruction, for any seed', async () => {
+  const tok = pipe.model.tokenizer;
+  const pns = pipe.model.transformer.dims.patchNums;
+  const S = pns[pns.length - 1] * tok.downsample;
+  const rnd = mulberry32(9);
+  const images: ImageCHW[] = prompts.map(() => ({ width: S, height: S, data: Float32Array.from({ length: 3 * S * S }, () => rnd()) }));
+  const r = await reconstruct(tok, images, pns);
+  const enc = await tok.encode(toBatch(images), { patchNums: pns });
+  const idx = enc.idx_Bl.map((t) => Int32Array.from(t.data as ArrayLike<number | bigint>, Number));
+  const maxDiff = (a: ImageCHW[], b: ImageCHW[]) => Math.max(...a.map((im, i) => Math.max(...im.data.map((v, k) => Math.abs(v - b[i].data[k])))));
+  for (const seed of [3, 4]) {
+    const g = await pipe.generate(prompts, { seed, residualDiffusion: false, hooks: { forceTokens: (si) => idx[si] } });
+    assert.ok(maxDiff(g.images, r.discrete) < 1e-4, `seed ${seed}: the forced image differs from the discrete reconstruction by ${maxDiff(g.images, r.discrete)}`);
+  }
+  // forcing only the first scales leaves the rest sampled: another seed, another image
+  const part = (seed: number) => pipe.generate(prompts, { seed, residualDiffusion: false, hooks: { forceTokens: (si) => (si < 2 ? idx[si] : undefined) } });
+  assert.ok(!same((await part(3)).images, (await part(4)).images));
+  await assert.rejects(pipe.generate(prompts, { seed: 3, hooks: { forceTokens: () => new Int32Array(3) } }), /forceTokens: scale 0 needs 2 indices, got 3/);
+});
