@@ -5,8 +5,9 @@
 // diffusion's prediction differs from the tokenizer's hybrid reconstruction. The scenes checker's
 // pass rate per k (and per category) says which scales the failures come from: the coarse ones that
 // lay out the objects, the fine ones, or the residual diffusion. Also prints the tokenizer's own
-// discrete and hybrid reconstructions' pass rates (the ceilings). Prints one JSON object last.
-//   npx tsx scripts/forced-scales.ts <model> [--n 128] [--seed 777] [--split train|heldout] [--force 0,2,4,7] [--threads 2]
+// discrete and hybrid reconstructions' pass rates (the ceilings). --last-argmax takes the last scale's
+// most likely tokens instead of sampling them (prediction or sampling?). Prints one JSON object last.
+//   npx tsx scripts/forced-scales.ts <model> [--n 128] [--seed 777] [--split train|heldout] [--force 0,2,4,7] [--last-argmax] [--threads 2]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
@@ -22,7 +23,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     n: { type: 'string', default: '128' }, seed: { type: 'string', default: '777' }, threads: { type: 'string', default: '2' },
-    split: { type: 'string', default: 'train' }, force: { type: 'string' },
+    split: { type: 'string', default: 'train' }, force: { type: 'string' }, 'last-argmax': { type: 'boolean', default: false },
   },
 });
 const dir = positionals[0];
@@ -55,7 +56,10 @@ for (const k of ks) {
     const part = captions.slice(s, s + BATCH);
     const r = await pipe.generate(part, {
       seeds: part.map((_, j) => seed + s + j),
-      hooks: { forceTokens: (si) => (si < k ? tokens[bi][si] : undefined) },
+      hooks: {
+        forceTokens: (si) => (si < k ? tokens[bi][si] : undefined),
+        temperatureAt: (si) => (values['last-argmax'] && si === N - 1 ? 0 : undefined),
+      },
     });
     images.push(...r.images.map((im) => areaDownsample(im, EVAL_SIZE)));
   }
@@ -66,7 +70,7 @@ for (const k of ks) {
 }
 const recon = await reconstructAll(pipe.model.tokenizer, renders, BATCH, patchNums);
 const ceiling = (ims: ImageCHW[]) => +scoreVerdicts(ims.map((im, j) => checkScene(im, captions[j]))).overall.toFixed(3);
-const result = { model: dir, split, n, seed, rows, tokenizer_discrete: ceiling(recon.discrete), tokenizer_hybrid: ceiling(recon.hybrid) };
+const result = { model: dir, split, n, seed, last_argmax: values['last-argmax'], rows, tokenizer_discrete: ceiling(recon.discrete), tokenizer_hybrid: ceiling(recon.hybrid) };
 process.stderr.write(`tokenizer reconstructions: discrete ${result.tokenizer_discrete}, hybrid ${result.tokenizer_hybrid}\n`);
 await pipe.dispose();
 await runtime.dispose();

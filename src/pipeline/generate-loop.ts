@@ -37,6 +37,8 @@ export interface LoopHooks {
    * instead of the sampled ones (hard tokens, whatever more_smooth says), or undefined to sample.
    */
   forceTokens?: (si: number) => Int32Array | undefined;
+  /** Scale si's token temperature instead of the options' (0 = arg-max), or undefined to keep it; for diagnoses. */
+  temperatureAt?: (si: number) => number | undefined;
 }
 
 export interface LoopOptions extends ResolvedOptions {
@@ -93,10 +95,11 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     const topK = o.topK ?? topKPerScale(si, V);
     const forced = o.hooks?.forceTokens?.(si);
     if (forced && forced.length !== B * l) throw new Error(`forceTokens: scale ${si} needs ${B * l} indices, got ${forced.length}`);
-    const idx = forced ?? sampleTokens(logits, B, l, V, { topK, topP: o.topP, temperature: o.temperature }, (b, t) => uniforms[b][t]);
+    const temperature = o.hooks?.temperatureAt?.(si) ?? o.temperature;
+    const idx = forced ?? sampleTokens(logits, B, l, V, { topK, topP: o.topP, temperature }, (b, t) => uniforms[b][t]);
     const hard = new Float32Array(B * l * Cv);
     for (let r = 0; r < B * l; r++) hard.set(codebook.subarray(idx[r] * Cv, (idx[r] + 1) * Cv), r * Cv);
-    const h = !forced && o.moreSmooth && o.temperature !== 0
+    const h = !forced && o.moreSmooth && temperature !== 0
       ? gumbelSmoothMix(logits, B, l, V, scaleRatio(si, N), codebook, Cv,
         (b, t) => rngs[b].gumbel(stream(PURPOSE.gumbel, si), t * V, V))
       : hard;

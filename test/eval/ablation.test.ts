@@ -79,3 +79,11 @@ test('forceTokens (teacher forcing): every scale forced to an image\'s tokens wi
   assert.ok(!same((await part(3)).images, (await part(4)).images));
   await assert.rejects(pipe.generate(prompts, { seed: 3, hooks: { forceTokens: () => new Int32Array(3) } }), /forceTokens: scale 0 needs 2 indices, got 3/);
 });
+
+test('temperatureAt: a per-scale temperature hook of 0 everywhere draws what temperature 0 draws; undefined keeps the options\'', async () => {
+  const argmax = await pipe.generate(prompts, { seed: 3, temperature: 0 });
+  assert.ok(same((await pipe.generate(prompts, { seed: 3, hooks: { temperatureAt: () => 0 } })).images, argmax.images));
+  const plain = await pipe.generate(prompts, { seed: 3 });
+  assert.ok(same((await pipe.generate(prompts, { seed: 3, hooks: { temperatureAt: () => undefined } })).images, plain.images));
+  assert.ok(!same(plain.images, argmax.images));
+});
