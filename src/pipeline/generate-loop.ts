@@ -29,7 +29,7 @@ export interface EncodedContext {
   mask?: HostTensor;
 }
 
-/** Replacement random sources, for replaying the official code's recorded draws in tests. */
+/** Replacement random sources (replaying the official code's recorded draws in tests) and diagnostic overrides. */
 export interface LoopHooks {
   diffusionNoise?: NoiseSource;
   /**
@@ -95,6 +95,7 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     const topK = o.topK ?? topKPerScale(si, V);
     const forced = o.hooks?.forceTokens?.(si);
     if (forced && forced.length !== B * l) throw new Error(`forceTokens: scale ${si} needs ${B * l} indices, got ${forced.length}`);
+    if (forced?.some((v) => !(v >= 0 && v < V))) throw new Error(`forceTokens: scale ${si} has an index outside the codebook's [0, ${V})`);
     const temperature = o.hooks?.temperatureAt?.(si) ?? o.temperature;
     const idx = forced ?? sampleTokens(logits, B, l, V, { topK, topP: o.topP, temperature }, (b, t) => uniforms[b][t]);
     const hard = new Float32Array(B * l * Cv);

@@ -3,7 +3,9 @@
 //   - the ablation changes the image, is deterministic by seed, never runs the diffusion sampler,
 //     and equals the full loop with a diffusion that returns a zero residual;
 //   - the discrete-only reconstruction equals the generation loop's own f_hat update
-//     (nextAutoregressiveInput over the encoded indices) decoded; the hybrid one is decode(f).
+//     (nextAutoregressiveInput over the encoded indices) decoded; the hybrid one is decode(f);
+//   - the loop's diagnostic hooks: forceTokens (teacher forcing, scripts/forced-scales.ts) with
+//     every scale forced and the residual off draws that discrete reconstruction; temperatureAt.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixtureDir } from '../fixtures.ts';
@@ -78,6 +80,7 @@ test('forceTokens (teacher forcing): every scale forced to an image\'s tokens wi
   const part = (seed: number) => pipe.generate(prompts, { seed, residualDiffusion: false, hooks: { forceTokens: (si) => (si < 2 ? idx[si] : undefined) } });
   assert.ok(!same((await part(3)).images, (await part(4)).images));
   await assert.rejects(pipe.generate(prompts, { seed: 3, hooks: { forceTokens: () => new Int32Array(3) } }), /forceTokens: scale 0 needs 2 indices, got 3/);
+  await assert.rejects(pipe.generate(prompts, { seed: 3, hooks: { forceTokens: () => Int32Array.of(0, pipe.model.transformer.dims.V) } }), /forceTokens: scale 0 has an index outside the codebook/);
 });
 
 test('temperatureAt: a per-scale temperature hook of 0 everywhere draws what temperature 0 draws; undefined keeps the options\'', async () => {
