@@ -6,8 +6,10 @@
 // pass rate per k (and per category) says which scales the failures come from: the coarse ones that
 // lay out the objects, the fine ones, or the residual diffusion. Also prints the tokenizer's own
 // discrete and hybrid reconstructions' pass rates (the ceilings). --last-argmax takes the last scale's
-// most likely tokens instead of sampling them (prediction or sampling?). Prints one JSON object last.
-//   npx tsx scripts/forced-scales.ts <model> [--n 128] [--seed 777] [--split train|heldout] [--force 0,2,4,7] [--last-argmax] [--threads 2]
+// most likely tokens instead of sampling them (prediction or sampling?); --guidance t0,…,tN sets each
+// scale's guidance t and, last, the residual diffusion's (see LoopHooks.guidanceAt; 0 = the caption's
+// half alone, −1 = the unconditional half; empty keeps the defaults'). Prints one JSON object last.
+//   npx tsx scripts/forced-scales.ts <model> [--n 128] [--seed 777] [--split train|heldout] [--force 0,2,4,7] [--last-argmax] [--guidance ,,,,,,-1,] [--threads 2]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
 import { nodeRuntime } from '../src/runtime/node.node.ts';
@@ -23,7 +25,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     n: { type: 'string', default: '128' }, seed: { type: 'string', default: '777' }, threads: { type: 'string', default: '2' },
-    split: { type: 'string', default: 'train' }, force: { type: 'string' }, 'last-argmax': { type: 'boolean', default: false },
+    split: { type: 'string', default: 'train' }, force: { type: 'string' }, 'last-argmax': { type: 'boolean', default: false }, guidance: { type: 'string' },
   },
 });
 const dir = positionals[0];
@@ -39,6 +41,10 @@ const pipe = await loadHartPipeline(dir, { threads, runtime });
 const patchNums = pipe.model.transformer.dims.patchNums, N = patchNums.length;
 const ks = (values.force ?? Array.from({ length: N + 1 }, (_, k) => k).join(',')).split(',').map(Number);
 for (const k of ks) if (!(Number.isInteger(k) && k >= 0 && k <= N)) throw new Error(`--force takes scale counts in 0…${N}, got ${k}`);
+const guidance = values.guidance?.split(',').map((v) => (v.trim() === '' ? undefined : Number(v)));
+if (guidance && (guidance.length !== N + 1 || guidance.some((t) => t !== undefined && !Number.isFinite(t)))) {
+  throw new Error(`--guidance takes ${N + 1} comma-separated numbers or blanks (${N} scales, then the residual diffusion), got ${values.guidance}`);
+}
 const scenes = scenePrompts(seed, n, split);
 const captions = scenes.map((s) => s.caption);
 const renders: ImageCHW[] = scenes.map((s) => hwcToImage(renderScene(s)));
@@ -59,6 +65,7 @@ for (const k of ks) {
       hooks: {
         forceTokens: (si) => (si < k ? tokens[bi][si] : undefined),
         temperatureAt: (si) => (values['last-argmax'] && si === N - 1 ? 0 : undefined),
+        guidanceAt: (si) => guidance?.[si],
       },
     });
     images.push(...r.images.map((im) => areaDownsample(im, EVAL_SIZE)));
@@ -70,7 +77,7 @@ for (const k of ks) {
 }
 const recon = await reconstructAll(pipe.model.tokenizer, renders, BATCH, patchNums);
 const ceiling = (ims: ImageCHW[]) => +scoreVerdicts(ims.map((im, j) => checkScene(im, captions[j]))).overall.toFixed(3);
-const result = { model: dir, split, n, seed, last_argmax: values['last-argmax'], rows, tokenizer_discrete: ceiling(recon.discrete), tokenizer_hybrid: ceiling(recon.hybrid) };
+const result = { model: dir, split, n, seed, last_argmax: values['last-argmax'], guidance: values.guidance ?? null, rows, tokenizer_discrete: ceiling(recon.discrete), tokenizer_hybrid: ceiling(recon.hybrid) };
 process.stderr.write(`tokenizer reconstructions: discrete ${result.tokenizer_discrete}, hybrid ${result.tokenizer_hybrid}\n`);
 await pipe.dispose();
 await runtime.dispose();

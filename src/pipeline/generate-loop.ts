@@ -39,6 +39,13 @@ export interface LoopHooks {
   forceTokens?: (si: number) => Int32Array | undefined;
   /** Scale si's token temperature instead of the options' (0 = arg-max), or undefined to keep it; for diagnoses. */
   temperatureAt?: (si: number) => number | undefined;
+  /**
+   * Guidance t of scale si's logits ((1+t)·cond − t·uncond: 0 the conditional half alone, −1 the
+   * unconditional) instead of the cfg schedule's, or undefined to keep it; si = N (one past the last
+   * scale) is the residual diffusion's t (the same mix of its ε, but t = 1 is the conditional half
+   * alone, as t = 0 is); for diagnoses.
+   */
+  guidanceAt?: (si: number) => number | undefined;
 }
 
 export interface LoopOptions extends ResolvedOptions {
@@ -83,7 +90,7 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
     abortIfNeeded(o.signal);
     const out = await transformer.step(gen, next);
     const pn = patchNums[si], l = pn * pn;
-    let logits = cfgMix(out.logits_BlV.data as Float32Array, B, ramp[si]);
+    let logits = cfgMix(out.logits_BlV.data as Float32Array, B, o.hooks?.guidanceAt?.(si) ?? ramp[si]);
     if (si === 0) {
       // the last context position predicts the 1×1 token
       const T = out.logits_BlV.shape[1];
@@ -123,7 +130,7 @@ export async function runGeneration(parts: HartParts, ctx: EncodedContext, o: Lo
       const half = B * l * d.C;
       const noise = o.hooks?.diffusionNoise ?? philoxNoise(rngs, l);
       resid = await diffusion.sample(z.subarray(0, half), {
-        cfg: diffusionCfg(o.cfg, N, o.cfgSchedule), zUncond: z.subarray(half), noise, steps: String(o.diffusionSteps),
+        cfg: o.hooks?.guidanceAt?.(N) ?? diffusionCfg(o.cfg, N, o.cfgSchedule), zUncond: z.subarray(half), noise, steps: String(o.diffusionSteps),
       });
     }
     abortIfNeeded(o.signal);

@@ -62,8 +62,9 @@ export function cfgRamp(cfg: number, numScales: number, schedule: CfgSchedule = 
 
 /**
  * The cfg the diffusion head receives (diffloss.sample(cfg=t)): t of the last scale, cfg·(N−2)/(N−1)
- * on the official ramp. The head mixes as uncond + t·(cond − uncond), unlike the logits' (1+t)·cond −
- * t·uncond, so t = 1 (constant cfg 1) is the conditional half alone and the sampler skips the other.
+ * on the official ramp. The head mixes its ε as the logits do, (1+t)·cond − t·uncond, except that the
+ * official sampler guides only when t ≠ 1: t = 1 (constant cfg 1) is the conditional half alone, and
+ * the sampler skips the other.
  */
 export function diffusionCfg(cfg: number, numScales: number, schedule: CfgSchedule = 'linear'): number {
   return cfgRamp(cfg, numScales, schedule)[numScales - 1];

@@ -5,7 +5,8 @@
 //   - the discrete-only reconstruction equals the generation loop's own f_hat update
 //     (nextAutoregressiveInput over the encoded indices) decoded; the hybrid one is decode(f);
 //   - the loop's diagnostic hooks: forceTokens (teacher forcing, scripts/forced-scales.ts) with
-//     every scale forced and the residual off draws that discrete reconstruction; temperatureAt.
+//     every scale forced and the residual off draws that discrete reconstruction; temperatureAt and
+//     guidanceAt (per-scale overrides).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixtureDir } from '../fixtures.ts';
@@ -89,4 +90,12 @@ test('temperatureAt: a per-scale temperature hook of 0 everywhere draws what tem
   const plain = await pipe.generate(prompts, { seed: 3 });
   assert.ok(same((await pipe.generate(prompts, { seed: 3, hooks: { temperatureAt: () => undefined } })).images, plain.images));
   assert.ok(!same(plain.images, argmax.images));
+});
+
+test('guidanceAt: t 0 at every scale and for the residual diffusion draws what constant cfg 0 draws; undefined keeps the schedule', async () => {
+  const unguided = await pipe.generate(prompts, { seed: 3, cfg: 0, cfgSchedule: 'constant' });
+  assert.ok(same((await pipe.generate(prompts, { seed: 3, hooks: { guidanceAt: () => 0 } })).images, unguided.images));
+  const plain = await pipe.generate(prompts, { seed: 3 });
+  assert.ok(same((await pipe.generate(prompts, { seed: 3, hooks: { guidanceAt: () => undefined } })).images, plain.images));
+  assert.ok(!same(plain.images, unguided.images));
 });
