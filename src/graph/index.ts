@@ -2,6 +2,7 @@
 import './ops/elementwise.ts';
 import './ops/matmul.ts';
 import './ops/reduce.ts';
+import './ops/sort.ts';
 import './ops/shape.ts';
 import './ops/conv.ts';
 import './ops/image.ts';

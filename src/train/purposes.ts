@@ -14,4 +14,6 @@ export const TRAIN_PURPOSE = {
   diffusionNoise: 0x104,
   /** Tokenizer stage: dead-code restarts (which encoder outputs replace unused codes). */
   deadCodes: 0x105,
+  /** Residual diffusion with diff_index "sampled": the Gumbel draws of the target's index (one per kept token and code). */
+  diffusionIndex: 0x106,
 } as const;

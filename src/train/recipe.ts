@@ -38,9 +38,19 @@ export interface TransformerStage extends StageSchedule {
   /** EMA decay of the weights used for sampling. */
   ema: number;
   diff_weight: number;
+  /**
+   * The last-scale index whose codebook row conditions the residual diffusion and is subtracted
+   * from its target: "ground-truth" (the encoder's; this project's default until run 25) or
+   * "sampled" (the official: drawn from the model's own logits, top-k 600, top-p 0.96, so the head
+   * learns to correct the transformer's wrong tokens; src/train/sampled-index.ts).
+   */
+  diff_index: DiffIndex;
   /** Probability that a training scene's caption names only its shapes or only its colours (scene-vocab.ts partialCaption; 0 = never). */
   partial_captions: number;
 }
+
+export type DiffIndex = 'ground-truth' | 'sampled';
+export const DIFF_INDEX_MODES: readonly DiffIndex[] = ['ground-truth', 'sampled'];
 
 /**
  * Optional stage 3: the tokenizer's decoder (and post_quant_conv) trained further with the
@@ -106,6 +116,12 @@ function obj(v: unknown, where: string, keys: readonly string[]): Json {
   return v;
 }
 
+function diffIndex(v: unknown): DiffIndex {
+  if (v === undefined) return 'ground-truth';
+  if (!DIFF_INDEX_MODES.includes(v as DiffIndex)) throw new RecipeError(`transformer.diff_index must be ${DIFF_INDEX_MODES.map((m) => `"${m}"`).join(' or ')}, got ${JSON.stringify(v)}`);
+  return v as DiffIndex;
+}
+
 function num(o: Json, k: string, where: string, min: number, max: number, int = false, fallback?: number): number {
   const v = Object.hasOwn(o, k) ? o[k] : fallback;
   if (v === undefined) throw new RecipeError(`${where}.${k} is missing`);
@@ -145,15 +161,16 @@ function wrap<T>(where: string, f: () => T): T {
  * that differs only in those, or that adds a later stage.
  */
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
-  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutZero(r.tokenizer, 'recolour') };
+  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutDefault(r.tokenizer, 'recolour', 0) };
   if (stage === 'tokenizer') return base;
-  const tr = { ...base, text_encoder: r.text_encoder, transformer: withoutZero(r.transformer, 'partial_captions') };
-  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutZero(r.decoder, 'recolour') };
+  const transformer = withoutDefault(withoutDefault(r.transformer, 'partial_captions', 0), 'diff_index', 'ground-truth');
+  const tr = { ...base, text_encoder: r.text_encoder, transformer };
+  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutDefault(r.decoder, 'recolour', 0) };
 }
 
-/** A stage without a field added later when it is 0 (its default), so runs checkpointed before the field existed still resume. */
-function withoutZero<T extends object, K extends keyof T>(s: T, key: K): T | Omit<T, K> {
-  if (s[key] !== 0) return s;
+/** A stage without a field added later when it has its default, so runs checkpointed before the field existed still resume. */
+function withoutDefault<T extends object, K extends keyof T>(s: T, key: K, fallback: T[K]): T | Omit<T, K> {
+  if (s[key] !== fallback) return s;
   const { [key]: _, ...rest } = s;
   return rest;
 }
@@ -211,7 +228,7 @@ function parse(json: unknown): Recipe {
   const textConfig = wrap('text_encoder.config', () => parseQwen2Config({ model_type: 'qwen2', ...(te.config as object), vocab_size: 1 }));
   const { vocab_size: _v, ...textRest } = textConfig;
 
-  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'partial_captions']);
+  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'diff_index', 'partial_captions']);
   const trConfig = wrap('transformer.config', () => parseHartConfig({ ...(tr.config as object), patch_nums, context_dim: textConfig.hidden_size }));
   const last = patch_nums[patch_nums.length - 1] ** 2;
   const transformer: TransformerStage = {
@@ -221,6 +238,7 @@ function parse(json: unknown): Recipe {
     kept_last: num(tr, 'kept_last', 'transformer', 1, last, true, last),
     ema: num(tr, 'ema', 'transformer', 0, 1, false, 0.999),
     diff_weight: num(tr, 'diff_weight', 'transformer', 0, 100, false, 1),
+    diff_index: diffIndex(tr.diff_index),
     partial_captions: num(tr, 'partial_captions', 'transformer', 0, 1, false, 0),
   };
 

@@ -174,7 +174,7 @@ export class TransformerStage {
     const t = recipe.transformer;
     const store = init ? new MapWeightStore(new Map([...init].map(([k, v]) => [k, v as unknown as StoredTensor]))) : new InitWeightStore(recipe.seed + 1, { depth: t.config.depth });
     const tg = buildTransformerTrainGraph(t.config, textConfig, store, {
-      Cvae: recipe.tokenizer.config.z_channels, vocabSize: recipe.tokenizer.config.vocab_size, keptLast: t.kept_last, diffWeight: t.diff_weight,
+      Cvae: recipe.tokenizer.config.z_channels, vocabSize: recipe.tokenizer.config.vocab_size, keptLast: t.kept_last, diffWeight: t.diff_weight, diffIndex: t.diff_index,
     });
     this.trainer = new GraphTrainer(tg.loss, tg.params, {
       lr: t.lr, weightDecay: t.weight_decay, maxGradNorm: t.grad_clip > 0 ? t.grad_clip : undefined, decay: decayMatricesOnly,
@@ -196,7 +196,11 @@ export class TransformerStage {
     this.ema.update(this.trainer.paramNames.map((n) => this.trainer.get(n)));
     return {
       step, lr, loss: scalar(out.loss),
-      metrics: { ce: scalar(out.ce), diff: scalar(out.diff), acc: scalar(out.acc), grad_norm: scalar(out['adamw.grad_norm']) },
+      metrics: {
+        ce: scalar(out.ce), diff: scalar(out.diff), acc: scalar(out.acc),
+        ...(out.idx_match ? { idx_match: scalar(out.idx_match) } : {}),
+        grad_norm: scalar(out['adamw.grad_norm']),
+      },
     };
   }
 

@@ -181,6 +181,7 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
       codebook: tokWeights.get('quantize.embedding.weight')!.data as Float32Array,
       promptTokenizer: new PromptTokenizer({ tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig }),
       encodeSession, seed: recipe.seed, condDrop: t.cond_drop, keptLast: t.kept_last, diffusionBatchMul: t.config.diffusion_batch_mul,
+      diffIndex: t.diff_index,
     }, init?.transformer);
     await stage.load(runtime);
     const start = resume('transformer', stage);

@@ -18,6 +18,7 @@ import type { PromptTokenizer } from '../models/text/prompt-tokenizer.ts';
 import { contextRope } from '../tables/rope.ts';
 import { Philox, stream } from '../random/philox.ts';
 import { TRAIN_PURPOSE } from './purposes.ts';
+import type { DiffIndex } from './recipe.ts';
 import type { CompiledModel, Runtime } from '../runtime/runtime.ts';
 import { hostTensor, type HostTensor } from '../runtime/host-tensor.ts';
 
@@ -47,6 +48,8 @@ export interface TransformerBatchContext {
   condDrop: number;
   keptLast: number;
   diffusionBatchMul: number;
+  /** 'sampled': also feed the Gumbel draws of the diffusion target's index and the codebook (transformer-train.ts). */
+  diffIndex?: DiffIndex;
 }
 
 /** Compiles the encode graph for a trained tokenizer. */
@@ -115,7 +118,15 @@ export async function transformerFeeds(
   const diffT = BigInt64Array.from(tU, (u) => BigInt(Math.min(999, Math.floor(u * 1000))));
   const noise = rng.normal(stream(TRAIN_PURPOSE.diffusionNoise, step), 0, M * Cv);
   if (idx[0].length !== B) throw new Error('encode graph: unexpected scale-0 index shape');
+  const V = c.tokCfg.vocab_size;
+  const sampledIndex: Record<string, HostTensor> = c.diffIndex === 'sampled'
+    ? {
+      diff_gumbel: hostTensor(rng.gumbel(stream(TRAIN_PURPOSE.diffusionIndex, step), 0, B * K * V), [B, K, V]),
+      codebook: hostTensor(c.codebook, [V, Cv]),
+    }
+    : {};
   return {
+    ...sampledIndex,
     text_ids: hostTensor(BigInt64Array.from(tok.tokens, (v) => BigInt(v)), [B, T], 'int64'),
     text_bias: hostTensor(qwen2AttentionBias(tok.mask, B, T), [B, T, T]),
     text_cos: hostTensor(textRope.cos, [T, c.textCfg.head_dim]),

@@ -6,8 +6,9 @@
 //   cross-entropy over every kept position (the logits at T−1 … predict scale 0 … N−1)
 //   + the residual diffusion loss on the kept last-scale tokens:
 //     z = decoder_norm(h + word_embed(codebook[idx])), target = f_rest_wo_last − codebook[idx],
-// with idx the ground-truth last-scale index (the official code samples idx from the model's own
-// logits under no_grad and falls back to the ground truth; see the model card).
+// with idx the ground-truth last-scale index (diffIndex 'ground-truth') or, as the official code,
+// drawn from the model's own last-scale logits under no_grad (diffIndex 'sampled': top-k 600,
+// top-p 0.96, sampled-index.ts), so that the head learns to correct the transformer's wrong tokens.
 // The batch dimension is symbolic: one graph serves every batch size.
 import { Graph, type Tensor } from '../graph/index.ts';
 import { Params, rmsNorm, type WeightStore } from '../nn/index.ts';
@@ -18,6 +19,8 @@ import { forwardDiffLoss } from '../models/diffusion/loss.ts';
 import { diffLossConfig } from '../models/diffusion/config.ts';
 import { qwen2Layer } from '../models/text/qwen2.ts';
 import type { Qwen2Config } from '../models/text/config.ts';
+import type { DiffIndex } from './recipe.ts';
+import { DIFF_INDEX_TOP_K, DIFF_INDEX_TOP_P, sampleIndexInGraph } from './sampled-index.ts';
 
 export const TEXT_SCOPE = 'text_encoder';
 
@@ -29,6 +32,12 @@ export interface TransformerTrainOptions {
   keptLast: number;
   /** Weight of the diffusion loss beside the cross-entropy (default 1). */
   diffWeight?: number;
+  /**
+   * The diffusion target's last-scale index: 'ground-truth' (default; inputs last_embed, last_residual)
+   * or 'sampled' (also inputs diff_gumbel [B, K, V] and codebook [V, Cvae]; extras diff_idx [B, K]
+   * and idx_match, the share of them equal to the ground truth).
+   */
+  diffIndex?: DiffIndex;
   /**
    * Where the context comes from: 'text-encoder' (default: the Qwen2 text encoder in the graph,
    * trained jointly) or 'input' (text features fed as `context` [B, T, context_dim], e.g. from a
@@ -100,15 +109,29 @@ export function buildTransformerTrainGraph(
   const target = g.input('target', 'int64', ['B', 1 + Limg]);
   const ce = crossEntropy(out.logits_BLV, target, o.vocabSize);
 
-  const e_BKCv = g.input('last_embed', 'float32', ['B', K, o.Cvae]);
-  const res_BKCv = g.input('last_residual', 'float32', ['B', K, o.Cvae]);
+  // the ground truth's codebook rows and the continuous remainder's difference from them
+  let e_BKCv = g.input('last_embed', 'float32', ['B', K, o.Cvae]);
+  let res_BKCv = g.input('last_residual', 'float32', ['B', K, o.Cvae]);
+  const extras: Record<string, Tensor> = {};
+  if ((o.diffIndex ?? 'ground-truth') === 'sampled') {
+    const V = o.vocabSize;
+    const gumbel = g.input('diff_gumbel', 'float32', ['B', K, V]);
+    const codebook = g.input('codebook', 'float32', [V, o.Cvae]);
+    const logitsLast = out.logits_BLV.slice([1], [1 + Limg - K], [1 + Limg]); // predict the kept last-scale tokens
+    const idx = sampleIndexInGraph(logitsLast, gumbel, V, DIFF_INDEX_TOP_K, DIFF_INDEX_TOP_P);
+    const rest = e_BKCv.add(res_BKCv); // f_rest_wo_last_discrete at the kept tokens
+    e_BKCv = codebook.gather(idx, 0);
+    res_BKCv = rest.sub(e_BKCv);
+    extras.diff_idx = idx;
+    extras.idx_match = idx.eq(target.slice([1], [1 + Limg - K], [1 + Limg])).cast('float32').mean([0, 1]);
+  }
   const t = g.input('diff_t', 'int64', [dl.diffusion_batch_mul, 'B', K]).reshape([-1]);
   const noise = g.input('diff_noise', 'float32', [dl.diffusion_batch_mul, 'B', K, o.Cvae]).reshape([-1, o.Cvae]);
   const z = diffusionCondition(p, cfg, out.lastHidden_BKC, e_BKCv);
   const diff = forwardDiffLoss(p.scope('diffloss'), dl, z, res_BKCv, t, noise);
   const loss = ce.add(diff.loss.mul(o.diffWeight ?? 1));
   const acc = out.logits_BLV.argmax(-1).eq(target).cast('float32').mean([0, 1]);
-  const extras: Record<string, Tensor> = { ce, diff: diff.loss, acc };
+  Object.assign(extras, { ce, diff: diff.loss, acc });
   if (o.withLogits) extras.logits = out.logits_BLV;
   return { graph: g, loss, extras, params: [...g.params] };
 }
