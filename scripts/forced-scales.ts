@@ -29,8 +29,9 @@ const { values, positionals } = parseArgs({
   },
 });
 const dir = positionals[0];
-if (!dir) throw new Error('usage: forced-scales.ts <model folder> [--n 128] [--seed 777] [--split train|heldout] [--force 0,2,4,7]');
+if (!dir) throw new Error('usage: forced-scales.ts <model folder> [--n 128] [--seed 777] [--split train|heldout] [--force 0,2,4,7] [--last-argmax] [--guidance t0,…,tN] [--threads 2]');
 const n = Number(values.n), seed = Number(values.seed), threads = Number(values.threads);
+if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--n must be a positive integer, got ${values.n}`);
 const split = values.split as SceneSplit;
 if (split !== 'train' && split !== 'heldout') throw new Error(`--split must be train or heldout, got ${values.split}`);
 if (split === 'heldout' && seed === 1) throw new Error('--seed 1 draws hart eval\'s own held-out prompts; diagnose at another seed');
