@@ -25,9 +25,9 @@ declare module './tensor.ts' {
     matmul(o: Tensor): Tensor; mT(): Tensor;
     sum(axes: number[], keepdims?: boolean): Tensor; mean(axes: number[], keepdims?: boolean): Tensor;
     max(axes: number[], keepdims?: boolean): Tensor; argmax(axis: number, keepdims?: boolean): Tensor;
-    /** The k largest values along the last axis, largest first (ops/sort.ts; no gradient). */
+    /** The k largest values along the last axis, largest first (ops/sort.ts; detached: no gradient). */
     topkValues(k: number): Tensor;
-    /** Cumulative sum along an axis, inclusive or exclusive (ops/sort.ts; no gradient). */
+    /** Cumulative sum along an axis, inclusive or exclusive (ops/sort.ts; detached: no gradient). */
     cumsum(axis: number, exclusive?: boolean): Tensor;
     softmax(axis?: number): Tensor; logSoftmax(axis?: number): Tensor;
     reshape(shape: Dim[]): Tensor; transpose(perm: number[]): Tensor;
@@ -103,8 +103,8 @@ P.sum = function (axes, keepdims = false) { return this.graph.apply1('ReduceSum'
 P.mean = function (axes, keepdims = false) { return this.graph.apply1('ReduceMean', [this], { axes, keepdims }); };
 P.max = function (axes, keepdims = false) { return this.graph.apply1('ReduceMax', [this], { axes, keepdims }); };
 P.argmax = function (axis, keepdims = false) { return this.graph.apply1('ArgMax', [this], { axis, keepdims }); };
-P.topkValues = function (k) { return this.graph.apply1('TopKValues', [this], { k }); };
-P.cumsum = function (axis, exclusive = false) { return this.graph.apply1('CumSum', [this], { axis, exclusive }); };
+P.topkValues = function (k) { return this.graph.apply1('TopKValues', [this.detach()], { k }); };
+P.cumsum = function (axis, exclusive = false) { return this.graph.apply1('CumSum', [this.detach()], { axis, exclusive }); };
 P.softmax = function (axis = -1) { return this.graph.apply1('Softmax', [this], { axis }); };
 P.logSoftmax = function (axis = -1) { return this.graph.apply1('LogSoftmax', [this], { axis }); };
 P.reshape = function (shape) { return this.graph.apply1('Reshape', [this], { shape: [...shape] }); };

@@ -1,8 +1,9 @@
 // Forward tests of matmul (batch broadcasting, symbolic batch), reductions (axes, negative axes,
-// keepdims), argmax, softmax and log-softmax against float64 references in plain TypeScript.
+// keepdims), argmax, softmax and log-softmax against float64 references in plain TypeScript; top-k
+// values and cumulative sums (no gradient).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Graph } from '../../src/graph/index.ts';
+import { Graph, grad } from '../../src/graph/index.ts';
 import type { Tensor } from '../../src/graph/index.ts';
 import { assertClose, evaluate, feed } from './harness.ts';
 import * as R from './ref.ts';
@@ -111,4 +112,23 @@ test('softmax and log-softmax on every axis, stable for large inputs', async () 
     assertClose(res[`l${a}`], R.softmax(xv, a, true), { atol: 1e-13, rtol: 1e-13 }, `logSoftmax ${a}`);
   }
   assertClose(res.sdef, R.softmax(xv, -1), TIGHT, 'default axis');
+});
+
+test('topkValues (largest first) and cumsum (inclusive, exclusive) match plain TypeScript; neither passes a gradient', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', [3, 6]);
+  const data = [0.5, -1, 3, 3, 2, -7, 1, 2, 3, 4, 5, 6, 0, 0, -1, -2, 9, 1];
+  const res = await evaluate({ top: x.topkValues(3), inc: x.cumsum(1), exc: x.cumsum(-1, true), col: x.cumsum(0) }, { x: { dtype: 'float32', shape: [3, 6], data: Float32Array.from(data) } });
+  const rows = [0, 1, 2].map((r) => data.slice(r * 6, r * 6 + 6));
+  assert.deepEqual(Array.from(res.top.data), rows.flatMap((r) => [...r].sort((a, b) => b - a).slice(0, 3)));
+  const scan = (r: number[], ex: boolean) => r.map((_, i) => r.slice(0, ex ? i : i + 1).reduce((a, b) => a + b, 0));
+  assert.deepEqual(Array.from(res.inc.data), rows.flatMap((r) => scan(r, false)));
+  assert.deepEqual(Array.from(res.exc.data), rows.flatMap((r) => scan(r, true)));
+  assert.deepEqual(Array.from(res.col.data), [0, 1, 2].flatMap((r) => [0, 1, 2, 3, 4, 5].map((c) => rows.slice(0, r + 1).reduce((a, row) => a + row[c], 0))));
+  assert.throws(() => x.topkValues(7), /TopKValues: k 7 must be in 1 … 6/);
+  // no gradient flows through them: only the plain sum's ones reach w
+  const w = g.param('w', [3, 6], R.uniform(18, 3));
+  const dw = grad(w.topkValues(2).sum([0, 1]).add(w.cumsum(1).sum([0, 1])).add(w.sum([0, 1])), [w])[0];
+  const r = await evaluate({ dw });
+  assert.deepEqual(Array.from(r.dw.data), new Array(18).fill(1));
 });

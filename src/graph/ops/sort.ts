@@ -1,6 +1,7 @@
 // Order statistics without gradients: the k largest values along the last axis (sorted, largest
 // first) and the cumulative sum along an axis. Training uses them on detached logits to sample
-// token indices with top-k / top-p filtering inside the step graph (transformer-train.ts).
+// token indices with top-k / top-p filtering inside the step graph (sampled-index.ts). No gradient
+// flows through either (as through ArgMax); their Tensor methods detach the input to say so.
 import { isFloat } from '../dtype.ts';
 import { defineOp } from '../tensor.ts';
 import { normAxes } from './reduce.ts';
@@ -20,10 +21,7 @@ defineOp({
       axis: -1, largest: 1, sorted: 1,
     });
   },
-  vjp: (_node, [g]) => {
-    if (g) throw new Error('TopKValues has no gradient: detach its input');
-    return [null];
-  },
+  vjp: () => [null],
 });
 
 defineOp({
@@ -39,8 +37,5 @@ defineOp({
       exclusive: node.attrs.exclusive ? 1 : 0,
     });
   },
-  vjp: (_node, [g]) => {
-    if (g) throw new Error('CumSum has no gradient here: detach its input');
-    return [null];
-  },
+  vjp: () => [null],
 });
