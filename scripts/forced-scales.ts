@@ -16,8 +16,7 @@ import { nodeRuntime } from '../src/runtime/node.node.ts';
 import { renderScene, scenePrompts, type SceneSplit } from '../src/train/data/scenes.ts';
 import { checkScene, scoreVerdicts } from '../src/eval/scenes-check.ts';
 import { reconstructAll, toBatch } from '../src/eval/tokenizer-eval.ts';
-import { EVAL_SIZE } from '../src/eval/evaluate.node.ts';
-import { areaDownsample } from '../src/eval/metrics.ts';
+import { generateAll } from '../src/eval/evaluate.node.ts';
 import { hwcToImage } from '../src/eval/feature-net.node.ts';
 import type { ImageCHW } from '../src/io/png.ts';
 
@@ -58,19 +57,13 @@ for (let s = 0; s < n; s += BATCH) {
 }
 const rows: { forced_scales: number; accuracy: number; per_category: Record<string, number> }[] = [];
 for (const k of ks) {
-  const images: ImageCHW[] = [];
-  for (let s = 0, bi = 0; s < n; s += BATCH, bi++) {
-    const part = captions.slice(s, s + BATCH);
-    const r = await pipe.generate(part, {
-      seeds: part.map((_, j) => seed + s + j),
-      hooks: {
-        forceTokens: (si) => (si < k ? tokens[bi][si] : undefined),
-        temperatureAt: (si) => (values['last-argmax'] && si === N - 1 ? 0 : undefined),
-        guidanceAt: (si) => guidance?.[si],
-      },
-    });
-    images.push(...r.images.map((im) => areaDownsample(im, EVAL_SIZE)));
-  }
+  const images = await generateAll(pipe, captions, seed, BATCH, (s) => ({
+    hooks: {
+      forceTokens: (si) => (si < k ? tokens[s / BATCH][si] : undefined),
+      temperatureAt: (si) => (values['last-argmax'] && si === N - 1 ? 0 : undefined),
+      guidanceAt: (si) => guidance?.[si],
+    },
+  }));
   const score = scoreVerdicts(images.map((im, j) => checkScene(im, captions[j])));
   const row = { forced_scales: k, accuracy: +score.overall.toFixed(3), per_category: Object.fromEntries(Object.entries(score.accuracy).map(([c, v]) => [c, +v.toFixed(3)])) };
   rows.push(row);

@@ -17,6 +17,7 @@ import { loadHartPipeline } from '../index.node.ts';
 import { PACKAGE_ROOT, UserError } from '../pipeline/default-model.node.ts';
 import type { HartPipeline } from '../pipeline/hart-pipeline.ts';
 import type { GenerateOptions } from '../pipeline/options.ts';
+import type { LoopHooks } from '../pipeline/generate-loop.ts';
 import { coarseStages, stageClock } from '../pipeline/progress.ts';
 import { nodeRuntime } from '../runtime/node.node.ts';
 import { Philox, stream } from '../random/philox.ts';
@@ -103,13 +104,22 @@ export function emojiSample(ds: EmojiDataset, heldOut: boolean, k: number, seed:
   return chosen.map((g, i) => g[Math.min(g.length - 1, Math.floor(u[i] * g.length))]);
 }
 
-/** One image per prompt (prompt k: seed + k) in batches, area-downsampled to the eval size; `options` add to the model's defaults. */
-export async function generateAll(pipe: HartPipeline, prompts: string[], seed: number, batch: number, options: GenerateOptions = {}): Promise<ImageCHW[]> {
+type BatchOptions = GenerateOptions & { hooks?: LoopHooks };
+
+/**
+ * One image per prompt (prompt k: seed + k) in batches, area-downsampled to the eval size; `options`
+ * add to the model's defaults, or, as a function of the batch's first prompt index, vary by batch
+ * (diagnosis hooks that depend on the batch's prompts: scripts/forced-scales.ts).
+ */
+export async function generateAll(
+  pipe: HartPipeline, prompts: string[], seed: number, batch: number,
+  options: BatchOptions | ((start: number) => BatchOptions) = {},
+): Promise<ImageCHW[]> {
   const out: ImageCHW[] = [];
   for (let s = 0; s < prompts.length; s += batch) {
     const part = prompts.slice(s, s + batch);
     const seeds = part.map((_, k) => seed + s + k);
-    const r = await pipe.generate(part, { ...options, seeds });
+    const r = await pipe.generate(part, { ...(typeof options === 'function' ? options(s) : options), seeds });
     out.push(...r.images.map((im) => areaDownsample(im, EVAL_SIZE)));
   }
   return out;
