@@ -90,9 +90,10 @@ export function decoderFlops(d: DecoderShape, h: number, w: number, B: number): 
 }
 
 /** Qwen2 forward on `prompts` sequences of L tokens (every layer, full L×L attention scores). */
-export function textEncoderFlops(q: Qwen2Config, L: number, prompts: number): number {
+/** Qwen2 on L tokens per prompt that attend to P cached tokens before them (the system prompt) and to themselves. */
+export function textEncoderFlops(q: Qwen2Config, L: number, prompts: number, P = 0): number {
   const C = q.hidden_size, hd = q.head_dim, H = q.num_attention_heads, KV = q.num_key_value_heads, I = q.intermediate_size;
-  const layer = 2 * L * C * (H * hd + 2 * KV * hd) + 2 * L * H * hd * C + 6 * L * C * I + 4 * L * L * H * hd;
+  const layer = 2 * L * C * (H * hd + 2 * KV * hd) + 2 * L * H * hd * C + 6 * L * C * I + 4 * L * (P + L) * H * hd;
   return prompts * q.num_hidden_layers * layer;
 }
 
@@ -110,12 +111,12 @@ export interface GenerationFlops {
 
 export function generationFlops(o: {
   transformer: TransformerShape; diffusion: DiffusionShape; decoder: DecoderShape;
-  B: number; diffusionSteps: number; guided?: boolean; text?: { config: Qwen2Config; tokens: number };
+  B: number; diffusionSteps: number; guided?: boolean; text?: { config: Qwen2Config; tokens: number; prefixTokens?: number };
 }): GenerationFlops {
   const t = o.transformer, N = t.patchNums.length, G = t.patchNums[N - 1];
   const scales_transformer = Array.from({ length: N }, (_, si) => transformerStepFlops(t, si, o.B));
   const scales = scales_transformer.map((f, si) => f + tokenizerUpdateFlops(t, si, o.B));
-  const text_encoder = o.text ? textEncoderFlops(o.text.config, o.text.tokens, o.B) : 0;
+  const text_encoder = o.text ? textEncoderFlops(o.text.config, o.text.tokens, o.B, o.text.prefixTokens) : 0;
   const diffusion = diffusionFlops(t, o.diffusion, o.B, o.diffusionSteps, o.guided ?? true);
   const decode = decoderFlops(o.decoder, G, G, o.B);
   const total = text_encoder + scales.reduce((a, b) => a + b, 0) + diffusion + decode;

@@ -60,6 +60,8 @@ test('text encoder FLOPs: one Qwen2 layer by hand', () => {
   // L = 4: q 2·4·16·16 = 2,048; k+v 2·4·16·16 = 2,048; o 2,048; mlp 6·4·16·32 = 12,288; scores+values 4·16·2·8 = 1,024
   assert.equal(textEncoderFlops(q, 4, 1), 19_456);
   assert.equal(textEncoderFlops(q, 4, 3), 3 * 19_456);
+  // after a 6-token cached prefix: the projections and MLP on the 4 tokens, their scores and values over 10 keys
+  assert.equal(textEncoderFlops(q, 4, 1, 6), 19_456 - 1_024 + 4 * 4 * 10 * 2 * 8);
 });
 
 test('generation total is the sum of its stages; the released model is ~57 TFLOP per image', () => {

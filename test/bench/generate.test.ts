@@ -33,7 +33,7 @@ test('hart bench generate --config tiny --json: the last line is the JSON report
   assert.equal(j.extrapolated, undefined);
   // cold (compiled, written to a fresh model cache) and warm (from it) loads
   // (rounded to 0.1 s: a warm load of the tiny model can print 0)
-  for (const k of ['hart_cold', 'hart_warm', 'text_encoder_cold', 'text_encoder_warm']) assert.ok(Number.isFinite(j.load_seconds[k]) && j.load_seconds[k] >= 0, `load_seconds.${k}`);
+  for (const k of ['hart_cold', 'hart_warm', 'text_encoder_cold', 'text_encoder_warm', 'text_encoder_prefix']) assert.ok(Number.isFinite(j.load_seconds[k]) && j.load_seconds[k] >= 0, `load_seconds.${k}`);
   assert.ok(j.load_events.from_disk_cache > 0, 'the warm load came from the disk cache');
   // precision modes: the first is the reference; the other generates the same image once
   assert.deepEqual(Object.keys(j.precision), ['float32', 'int8']);

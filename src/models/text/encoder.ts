@@ -40,21 +40,35 @@ export interface Qwen2EncoderOptions {
 }
 
 /**
- * HF's 4-D attention mask for one batch, flattened [B, L, L] (query i, key j): 0 where j ≤ i and
- * attention_mask[b, j] = 1, MASK_MIN elsewhere. A query row with no visible key (only possible
- * with left padding and no system prompt) is all MASK_MIN, which makes its softmax uniform over
- * all L keys, as HF's eager attention does.
+ * HF's 4-D attention mask for one batch, flattened [B, L, P + L] (query i, key j): the first P keys
+ * are a cached prefix every query sees (the system prompt, always unpadded); key P + j is 0 where
+ * j ≤ i and attention_mask[b, j] = 1; MASK_MIN elsewhere. A query row with no visible key (only
+ * possible with left padding and no prefix) is all MASK_MIN, which makes its softmax uniform over
+ * all its keys, as HF's eager attention does.
  */
-export function qwen2AttentionBias(attentionMask: ArrayLike<number>, B: number, L: number): Float32Array {
+export function qwen2AttentionBias(attentionMask: ArrayLike<number>, B: number, L: number, P = 0): Float32Array {
   if (attentionMask.length !== B * L) throw new Error(`attention mask has ${attentionMask.length} entries, expected ${B}×${L}`);
-  const bias = new Float32Array(B * L * L).fill(MASK_MIN);
+  const K = P + L;
+  const bias = new Float32Array(B * L * K).fill(MASK_MIN);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < L; i++) {
-      const row = (b * L + i) * L;
-      for (let j = 0; j <= i; j++) if (attentionMask[b * L + j]) bias[row + j] = 0;
+      const row = (b * L + i) * K;
+      bias.fill(0, row, row + P);
+      for (let j = 0; j <= i; j++) if (attentionMask[b * L + j]) bias[row + P + j] = 0;
     }
   }
   return bias;
+}
+
+/**
+ * Every layer's keys and values for a run of P unpadded tokens at positions 0 … P − 1 (the system
+ * prompt): what later tokens attend to, computed once (Qwen2Encoder.prefix). k[i], v[i]: layer i's
+ * [1, KV, 1, P, head_dim].
+ */
+export interface Qwen2Prefix {
+  readonly ids: readonly number[];
+  readonly k: HostTensor[];
+  readonly v: HostTensor[];
 }
 
 /** The layer index of a canonical weight name, or null outside the layers. */
@@ -80,9 +94,14 @@ export class Qwen2Encoder {
     /** The embedding table as stored: [vocab, C]. */
     private embed: IoTensor | null,
     private segments: CompiledModel[],
+    /** The layers [start, end) of each segment. */
+    private specs: Qwen2SegmentSpec[],
     /** Non-language-model weights that were skipped, per prefix. */
     readonly skippedWeights: { prefix: string; count: number }[],
   ) {}
+
+  /** The last prefix computed (one model has one system prompt): reused while its ids match. */
+  private cachedPrefix: Qwen2Prefix | null = null;
 
   /**
    * Reads the language-model weights from `weights`, builds the layer graphs and opens their
@@ -140,7 +159,7 @@ export class Qwen2Encoder {
       for (const s of sessions) await s.release().catch(() => {});
       throw e;
     }
-    return new Qwen2Encoder(config, embed, sessions, lm.skipped);
+    return new Qwen2Encoder(config, embed, sessions, specs, lm.skipped);
   }
 
   /** Number of ONNX graphs the layers were split into. */
@@ -161,25 +180,67 @@ export class Qwen2Encoder {
 
   /**
    * The last hidden state (after the final norm) for `inputIds` [B, L] with a 0/1 `attentionMask`
-   * [B, L] (row-major), as float32 [B, L, C]; every position is returned, padding included.
+   * [B, L] (row-major), as float32 [B, L, C]; every position is returned, padding included. With a
+   * `prefix` (from prefix()), the tokens follow its P tokens, at positions P … P + L − 1: the same
+   * hidden states as a forward over the prefix's ids and these together, at these positions (causal
+   * attention: the prefix never sees what follows it).
    */
-  async forward(inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, B: number): Promise<HostTensor> {
+  async forward(inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, B: number, prefix?: Qwen2Prefix): Promise<HostTensor> {
+    return (await this.run(inputIds, attentionMask, B, prefix, false)).hidden;
+  }
+
+  /**
+   * Every layer's keys/values for `ids` (unpadded, at positions 0 … P − 1), to pass to forward():
+   * the constant system prompt runs once per encoder instead of once per prompt. The last one is
+   * kept and returned again for the same ids.
+   */
+  async prefix(ids: readonly number[]): Promise<Qwen2Prefix> {
+    const cached = this.cachedPrefix;
+    if (cached && cached.ids.length === ids.length && cached.ids.every((v, i) => v === ids[i])) return cached;
+    if (ids.length === 0) throw new Error('Qwen2Encoder.prefix: no token ids');
+    const { kv } = await this.run(ids, new Uint8Array(ids.length).fill(1), 1, undefined, true);
+    const p: Qwen2Prefix = { ids: [...ids], k: kv.map((x) => x.k), v: kv.map((x) => x.v) };
+    this.cachedPrefix = p;
+    return p;
+  }
+
+  private async run(
+    inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, B: number, prefix: Qwen2Prefix | undefined, keepKv: boolean,
+  ): Promise<{ hidden: HostTensor; kv: { k: HostTensor; v: HostTensor }[] }> {
     if (this.released) throw new Error('Qwen2Encoder: used after release()');
     const cfg = this.config;
     const L = inputIds.length / B;
     if (!Number.isInteger(L) || L < 1) throw new Error(`${inputIds.length} token ids do not form ${B} rows`);
-    if (cfg.use_sliding_window && cfg.sliding_window !== null && L > cfg.sliding_window) {
-      throw new Error(`sequence of ${L} tokens exceeds the sliding window ${cfg.sliding_window} (sliding-window attention is not implemented)`);
+    const P = prefix ? prefix.ids.length : 0;
+    if (prefix && (prefix.k.length !== cfg.num_hidden_layers || prefix.v.length !== cfg.num_hidden_layers)) {
+      throw new Error(`prefix holds ${prefix.k.length} layers' keys, the model has ${cfg.num_hidden_layers}`);
     }
-    const rope = contextRope(Array.from({ length: L }, (_, i) => i), cfg.head_dim, cfg.rope_theta);
+    if (cfg.use_sliding_window && cfg.sliding_window !== null && P + L > cfg.sliding_window) {
+      throw new Error(`sequence of ${P + L} tokens exceeds the sliding window ${cfg.sliding_window} (sliding-window attention is not implemented)`);
+    }
+    const rope = contextRope(Array.from({ length: L }, (_, i) => P + i), cfg.head_dim, cfg.rope_theta);
     const fixed: Record<string, HostTensor> = {
       rope_cos: { dtype: 'float32', shape: [L, cfg.head_dim], data: rope.cos },
       rope_sin: { dtype: 'float32', shape: [L, cfg.head_dim], data: rope.sin },
-      attn_bias: { dtype: 'float32', shape: [B, L, L], data: qwen2AttentionBias(attentionMask, B, L) },
+      attn_bias: { dtype: 'float32', shape: [B, L, P + L], data: qwen2AttentionBias(attentionMask, B, L, P) },
     };
+    const empty: HostTensor = { dtype: 'float32', shape: [1, cfg.num_key_value_heads, 1, 0, cfg.head_dim], data: new Float32Array(0) };
+    const kv: { k: HostTensor; v: HostTensor }[] = [];
     let hidden: HostTensor = { dtype: 'float32', shape: [B, L, cfg.hidden_size], data: this.embedTokens(inputIds) };
-    for (const s of this.segments) hidden = (await s.run({ ...fixed, hidden })).hidden_out;
-    return hidden;
+    for (let si = 0; si < this.segments.length; si++) {
+      const { start, end } = this.specs[si];
+      const feeds: Record<string, HostTensor> = { ...fixed, hidden };
+      const fetches = ['hidden_out'];
+      for (let i = start; i < end; i++) {
+        feeds[`past_k.${i}`] = prefix?.k[i] ?? empty;
+        feeds[`past_v.${i}`] = prefix?.v[i] ?? empty;
+        if (keepKv) fetches.push(`present_k.${i}`, `present_v.${i}`);
+      }
+      const out = await this.segments[si].run(feeds, fetches);
+      hidden = out.hidden_out;
+      if (keepKv) for (let i = start; i < end; i++) kv.push({ k: out[`present_k.${i}`], v: out[`present_v.${i}`] });
+    }
+    return { hidden, kv };
   }
 
   /** Frees the sessions and the embedding table; the encoder cannot be used afterwards. */
@@ -189,6 +250,7 @@ export class Qwen2Encoder {
     const sessions = this.segments;
     this.segments = [];
     this.embed = null;
+    this.cachedPrefix = null;
     for (const s of sessions) await s.release();
   }
 }

@@ -3,7 +3,8 @@
 // prepended to each prompt's 300 padded tokens; Qwen2 runs on the concatenation with
 // attention_mask = cat([ones, context_mask]) and default positions arange(sys_len + 300); the
 // last hidden state (after the final norm) is kept for the 300 prompt positions, pads included,
-// as float32 [B, 300, 1536]. The caller releases the encoder when done (it holds ~6 GB for Qwen2-1.5B).
+// as float32 [B, 300, 1536]. Attention being causal, the system prompt's keys/values do not depend
+// on the prompts: they are computed once per encoder and the prompts' tokens attend to them. The caller releases the encoder when done (it holds ~6 GB for Qwen2-1.5B).
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import type { TensorSource } from '../../io/tensor-source.ts';
@@ -89,18 +90,27 @@ export class QwenTextEncoder {
       ? this.tokenizer.encodeTruncated(options.systemPrompt ?? LLM_SYSTEM_PROMPT, maxLength).ids
       : [];
 
-    const B = prompts.length, S = sys.length, L = S + maxLength, C = this.config.hidden_size;
-    const ids = new Int32Array(B * L);
-    const attn = new Uint8Array(B * L);
-    for (let b = 0; b < B; b++) {
-      ids.set(sys, b * L);
-      attn.fill(1, b * L, b * L + S);
-      ids.set(t.tokens.subarray(b * maxLength, (b + 1) * maxLength), b * L + S);
-      attn.set(t.mask.subarray(b * maxLength, (b + 1) * maxLength), b * L + S);
+    // The system prompt comes first and attention is causal, so its keys/values never depend on the
+    // prompts: computed once (Qwen2Encoder.prefix) and attended to by each prompt's tokens. Repeated
+    // prompts (n images of one prompt) run once and their rows are copied.
+    const B = prompts.length, S = sys.length, C = this.config.hidden_size;
+    const prefix = S > 0 ? await this.encoder.prefix(sys) : undefined;
+    const distinct = [...new Set(prompts)];
+    const row = prompts.map((p) => distinct.indexOf(p));
+    const first = distinct.map((p) => prompts.indexOf(p));
+    const pick = <T extends Int32Array | Uint8Array>(a: T): T => {
+      const out = new (a.constructor as new (n: number) => T)(first.length * maxLength);
+      first.forEach((b, u) => out.set(a.subarray(b * maxLength, (b + 1) * maxLength), u * maxLength));
+      return out;
+    };
+    const U = distinct.length;
+    const hidden = (await this.encoder.forward(U === B ? t.tokens : pick(t.tokens), U === B ? t.mask : pick(t.mask), U, prefix)).data as Float32Array;
+    let context = hidden;
+    if (U !== B) {
+      const rowSize = maxLength * C;
+      context = new Float32Array(B * rowSize);
+      row.forEach((u, b) => context.set(hidden.subarray(u * rowSize, (u + 1) * rowSize), b * rowSize));
     }
-    const hidden = (await this.encoder.forward(ids, attn, B)).data as Float32Array;
-    const context = new Float32Array(B * maxLength * C);
-    for (let b = 0; b < B; b++) context.set(hidden.subarray((b * L + S) * C, (b + 1) * L * C), b * maxLength * C);
 
     return {
       context: { dtype: 'float32', shape: [B, maxLength, C], data: context },

@@ -132,6 +132,36 @@ test('encodePrompts with a system prompt matches the float64 reference at all 30
   assert.ok(maxAbsDiff(bare.context.data as Float32Array, (out.context.data as Float32Array).subarray(0, 300 * C)) > 0.1);
 });
 
+test('repeated prompts run through Qwen2 once: rows copied, the same as the reference; the system prompt\'s keys/values computed once', async () => {
+  const { enc, values } = await setup;
+  const system = 'Describe a blue cat.\nUser Prompt:\n';
+  const prompts = ['a cat', 'two dogs', 'a cat', 'a cat'];
+  const rows: number[] = [];
+  const prefixes: unknown[] = [];
+  const forward = enc.encoder.forward.bind(enc.encoder);
+  const prefix = enc.encoder.prefix.bind(enc.encoder);
+  enc.encoder.forward = async (ids, mask, B, p) => { rows.push(B); return forward(ids, mask, B, p); };
+  enc.encoder.prefix = async (ids) => { const p = await prefix(ids); prefixes.push(p); return p; };
+  try {
+    const out = await enc.encodePrompts(prompts, { systemPrompt: system });
+    await enc.encodePrompts(['a bird'], { systemPrompt: system });
+    assert.deepEqual(rows, [2, 1]);
+    assert.equal(prefixes.length, 2);
+    assert.equal(prefixes[0], prefixes[1], 'the second call recomputed the system prompt');
+    const sys = refTok.encode(system).ids;
+    const C = cfg.hidden_size, ctx = out.context.data as Float32Array;
+    assert.deepEqual(out.context.shape, [4, 300, C]);
+    for (let b = 0; b < 4; b++) {
+      const err = maxAbsDiff(ctx.subarray(b * 300 * C, (b + 1) * 300 * C), referenceContext(values, sys, prompts[b]));
+      assert.ok(err <= 1e-4, `prompt ${b}: max |ORT − reference| = ${err}`);
+    }
+    assert.deepEqual(Array.from(out.tokens.data as BigInt64Array).slice(2 * 300, 3 * 300), Array.from(out.tokens.data as BigInt64Array).slice(0, 300));
+  } finally {
+    enc.encoder.forward = forward;
+    enc.encoder.prefix = prefix;
+  }
+});
+
 test('the default system prompt is the official one, tokenized alone and truncated to max_length', async () => {
   const { enc, values } = await setup;
   const sysAll = refTok.encode(LLM_SYSTEM_PROMPT).ids;

@@ -67,6 +67,44 @@ test('tiny Qwen2 (GQA 4/2, θ 1e6) matches the float64 reference with right, lef
   }
 });
 
+test('attention bias with a P-token prefix: every query sees the prefix, then causal plus key padding', () => {
+  const M = MASK_MIN;
+  assert.deepEqual([...qwen2AttentionBias([1, 0, 1], 1, 3, 2)], [0, 0, 0, M, M, 0, 0, 0, M, M, 0, 0, 0, M, 0].map(Math.fround));
+});
+
+test('a cached prefix (the system prompt) gives the hidden states of one forward over prefix + tokens, across segments; it is computed once', async () => {
+  const weights = randomQwen2Weights(cfg, 5);
+  const { source, values } = await checkpointSource(cfg, weights, { prefix: 'model.' });
+  const enc = await Qwen2Encoder.load(cfg, source, runtime, { maxSegmentBytes: 1 });
+  try {
+    assert.equal(enc.segmentCount, 2);
+    const { ids, mask, B, L } = batch(10);
+    const rnd = mulberry32(11);
+    const P = 9;
+    const sys = Array.from({ length: P }, () => Math.floor(rnd() * cfg.vocab_size));
+    const prefix = await enc.prefix(sys);
+    assert.equal(await enc.prefix([...sys]), prefix, 'the same ids are not computed again');
+    assert.deepEqual(prefix.k[1].shape, [1, cfg.num_key_value_heads, 1, P, cfg.head_dim]);
+    const out = (await enc.forward(ids, mask, B, prefix)).data as Float32Array;
+    // the reference: each row's full sequence (prefix ids, then the row's ids) in float64, its last L positions
+    const C = cfg.hidden_size;
+    const ref = new Float64Array(B * L * C);
+    for (let b = 0; b < B; b++) {
+      const rowIds = Int32Array.from([...sys, ...ids.subarray(b * L, (b + 1) * L)]);
+      const rowMask = Uint8Array.from([...new Array<number>(P).fill(1), ...mask.subarray(b * L, (b + 1) * L)]);
+      ref.set(qwen2ReferenceRow(cfg, values, rowIds, rowMask).subarray(P * C), b * L * C);
+    }
+    const err = maxAbsDiff(out, ref);
+    assert.ok(err <= 1e-4, `max |ORT with prefix − float64 reference over prefix + tokens| = ${err}`);
+    // teeth: without the prefix the same tokens give other states
+    assert.ok(maxAbsDiff((await enc.forward(ids, mask, B)).data as Float32Array, ref) > 0.1);
+    const other = await enc.prefix(sys.slice(1));
+    assert.notEqual(other, prefix);
+  } finally {
+    await enc.release();
+  }
+});
+
 test('bfloat16 weights under model.language_model., one graph per layer, Qwen2-VL extras skipped', async () => {
   const weights = randomQwen2Weights(cfg, 2);
   const { source, values } = await checkpointSource(cfg, weights, {
