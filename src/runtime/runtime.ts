@@ -471,7 +471,11 @@ export class Runtime {
   async loadGraphUncached(outputs: Record<string, Tensor>, opts: LoadOptions = {}): Promise<CompiledModel> {
     const { key, bytes, structure } = await this.graphKey(outputs);
     const session = await this.open(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts, this.options) }), opts);
-    return this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
+    const m = this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
+    // keyed like a cached load, so results derived from it can be persisted (readDerived)
+    m.cacheKey = key + (opts.prepack === false ? '|no-prepack' : '');
+    m.cacheBytes = bytes;
+    return m;
   }
 
   /**

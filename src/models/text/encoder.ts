@@ -9,6 +9,7 @@ import { int4Source, type WeightStore, type StoredTensor } from '../../nn/index.
 import type { DType as GraphDType } from '../../graph/index.ts';
 import { DTYPE_BYTES, numel, toFloat32, type Tensor as IoTensor } from '../../io/dtypes.ts';
 import type { TensorSource } from '../../io/tensor-source.ts';
+import { decodeFloatBlob, encodeFloatBlob } from '../../io/float-blob.ts';
 import type { CompiledModel, Runtime } from '../../runtime/runtime.ts';
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import { contextRope } from '../../tables/rope.ts';
@@ -16,6 +17,9 @@ import type { Qwen2Config } from './config.ts';
 import { qwen2ParamShapes } from './config.ts';
 import { qwen2SegmentOutputs, type Qwen2SegmentSpec } from './qwen2.ts';
 import { selectLanguageModelWeights } from './weights.ts';
+
+/** Magic of a persisted prefix (io/float-blob.ts: then per layer its keys and values). */
+const PREFIX_MAGIC = 'HARTQP1\n';
 
 /** The most negative float32: HF's additive mask value (torch.finfo(float32).min). */
 export const MASK_MIN = -3.4028234663852886e38;
@@ -96,6 +100,8 @@ export class Qwen2Encoder {
     private segments: CompiledModel[],
     /** The layers [start, end) of each segment. */
     private specs: Qwen2SegmentSpec[],
+    /** Where prefixes are persisted (its disk cache, when it has one). */
+    private runtime: Runtime,
     /** Non-language-model weights that were skipped, per prefix. */
     readonly skippedWeights: { prefix: string; count: number }[],
   ) {}
@@ -159,7 +165,7 @@ export class Qwen2Encoder {
       for (const s of sessions) await s.release().catch(() => {});
       throw e;
     }
-    return new Qwen2Encoder(config, embed, sessions, specs, lm.skipped);
+    return new Qwen2Encoder(config, embed, sessions, specs, runtime, lm.skipped);
   }
 
   /** Number of ONNX graphs the layers were split into. */
@@ -191,15 +197,28 @@ export class Qwen2Encoder {
 
   /**
    * Every layer's keys/values for `ids` (unpadded, at positions 0 … P − 1), to pass to forward():
-   * the constant system prompt runs once per encoder instead of once per prompt. The last one is
-   * kept and returned again for the same ids.
+   * the constant system prompt runs once per encoder instead of once per prompt, and is read from
+   * the runtime's disk cache when an earlier process stored it for the same graphs and ids. The
+   * last one is kept and returned again for the same ids.
    */
   async prefix(ids: readonly number[]): Promise<Qwen2Prefix> {
     const cached = this.cachedPrefix;
     if (cached && cached.ids.length === ids.length && cached.ids.every((v, i) => v === ids[i])) return cached;
     if (ids.length === 0) throw new Error('Qwen2Encoder.prefix: no token ids');
-    const { kv } = await this.run(ids, new Uint8Array(ids.length).fill(1), 1, undefined, true);
-    const p: Qwen2Prefix = { ids: [...ids], k: kv.map((x) => x.k), v: kv.map((x) => x.v) };
+    if (this.released) throw new Error('Qwen2Encoder: used after release()');
+    const cfg = this.config, L = cfg.num_hidden_layers;
+    const shape = [1, cfg.num_key_value_heads, 1, ids.length, cfg.head_dim];
+    const name = `qwen2-prefix-v1:${ids.join(',')}`;
+    const header = { layers: L, shape };
+    const stored = await this.runtime.readDerived(name, this.segments);
+    let kv = stored && decodeFloatBlob(stored, PREFIX_MAGIC, header, new Array<number>(2 * L).fill(numel(shape)));
+    if (!kv) {
+      const r = (await this.run(ids, new Uint8Array(ids.length).fill(1), 1, undefined, true)).kv;
+      kv = r.flatMap((x) => [x.k.data as Float32Array, x.v.data as Float32Array]);
+      await this.runtime.writeDerived(name, this.segments, encodeFloatBlob(PREFIX_MAGIC, header, kv));
+    }
+    const t = (data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
+    const p: Qwen2Prefix = { ids: [...ids], k: kv.filter((_, i) => i % 2 === 0).map(t), v: kv.filter((_, i) => i % 2 === 1).map(t) };
     this.cachedPrefix = p;
     return p;
   }

@@ -158,6 +158,39 @@ test('a second load comes from the on-disk model cache, segment by segment, with
   }
 });
 
+test('the system prompt\'s keys/values are persisted in the disk cache and read by a later load (bitwise); a damaged blob is recomputed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hart-qwen2-prefix-'));
+  try {
+    const weights = randomQwen2Weights(cfg, 6);
+    const sys = [5, 9, 2, 44, 17, 3, 8];
+    const once = async (damage = false) => {
+      const rt = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 } });
+      const reads: boolean[] = [];
+      const read = rt.readDerived.bind(rt);
+      rt.readDerived = async (name, models) => { const r = await read(name, models); reads.push(r !== undefined); return r; };
+      const { source } = await checkpointSource(cfg, weights, { prefix: 'model.' });
+      const enc = await Qwen2Encoder.load(cfg, source, rt, { maxSegmentBytes: 1 });
+      if (damage) await rt.writeDerived(`qwen2-prefix-v1:${sys.join(',')}`, (enc as unknown as { segments: never[] }).segments, new Uint8Array([1, 2, 3]));
+      const p = await enc.prefix(sys);
+      const bytes = [...p.k, ...p.v].map((t) => Buffer.from((t.data as Float32Array).slice().buffer));
+      await enc.release();
+      await rt.dispose();
+      return { reads, bytes };
+    };
+    const cold = await once();
+    assert.deepEqual(cold.reads, [false]);
+    const warm = await once();
+    assert.deepEqual(warm.reads, [true]);
+    warm.bytes.forEach((b, i) => assert.ok(b.equals(cold.bytes[i]), `array ${i} differs when read from the cache`));
+    const damaged = await once(true);
+    assert.deepEqual(damaged.reads, [true]);
+    damaged.bytes.forEach((b, i) => assert.ok(b.equals(cold.bytes[i]), `array ${i} differs after recomputing`));
+    assert.deepEqual((await once()).reads, [true]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('weight names: prefixes, skipped prefixes, missing and unexpected weights', () => {
   const canon = [...qwen2ParamShapes(cfg).keys()];
   const bare = selectLanguageModelWeights(canon, cfg);
