@@ -5,14 +5,14 @@
 // residual diffusion and of the decoder (src/pipeline/progress.ts stageClock). To compare two
 // versions of the code, run it in a checkout of each, alternating (this virtual machine's speed
 // moves within minutes).
-//   npx tsx bench/latency-stages.ts [models/default] [--runs 21] [--prompt "a red circle"] [--cfg 1]
+//   npx tsx bench/latency-stages.ts [models/default] [--runs 21] [--prompt "a red circle"] [--cfg 1] [--threads N]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
 import { stageClock } from '../src/pipeline/progress.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { runs: { type: 'string', default: '21' }, prompt: { type: 'string', default: 'a red circle' }, cfg: { type: 'string' } },
+  options: { threads: { type: 'string' }, runs: { type: 'string', default: '21' }, prompt: { type: 'string', default: 'a red circle' }, cfg: { type: 'string' } },
 });
 const dir = positionals[0] ?? 'models/default';
 const runs = Number(values.runs);
@@ -20,7 +20,9 @@ if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a posit
 const cfg = values.cfg === undefined ? undefined : Number(values.cfg);
 if (cfg !== undefined && !Number.isFinite(cfg)) throw new Error(`--cfg must be a number, got ${values.cfg}`);
 
-const pipe = await loadHartPipeline(dir);
+const threads = values.threads === undefined ? undefined : Number(values.threads);
+if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got ${values.threads}`);
+const pipe = await loadHartPipeline(dir, { threads });
 async function one(): Promise<{ total: number; stages: Record<string, number> }> {
   const clock = stageClock();
   const t0 = performance.now();
