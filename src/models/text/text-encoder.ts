@@ -4,7 +4,8 @@
 // attention_mask = cat([ones, context_mask]) and default positions arange(sys_len + 300); the
 // last hidden state (after the final norm) is kept for the 300 prompt positions, pads included,
 // as float32 [B, 300, 1536]. Attention being causal, the system prompt's keys/values do not depend
-// on the prompts: they are computed once per encoder and the prompts' tokens attend to them. The caller releases the encoder when done (it holds ~6 GB for Qwen2-1.5B).
+// on the prompts: they are computed once per encoder and the prompts' tokens attend to them. The
+// caller releases the encoder when done (it holds ~6 GB for Qwen2-1.5B).
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import type { TensorSource } from '../../io/tensor-source.ts';
