@@ -49,7 +49,7 @@ test('a tiny HART trained on two captioned scenes generates each one back from i
         context_token: 6, depth: 2, embed_dim: 64, num_heads: 2, attn_type: 'llama', mlp_type: 'llama', disable_aln: true,
         use_timestep_embed: true, use_context_norm: true, diff_width: 64, diff_depth: 2, num_sampling_steps: '4',
       },
-      steps: 150, batch: 2, lr: 3e-3, warmup: 5, min_lr: 1e-3, cond_drop: 0, kept_last: 64, ema: 0,
+      steps: 300, batch: 2, lr: 3e-3, warmup: 5, min_lr: 1e-3, cond_drop: 0, kept_last: 64, ema: 0,
     },
     checkpoint_every: 1000, sample_every: 0, sample_prompts: [],
     defaults: { cfg: 1, temperature: 0, more_smooth: false },

@@ -10,6 +10,24 @@ import { nodeRuntime } from '../../../src/runtime/node.node.ts';
 import { HartTransformer, MATMUL_PRECISIONS, precisionLinear, quantizeColumnsInt8, quantizeNBits } from '../../../src/models/transformer/index.ts';
 import { float32, tensor } from '../../tables/reference.ts';
 import { fixtureModel, hostF32 } from './helpers.ts';
+import { readFileSync } from 'node:fs';
+
+/**
+ * An x86 CPU without int8 dot products (neither AVX-512 VNNI nor AVX-VNNI: AVX2 only, e.g. some AMD
+ * EPYC virtual machines): there ONNX Runtime's u8·s8 kernel (DynamicQuantizeMatMul, dynq8) adds
+ * pairs of products in int16 (vpmaddubsw), which saturates for large activations and weights, so
+ * dynq8 is measurably coarser than on VNNI CPUs (relative RMS 0.040 against ≤ 0.03; fixture logits
+ * 0.19 against ≤ 0.05); int8 (MatMulNBits, s8·s8) is unaffected.
+ */
+const u8s8Saturates = (() => {
+  if (process.arch !== 'x64') return false;
+  try {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8');
+    return !/\b(avx512_vnni|avx_vnni)\b/.test(flags);
+  } catch {
+    return false;
+  }
+})();
 
 /** Roughly normal values from a seed (sum of 4 uniforms). */
 function normals(n: number, seed: number, std = 1): Float32Array {
@@ -54,7 +72,7 @@ test('ONNX Runtime kernels of each precision against a float64 x·Wᵀ + b', asy
   const rms = Math.sqrt(want.reduce((a, v) => a + v * v, 0) / want.length);
   const rt = nodeRuntime({ threads: 1, modelCache: false });
   // relative RMS error bounds: int8 weights + int8 activations ≈ 2·(1/255)/√3 per factor; int4 ≈ 16× coarser weights
-  const bound: Record<string, number> = { float32: 1e-6, int8: 0.02, int4: 0.12, dynq8: 0.03 };
+  const bound: Record<string, number> = { float32: 1e-6, int8: 0.02, int4: 0.12, dynq8: u8s8Saturates ? 0.06 : 0.03 };
   for (const precision of MATMUL_PRECISIONS) {
     const g = new Graph();
     const store = new MapWeightStore(new Map<string, StoredTensor>([
@@ -89,7 +107,8 @@ test('fixture steps in each precision mode against the official float32 logits',
       worst = Math.max(worst, e / m);
     }
     console.log(`  ${precision}: logits max |Δ| / max |logit| ${worst.toExponential(2)}`);
-    assert.ok(worst < (precision === 'float32' ? 1e-5 : precision === 'int4' ? 0.3 : 0.05), `${precision}: ${worst}`);
+    const bound = precision === 'float32' ? 1e-5 : precision === 'int4' || (precision === 'dynq8' && u8s8Saturates) ? 0.3 : 0.05;
+    assert.ok(worst < bound, `${precision}: ${worst}`);
   }
   await rt.dispose();
 });
