@@ -20,3 +20,10 @@ export const f32 = (data: ArrayLike<number>, shape: number[]): HostTensor =>
   hostTensor(Float32Array.from(data), shape, 'float32');
 export const i64 = (data: ArrayLike<number>, shape: number[]): HostTensor =>
   hostTensor(BigInt64Array.from(Array.from(data, (v) => BigInt(v))), shape, 'int64');
+
+/** Rows `rows` (in that order, repeats allowed) of `data` taken as rows of `width` values. */
+export function gatherRows<T extends Float32Array | Int32Array | Uint8Array>(data: T, width: number, rows: readonly number[]): T {
+  const out = new (data.constructor as new (n: number) => T)(rows.length * width);
+  rows.forEach((r, k) => out.set(data.subarray(r * width, (r + 1) * width), k * width));
+  return out;
+}

@@ -6,7 +6,7 @@
 // as float32 [B, 300, 1536]. Attention being causal, the system prompt's keys/values do not depend
 // on the prompts: they are computed once per encoder and the prompts' tokens attend to them. The
 // caller releases the encoder when done (it holds ~6 GB for Qwen2-1.5B).
-import type { HostTensor } from '../../runtime/host-tensor.ts';
+import { gatherRows, type HostTensor } from '../../runtime/host-tensor.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import type { TensorSource } from '../../io/tensor-source.ts';
 import { parseQwen2Config, type Qwen2Config } from './config.ts';
@@ -97,21 +97,11 @@ export class QwenTextEncoder {
     const B = prompts.length, S = sys.length, C = this.config.hidden_size;
     const prefix = S > 0 ? await this.encoder.prefix(sys) : undefined;
     const distinct = [...new Set(prompts)];
-    const row = prompts.map((p) => distinct.indexOf(p));
+    const dedup = distinct.length < B;
     const first = distinct.map((p) => prompts.indexOf(p));
-    const pick = <T extends Int32Array | Uint8Array>(a: T): T => {
-      const out = new (a.constructor as new (n: number) => T)(first.length * maxLength);
-      first.forEach((b, u) => out.set(a.subarray(b * maxLength, (b + 1) * maxLength), u * maxLength));
-      return out;
-    };
-    const U = distinct.length;
-    const hidden = (await this.encoder.forward(U === B ? t.tokens : pick(t.tokens), U === B ? t.mask : pick(t.mask), U, prefix)).data as Float32Array;
-    let context = hidden;
-    if (U !== B) {
-      const rowSize = maxLength * C;
-      context = new Float32Array(B * rowSize);
-      row.forEach((u, b) => context.set(hidden.subarray(u * rowSize, (u + 1) * rowSize), b * rowSize));
-    }
+    const rows = <T extends Int32Array | Uint8Array>(a: T): T => (dedup ? gatherRows(a, maxLength, first) : a);
+    const hidden = (await this.encoder.forward(rows(t.tokens), rows(t.mask), distinct.length, prefix)).data as Float32Array;
+    const context = dedup ? gatherRows(hidden, maxLength * C, prompts.map((p) => distinct.indexOf(p))) : hidden;
 
     return {
       context: { dtype: 'float32', shape: [B, maxLength, C], data: context },

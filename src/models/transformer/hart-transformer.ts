@@ -15,7 +15,7 @@
 import type { WeightStore } from '../../nn/index.ts';
 import { emitOnnx } from '../../graph/index.ts';
 import type { CompiledModel, Runtime } from '../../runtime/runtime.ts';
-import type { HostTensor } from '../../runtime/host-tensor.ts';
+import { gatherRows, type HostTensor } from '../../runtime/host-tensor.ts';
 import type { AttentionOptions } from './attention.ts';
 import { assertSupported, hartDims, type HARTForT2IConfig, type HartDims } from './config.ts';
 import { nchwToTokens, stepRopeTables } from './sequence.ts';
@@ -388,11 +388,7 @@ export class HartTransformer {
     const distinct = [...new Set(src)];
     const slot = src.map((s) => distinct.indexOf(s));
     const U = distinct.length;
-    const pick = (data: Float32Array, width: number, rows: number[]) => {
-      const out = new Float32Array(rows.length * width);
-      rows.forEach((r, k) => out.set(data.subarray(r * width, (r + 1) * width), k * width));
-      return out;
-    };
+    const pick = (data: Float32Array, width: number, rows: number[]) => gatherRows(data, width, rows);
     const mask = gen.contextMask ? pick(gen.contextMask.data as Float32Array, T, distinct) : undefined;
     const cond = await this.runPrefixRows(
       pick(x_BTC.data as Float32Array, T * C, distinct), pick(gen.cond_BD.data as Float32Array, T * C, distinct),
