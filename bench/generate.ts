@@ -236,11 +236,11 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
     }
     // the system prompt's keys/values once per loaded encoder (Qwen2Encoder.prefix), then each batch
     // of prompts' T tokens attending to them
+    // (each row's draw starts with random "system" ids; one system prompt serves all rows: row 0's)
     const ids = new Int32Array(B * T), mask = new Uint8Array(B * T);
-    let sysIds: number[] = [];
+    const sysIds = Array.from(promptIds(textCfg.vocab_size, sysTokens, T, validTokens, 11).ids.subarray(0, sysTokens));
     for (let b = 0; b < B; b++) {
       const p = promptIds(textCfg.vocab_size, sysTokens, T, validTokens, 11 + b);
-      sysIds = Array.from(p.ids.subarray(0, sysTokens));
       ids.set(p.ids.subarray(sysTokens), b * T); mask.set(p.mask.subarray(sysTokens), b * T);
     }
     t = performance.now();
