@@ -85,9 +85,27 @@ export async function readInitWeights(dir: string, recipe: Recipe): Promise<Init
     }
     transformer = growDepth(transformer, d as number, D, recipe.seed + 1);
   }
-  for (const [k, v] of widened(await readTensorFile(join(abs, 'text_encoder', 'model.safetensors')), `${TEXT_SCOPE}.`)) transformer.set(k, v);
+  const textWeights = widened(await readTensorFile(join(abs, 'text_encoder', 'model.safetensors')), `${TEXT_SCOPE}.`);
+  for (const [k, v] of recipe.text_encoder.init === 'embeddings' ? identityTextLayers(textWeights) : textWeights) transformer.set(k, v);
   const tokenizerJson = await json(join(abs, 'text_encoder', 'tokenizer.json'));
   return { dir: abs, tokenizer, transformer, tokenizerJson, sources: hart.sources ?? null };
+}
+
+/**
+ * The text encoder's weights with every layer's output projections (self_attn.o_proj, mlp.down_proj)
+ * zero: with Qwen2's pre-norm residual layers (h + f(norm h)) each layer is then an identity, and
+ * the encoder's output at each position is the final norm of that position's word embedding.
+ */
+export function identityTextLayers(weights: Map<string, IoTensor>): Map<string, IoTensor> {
+  const out = new Map<string, IoTensor>();
+  let zeroed = 0;
+  for (const [k, t] of weights) {
+    const zero = /(^|\.)layers\.\d+\.(self_attn\.o_proj|mlp\.down_proj)\.weight$/.test(k);
+    if (zero) zeroed++;
+    out.set(k, zero ? { dtype: 'float32', shape: [...t.shape], data: new Float32Array(t.data.length) } as IoTensor : t);
+  }
+  if (zeroed === 0 && [...weights.keys()].some((k) => /(^|\.)layers\.\d+\./.test(k))) throw new UserError('text_encoder.init "embeddings": no layer output projections found to zero');
+  return out;
 }
 
 /** Where block i of a d-block stack goes in a D-block one: spread evenly, ⌊i·D/d⌋. */

@@ -66,6 +66,13 @@ export interface DecoderStage extends StageSchedule {
 
 export interface TextEncoderStage {
   config: Omit<Qwen2Config, 'vocab_size'>;
+  /**
+   * What the text encoder takes from the recipe's `init` folder: 'all' its weights; 'embeddings'
+   * its word embeddings, norms and input projections, with every layer's output projections
+   * (self_attn.o_proj, mlp.down_proj) zero, so that each layer starts as an identity and each
+   * context position carries its own word alone until training mixes them again.
+   */
+  init: 'all' | 'embeddings';
 }
 
 export interface Recipe {
@@ -164,7 +171,7 @@ export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' |
   const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutDefault(r.tokenizer, 'recolour', 0) };
   if (stage === 'tokenizer') return base;
   const transformer = withoutDefault(withoutDefault(r.transformer, 'partial_captions', 0), 'diff_index', 'ground-truth');
-  const tr = { ...base, text_encoder: r.text_encoder, transformer };
+  const tr = { ...base, text_encoder: withoutDefault(r.text_encoder, 'init', 'all'), transformer };
   return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutDefault(r.decoder, 'recolour', 0) };
 }
 
@@ -224,7 +231,9 @@ function parse(json: unknown): Recipe {
     recolour: num(tk, 'recolour', 'tokenizer', 0, 1, false, 0),
   };
 
-  const te = obj(o.text_encoder, 'text_encoder', ['config']);
+  const te = obj(o.text_encoder, 'text_encoder', ['config', 'init']);
+  if (te.init !== undefined && te.init !== 'all' && te.init !== 'embeddings') throw new RecipeError(`text_encoder.init must be "all" or "embeddings" (got ${JSON.stringify(te.init)})`);
+  if (te.init === 'embeddings' && o.init === undefined) throw new RecipeError('text_encoder.init "embeddings" needs init (the model folder to start from)');
   const textConfig = wrap('text_encoder.config', () => parseQwen2Config({ model_type: 'qwen2', ...(te.config as object), vocab_size: 1 }));
   const { vocab_size: _v, ...textRest } = textConfig;
 
@@ -273,7 +282,7 @@ function parse(json: unknown): Recipe {
     patch_nums,
     data,
     tokenizer,
-    text_encoder: { config: textRest },
+    text_encoder: { config: textRest, init: (te.init as 'all' | 'embeddings' | undefined) ?? 'all' },
     transformer,
     decoder,
     checkpoint_every: num(o, 'checkpoint_every', 'the recipe', 1, 1e8, true, 200),

@@ -149,7 +149,7 @@ test('a recipe with init starts from a model folder: its tokenizer kept (0 steps
   }
 });
 
-test('init_grow "depth": a deeper transformer starts from a shallower folder as the same function (added blocks are identities); "vocab": a larger codebook keeps the old codes and head rows', async () => {
+test('init_grow "depth": a deeper transformer starts from a shallower folder as the same function (added blocks are identities); "vocab": a larger codebook keeps the old codes and head rows; text_encoder.init "embeddings" zeroes the text layers\' outputs', async () => {
   const root = await mkdtemp(join(tmpdir(), 'hart-grow-'));
   try {
     const quiet = { quiet: true, emoji: null, threads: 2 } as const;
@@ -211,6 +211,29 @@ test('init_grow "depth": a deeper transformer starts from a shallower folder as 
     const narrow = { ...wide, tokenizer: { ...wide.tokenizer, config: { ...recipe.tokenizer.config, vocab_size: 32 } } };
     await assert.rejects(runTraining(narrow, '{}', { ...quiet, run: join(root, 'narrow') }),
       /init_grow: .* has vocab_size 64; the recipe's 32 must be at least that/);
+
+    // text_encoder.init "embeddings": the text layers start as identities (output projections zero),
+    // the word embeddings and the rest as in the folder; refused without init or with another value
+    const words = {
+      ...noDecoder, name: 'tiny-words', init: a.modelDir!,
+      tokenizer: { ...recipe.tokenizer, steps: 0 },
+      text_encoder: { ...recipe.text_encoder, init: 'embeddings' },
+      transformer: { ...recipe.transformer, steps: 1, lr: 0, warmup: 0, weight_decay: 0 },
+    };
+    const e = await runTraining(words, JSON.stringify(words), { ...quiet, run: join(root, 'words') });
+    assert.equal(e.stopped, 'finished');
+    const teOld = await readTensorFile(join(a.modelDir!, 'text_encoder', 'model.safetensors'));
+    const teNew = await readTensorFile(join(e.modelDir!, 'text_encoder', 'model.safetensors'));
+    for (const k of ['layers.0.self_attn.o_proj.weight', 'layers.0.mlp.down_proj.weight']) {
+      assert.ok(f32(teOld.get(k)!).some((v) => v !== 0), `${k} trained in the folder`);
+      assert.ok(f32(teNew.get(k)!).every((v) => v === 0), `${k} zero`);
+    }
+    for (const k of ['embed_tokens.weight', 'layers.0.self_attn.q_proj.weight', 'layers.0.mlp.up_proj.weight', 'norm.weight']) {
+      assert.deepEqual(f32(teNew.get(k)!), f32(teOld.get(k)!), `${k} kept`);
+    }
+    const { init: _wi, ...wordsNoInit } = words;
+    assert.throws(() => parseRecipe(wordsNoInit), /text_encoder.init "embeddings" needs init/);
+    assert.throws(() => parseRecipe({ ...words, text_encoder: { ...recipe.text_encoder, init: 'layers' } }), /text_encoder.init must be "all" or "embeddings"/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
