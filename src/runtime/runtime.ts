@@ -242,6 +242,15 @@ function linearWeights(load: LoadOptions, options: RuntimeOptions): 'fused' | 'g
   return load.prepack === false && options.fusedLinearWeights !== false ? 'fused' : 'graph';
 }
 
+/**
+ * A keyed model's CompiledModel.cacheKey, what its derived results are filed under: the graph's key
+ * and the load options that change the graph it runs (prepack false lays the Linear weights out
+ * otherwise: linearWeights above), the same for loads through the in-memory cache and without it.
+ */
+function derivedModelKey(key: string, load: LoadOptions): string {
+  return key + (load.prepack === false ? '|no-prepack' : '');
+}
+
 /** What graphKey cannot see in the emitted structure: the version of the emitter's weight folding. */
 const GRAPH_KEY_VERSION = 'fold-weights v2\n';
 
@@ -426,7 +435,7 @@ export class Runtime {
       // the session owns the weights now: keep no second copy of the bytes in the cache
       p = this.open(key, bytes, emit, opts).then((s) => {
         const m = this.compiled(s, stub());
-        m.cacheKey = key;
+        m.cacheKey = derivedModelKey(key, opts);
         m.cacheBytes = bytes;
         return m;
       });
@@ -473,7 +482,7 @@ export class Runtime {
     const session = await this.open(key, bytes, (forCache) => emitOnnx({ outputs, externalDataThreshold: forCache ? CACHE_EXTERNAL_THRESHOLD : undefined, linearWeights: linearWeights(opts, this.options) }), opts);
     const m = this.compiled(session, { ...structure, bytes: new Uint8Array(0), paramNames: [], externalData: undefined });
     // keyed like a cached load, so results derived from it can be persisted (readDerived)
-    m.cacheKey = key + (opts.prepack === false ? '|no-prepack' : '');
+    m.cacheKey = derivedModelKey(key, opts);
     m.cacheBytes = bytes;
     return m;
   }

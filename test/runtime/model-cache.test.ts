@@ -293,3 +293,23 @@ test('model cache: the fixture generation is bitwise the same from a warm cache'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('model cache: a keyed model files its derived results under the graph and the options that change it, the same through loadGraph and loadGraphUncached', async () => {
+  const dir = tmp();
+  try {
+    const rt = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 } });
+    const { outputs } = mlp(3);
+    const uncached = [await rt.loadGraphUncached(outputs), await rt.loadGraphUncached(outputs, { prepack: false })];
+    const keys = [
+      (await rt.loadGraph(outputs)).cacheKey, uncached[0].cacheKey, (await rt.loadGraph(outputs, { prepack: false })).cacheKey, uncached[1].cacheKey,
+    ];
+    for (const m of uncached) await m.release();
+    assert.ok(keys.every((k) => typeof k === 'string' && k.length > 0), 'every keyed load has a cache key');
+    assert.equal(keys[0], keys[1]);
+    assert.equal(keys[2], keys[3]);
+    assert.notEqual(keys[0], keys[2], 'prepack false runs another graph (fused Linear weights): its results are filed apart');
+    await rt.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
