@@ -13,6 +13,7 @@ import type { OnnxModel } from '../graph/onnx/emit.ts';
 import { Runtime, type OrtModule, type RuntimeOptions } from './runtime.ts';
 import { DiskModelCache, defaultCacheDir, type DiskModelCacheOptions } from './model-cache.node.ts';
 import { physicalCores } from './cpu-cores.node.ts';
+import { u8s8Saturates } from './cpu-features.node.ts';
 
 async function createFromFolder(model: OnnxModel, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
   const dir = await mkdtemp(join(tmpdir(), 'hart-onnx-'));
@@ -59,7 +60,7 @@ export function nodeRuntime(options: NodeRuntimeOptions = {}): Runtime {
   // the onnxruntime-web fallback returns pre-allocated outputs unwritten (see RuntimeOptions.outputsInPlace)
   return new Runtime(ort, {
     createWithExternalData: createFromFolder, sha256: nodeSha256, modelCache: nodeModelCache(modelCache), outputsInPlace: ortNative,
-    forceSpinningStop: true, ...rest, threads: threads || physicalCores(),
+    forceSpinningStop: true, u8s8Saturates: u8s8Saturates(), ...rest, threads: threads || physicalCores(),
   });
 }
 

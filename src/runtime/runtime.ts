@@ -43,6 +43,13 @@ export interface RuntimeOptions {
    */
   forceSpinningStop?: boolean;
   /**
+   * Whether ONNX Runtime's u8·s8 integer matrix product (DynamicQuantizeMatMul) adds pairs of
+   * products in int16 and saturates: x86 CPUs without int8 dot products (neither AVX-512 VNNI nor
+   * AVX-VNNI). The transformer's dynq8 precision then quantizes its weights to 7-bit codes
+   * (src/models/transformer/precision.ts). Node's runtime reads it from /proc/cpuinfo; default false.
+   */
+  u8s8Saturates?: boolean;
+  /**
    * Whether graphs loaded without weight prepacking (the text encoder) use their Linear weights as
    * stored, through com.microsoft FusedMatMul(transB = 1) (default true; see linearWeights below).
    * onnxruntime-web's WebGPU backend computes the text encoder's graph wrongly in that form

@@ -23,6 +23,8 @@ export interface AttentionOptions {
   maxQueries?: number;
   /** Precision of the blocks' Linear layers (precision.ts; default float32). */
   precision?: MatmulPrecision;
+  /** dynq8's largest weight code (default 127; DYNQ8_REDUCED_MAX_CODE where the u8·s8 kernel saturates). */
+  dynq8MaxCode?: number;
 }
 
 export interface AttentionIO {
@@ -74,7 +76,7 @@ export function llamaAttention(
   const C = cfg.embed_dim, H = cfg.num_heads, hd = C / H;
   const zeroK = p.has('zero_k_bias') ? p.get('zero_k_bias', [C]) : p.graph.constant(new Float32Array(C), [C]);
   const bias3C = concat([p.get('q_bias', [C]), zeroK, p.get('v_bias', [C])], 0);
-  const qkv = precisionLinear(p.scope('qkv_proj'), x_BlC, 3 * C, false, opts.precision).add(bias3C);
+  const qkv = precisionLinear(p.scope('qkv_proj'), x_BlC, 3 * C, false, opts.precision, opts.dynq8MaxCode).add(bias3C);
   // [B, l, 3, H, hd] → [3, B, H, l, hd]
   const qkv_3BHlD = qkv.reshape([0, 0, 3, H, hd]).transpose([2, 0, 3, 1, 4]);
   let [q, k, v] = qkv_3BHlD.split(0, [1, 1, 1]).map((t) => t.squeeze([0]));
@@ -106,7 +108,7 @@ export function llamaAttention(
   if (opts.kernel === 'mha') {
     if (io.bias) throw new Error('llamaAttention: the MultiHeadAttention kernel takes no mask (inference only)');
     const o = multiHeadAttention(q, kAll, vAll, H, scale);
-    return { out_BlC: precisionLinear(p.scope('proj'), o, C, true, opts.precision), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
+    return { out_BlC: precisionLinear(p.scope('proj'), o, C, true, opts.precision, opts.dynq8MaxCode), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
   }
   const groups = opts.headGroups ?? 1;
   if (!Number.isInteger(groups) || groups < 1 || H % groups !== 0) {
@@ -144,7 +146,7 @@ export function llamaAttention(
     }
   }
   const o_BlC = o_BHlD.transpose([0, 2, 1, 3]).reshape([0, 0, C]);
-  return { out_BlC: precisionLinear(p.scope('proj'), o_BlC, C, true, opts.precision), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
+  return { out_BlC: precisionLinear(p.scope('proj'), o_BlC, C, true, opts.precision, opts.dynq8MaxCode), k_BHLD: kAll, v_BHLD: vAll, kNew_BHlD: k, vNew_BHlD: v };
 }
 
 /**

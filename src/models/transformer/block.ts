@@ -57,7 +57,7 @@ export function hartBlock(
   const ln = (t: Tensor) => rmsNorm(p.scope('ln_wo_grad'), t, cfg.norm_eps);
   const mod = modulation(p, cfg, cond);
   const ffn = (t: Tensor) => (opts.precision && opts.precision !== 'float32'
-    ? precisionSwiglu(p.scope('ffn'), t, d.ffnHidden, opts.precision) : swiglu(p.scope('ffn'), t, d.ffnHidden));
+    ? precisionSwiglu(p.scope('ffn'), t, d.ffnHidden, opts.precision, opts.dynq8MaxCode) : swiglu(p.scope('ffn'), t, d.ffnHidden));
   if (!mod) {
     const attn = llamaAttention(p.scope('attn'), cfg, ln(x_BlC), io, opts);
     const x = x_BlC.add(attn.out_BlC);

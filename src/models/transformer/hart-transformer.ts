@@ -25,6 +25,7 @@ import {
 } from './step.ts';
 import { checkTransformerWeights, inferVocabAndCvae } from './weights.ts';
 import { decodeUncondPrefix, encodeUncondPrefix } from './prefix-blob.ts';
+import { DYNQ8_REDUCED_MAX_CODE } from './precision.ts';
 
 export interface HartTransformerOptions extends AttentionOptions {
   /**
@@ -139,6 +140,7 @@ export function attentionOptions(d: HartDims, opts: HartTransformerOptions): Att
   return {
     kernel: opts.kernel,
     precision: opts.precision,
+    dynq8MaxCode: opts.dynq8MaxCode,
     headGroups: opts.headGroups ?? (opts.kernel === 'mha' ? 1 : layout.headGroups),
     queryChunk: opts.queryChunk ?? layout.queryChunk,
     maxQueries: Math.max(d.T, d.lastScaleTokens),
@@ -236,7 +238,8 @@ export class HartTransformer {
     const map = (store as { map?: Map<string, { shape: readonly number[] }> }).map;
     if (map instanceof Map) checkTransformerWeights(config, map, V, Cvae);
     const d = hartDims(config);
-    const attn = attentionOptions(d, opts);
+    // dynq8 on a CPU whose u8·s8 kernel saturates: 7-bit weight codes (precision.ts)
+    const attn = attentionOptions(d, { ...opts, dynq8MaxCode: opts.dynq8MaxCode ?? (runtime.options.u8s8Saturates ? DYNQ8_REDUCED_MAX_CODE : undefined) });
     // keyed by structure + weight bytes: with the model in the disk cache, no weight is emitted
     const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.loadGraph(b.outputs);
     // One graph at a time, so that at most one segment's weights exist as ONNX bytes at once.

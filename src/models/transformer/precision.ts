@@ -6,9 +6,11 @@
 //   int8     MatMulNBits bits 8: W blockwise along K (block 128) as (q − z)·s, q, z ∈ [0, 255];
 //            accuracy_level 4: activations quantized to int8 per block on the fly, int8 dot products
 //   int4     the same with 4-bit codes (block 32): half the weight bytes again, coarser
-//   dynq8    DynamicQuantizeMatMul: activations u8 per tensor, weights s8 per output column
-//            (coarser on x86 CPUs without VNNI, whose u8·s8 kernel sums product pairs in int16 and
-//            saturates: relative RMS 0.040 against 0.03 or less, test/models/transformer/precision.test.ts)
+//   dynq8    DynamicQuantizeMatMul: activations u8 per tensor, weights s8 per output column; on
+//            x86 CPUs without int8 dot products (no AVX-512 VNNI / AVX-VNNI) ONNX Runtime's u8·s8
+//            kernel adds pairs of products in int16 (vpmaddubsw), which saturates above 32767, so
+//            there the weights get 7-bit codes (|q| ≤ 63: 2·255·63 < 32767; ORT's reduce_range):
+//            relative RMS 0.015 against 0.041 with 8-bit codes on such a CPU (precision.test.ts)
 // The logits head, the AdaLN linears, embeddings and attention itself stay float32. bf16 is not an
 // option: ONNX Runtime's CPU provider has no bf16 matrix product on x86 (its fast-math bf16 GEMM is
 // ARM-only). Which mode keeps the image within a stated bound of float32 is measured by
@@ -50,23 +52,33 @@ export function quantizeNBits(W: ArrayLike<number>, N: number, K: number, bits: 
   return { qweight, scales, zeros, kBlocks: kb };
 }
 
-/** Symmetric per-output-column int8 of W [N, K], as B [K, N] with scales [N] (DynamicQuantizeMatMul). */
-export function quantizeColumnsInt8(W: ArrayLike<number>, N: number, K: number): { B: Int8Array; scales: Float32Array } {
+/**
+ * Symmetric per-output-column int8 of W [N, K], as B [K, N] with scales [N] (DynamicQuantizeMatMul);
+ * codes in [−maxCode, maxCode] (127, or 63 for 7-bit codes: see DYNQ8_REDUCED_MAX_CODE).
+ */
+export function quantizeColumnsInt8(W: ArrayLike<number>, N: number, K: number, maxCode = 127): { B: Int8Array; scales: Float32Array } {
+  if (!(Number.isInteger(maxCode) && maxCode >= 1 && maxCode <= 127)) throw new Error(`quantizeColumnsInt8: maxCode must be an integer in 1…127, got ${maxCode}`);
   const B = new Int8Array(K * N), scales = new Float32Array(N);
   for (let n = 0; n < N; n++) {
     let m = 0;
     for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(W[n * K + k]));
-    const s = Math.fround(m / 127) || 1;
+    const s = Math.fround(m / maxCode) || 1;
     scales[n] = s;
-    for (let k = 0; k < K; k++) B[k * N + n] = Math.max(-127, Math.min(127, Math.round(W[n * K + k] / s)));
+    for (let k = 0; k < K; k++) B[k * N + n] = Math.max(-maxCode, Math.min(maxCode, Math.round(W[n * K + k] / s)));
   }
   return { B, scales };
 }
 
+/** dynq8's largest weight code where the u8·s8 kernel saturates (RuntimeOptions.u8s8Saturates): 7-bit codes. */
+export const DYNQ8_REDUCED_MAX_CODE = 63;
+
 const NBITS: Record<'int8' | 'int4', { bits: 4 | 8; block: number }> = { int8: { bits: 8, block: 128 }, int4: { bits: 4, block: 32 } };
 
-/** y = x·Wᵀ (+ b) for the Linear scoped at p, at the given precision (float32: nn.linear itself). */
-export function precisionLinear(p: Params, x: Tensor, outFeatures: number, bias: boolean, precision: MatmulPrecision = 'float32'): Tensor {
+/**
+ * y = x·Wᵀ (+ b) for the Linear scoped at p, at the given precision (float32: nn.linear itself);
+ * dynq8MaxCode: dynq8's largest weight code (127, or DYNQ8_REDUCED_MAX_CODE where the kernel saturates).
+ */
+export function precisionLinear(p: Params, x: Tensor, outFeatures: number, bias: boolean, precision: MatmulPrecision = 'float32', dynq8MaxCode = 127): Tensor {
   const K = x.shape[x.rank - 1];
   if (typeof K !== 'number') throw new Error(`${x}: the feature (last) dim must be static`);
   if (precision === 'float32') return linear(p, x, outFeatures, bias);
@@ -80,7 +92,7 @@ export function precisionLinear(p: Params, x: Tensor, outFeatures: number, bias:
   const g = p.graph, name = p.full('weight');
   let y: Tensor;
   if (precision === 'dynq8') {
-    const q = quantizeColumnsInt8(W, outFeatures, K);
+    const q = quantizeColumnsInt8(W, outFeatures, K, dynq8MaxCode);
     y = g.apply1('HartDynamicQuantizeMatMul', [x, g.param(`${name}.q8`, [K, outFeatures], q.B, 'int8'), g.param(`${name}.q8_scale`, [outFeatures], q.scales)], {});
   } else {
     const { bits } = NBITS[precision];
@@ -99,11 +111,11 @@ export function precisionLinear(p: Params, x: Tensor, outFeatures: number, bias:
 }
 
 /** The Llama SwiGLU down(silu(gate(x))·up(x)) at the given precision (nn.swiglu's weights and names). */
-export function precisionSwiglu(p: Params, x: Tensor, hidden: number, precision: MatmulPrecision): Tensor {
+export function precisionSwiglu(p: Params, x: Tensor, hidden: number, precision: MatmulPrecision, dynq8MaxCode = 127): Tensor {
   const c = x.shape[x.rank - 1] as number;
-  const gate = precisionLinear(p.scope('gate_proj'), x, hidden, false, precision);
-  const up = precisionLinear(p.scope('up_proj'), x, hidden, false, precision);
-  return precisionLinear(p.scope('down_proj'), gate.silu().mul(up), c, false, precision);
+  const gate = precisionLinear(p.scope('gate_proj'), x, hidden, false, precision, dynq8MaxCode);
+  const up = precisionLinear(p.scope('up_proj'), x, hidden, false, precision, dynq8MaxCode);
+  return precisionLinear(p.scope('down_proj'), gate.silu().mul(up), c, false, precision, dynq8MaxCode);
 }
 
 defineOp({
