@@ -226,6 +226,15 @@ export interface LoadOptions {
    * hundreds of rows (a text encoder's prompt), ~3× with a few rows (bench/prepack.ts). Default true.
    */
   prepack?: boolean;
+  /**
+   * Intra-op threads of this session instead of the runtime's. 1 for graphs whose every run is
+   * small (a per-token projection, a 3×3 convolution on the latent): waking a second thread costs
+   * more than it saves there (the default model's 64 px image on a 2-core machine, `npx tsx
+   * bench/session-runs.ts` in a checkout of each, alternating: the token embedding 0.50–0.58 → 0.15–
+   * 0.21 ms a run, the next-scale input 0.92–1.01 → 0.50 ms, the diffusion condition 0.87–1.05 →
+   * 0.48–0.71 ms; 10 → 5 ms of a 130–150 ms image).
+   */
+  threads?: number;
 }
 
 /**
@@ -275,7 +284,8 @@ export class Runtime {
       executionProviders: this.options.executionProviders ?? ['cpu'],
       graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
     };
-    if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
+    const threads = load.threads ?? this.options.threads;
+    if (threads) opts.intraOpNumThreads = threads;
     if ((this.options.memPattern ?? load.memPattern) === false) opts.enableMemPattern = false;
     const session: Record<string, unknown> = {};
     if (this.options.allowSpinning !== undefined) session.intra_op = { allow_spinning: this.options.allowSpinning ? '1' : '0' };
@@ -436,7 +446,7 @@ export class Runtime {
   }
 
   private loadKeyed(key: string, bytes: number, emit: (forCache: boolean) => OnnxModel, stub: () => OnnxModel, opts: LoadOptions): Promise<CompiledModel> {
-    const k = key + (opts.memPattern === false ? '|no-mem-pattern' : '') + (opts.prepack === false ? '|no-prepack' : '');
+    const k = key + (opts.memPattern === false ? '|no-mem-pattern' : '') + (opts.prepack === false ? '|no-prepack' : '') + (opts.threads ? `|threads:${opts.threads}` : '');
     let p = this.cache.get(k);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache

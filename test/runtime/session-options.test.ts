@@ -11,10 +11,10 @@ import { availableParallelism } from 'node:os';
 import { nodeRuntime } from '../../src/runtime/node.node.ts';
 import { cgroupCpusOf, physicalCores, physicalCoresOf, threadsPerJob } from '../../src/runtime/cpu-cores.node.ts';
 import { ort } from '../../src/runtime/ort-node.node.ts';
-import { Runtime, type OrtModule, type RuntimeOptions } from '../../src/runtime/runtime.ts';
+import { Runtime, type LoadOptions, type OrtModule, type RuntimeOptions } from '../../src/runtime/runtime.ts';
 
 /** The options of every session `options` makes, through the real ORT with a recording create(). */
-async function sessionOptionsOf(options: RuntimeOptions): Promise<Record<string, unknown>[]> {
+async function sessionOptionsOf(options: RuntimeOptions, load?: LoadOptions): Promise<Record<string, unknown>[]> {
   const seen: Record<string, unknown>[] = [];
   const real = ort as unknown as OrtModule;
   const recording: OrtModule = {
@@ -24,7 +24,7 @@ async function sessionOptionsOf(options: RuntimeOptions): Promise<Record<string,
   const rt = new Runtime(recording, options);
   const g = new Graph();
   const x = g.input('x', 'float32', [2]);
-  const m = await rt.loadGraph({ y: x.mul(x) });
+  const m = await rt.loadGraph({ y: x.mul(x) }, load);
   const y = (await m.run({ x: { dtype: 'float32', shape: [2], data: Float32Array.of(2, 3) } })).y.data as Float32Array;
   assert.deepEqual([...y], [4, 9], 'the session runs');
   await rt.dispose();
@@ -38,6 +38,9 @@ test('session options: threads, spinning and spinning stop become ORT session se
   const [off] = await sessionOptionsOf({ forceSpinningStop: false });
   assert.equal(off.intraOpNumThreads, undefined, 'no thread count: ORT chooses');
   assert.deepEqual(off.extra, { session: { force_spinning_stop: '0' } });
+  // a graph loaded with its own thread count (LoadOptions.threads: 1 for small graphs) overrides the runtime's
+  const [one] = await sessionOptionsOf({ threads: 2 }, { threads: 1 });
+  assert.equal(one.intraOpNumThreads, 1);
   const [none] = await sessionOptionsOf({});
   assert.equal(none.extra, undefined, 'nothing asked: ORT defaults');
 });
@@ -77,4 +80,17 @@ test('threads per job: concurrent generations share the cores, at least one thre
   assert.equal(threadsPerJob(16, 4), 1);
   assert.equal(threadsPerJob(0, 4), 4, 'serve --concurrency 0 (front end only): as one');
   assert.equal(threadsPerJob(1), physicalCores());
+});
+
+test('LoadOptions.threads: a graph loaded with its own thread count is its own session, with the same outputs', async () => {
+  const rt = nodeRuntime({ threads: 2, modelCache: false });
+  const g = new Graph();
+  const x = g.input('x', 'float32', [2, 3]);
+  const y = x.matmul(g.param('W', [3, 2], Float32Array.of(1, 2, 3, 4, 5, 6))).tanh();
+  const shared = await rt.loadGraph({ y }), again = await rt.loadGraph({ y }), single = await rt.loadGraph({ y }, { threads: 1 });
+  assert.equal(again, shared, 'the same load options share a session');
+  assert.notEqual(single, shared, 'another thread count is another session');
+  const feeds = { x: { dtype: 'float32' as const, shape: [2, 3], data: Float32Array.of(0.1, -0.2, 0.3, 0.4, 0.5, -0.6) } };
+  assert.deepEqual([...((await single.run(feeds)).y.data as Float32Array)], [...((await shared.run(feeds)).y.data as Float32Array)]);
+  await rt.dispose();
 });

@@ -14,7 +14,7 @@
 // caches on the device (IO binding) is the next step for GPUs.
 import type { WeightStore } from '../../nn/index.ts';
 import { emitOnnx } from '../../graph/index.ts';
-import type { CompiledModel, Runtime } from '../../runtime/runtime.ts';
+import type { CompiledModel, LoadOptions, Runtime } from '../../runtime/runtime.ts';
 import { gatherRows, type HostTensor } from '../../runtime/host-tensor.ts';
 import type { AttentionOptions } from './attention.ts';
 import { assertSupported, hartDims, type HARTForT2IConfig, type HartDims } from './config.ts';
@@ -241,14 +241,15 @@ export class HartTransformer {
     // dynq8 on a CPU whose u8·s8 kernel saturates: 7-bit weight codes (precision.ts)
     const attn = attentionOptions(d, { ...opts, dynq8MaxCode: opts.dynq8MaxCode ?? (runtime.options.u8s8Saturates ? DYNQ8_REDUCED_MAX_CODE : undefined) });
     // keyed by structure + weight bytes: with the model in the disk cache, no weight is emitted
-    const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }) => runtime.loadGraph(b.outputs);
+    const compile = (b: { outputs: Parameters<typeof emitOnnx>[0]['outputs'] }, load?: LoadOptions) => runtime.loadGraph(b.outputs, load);
     // One graph at a time, so that at most one segment's weights exist as ONNX bytes at once.
     const done = (what: string) => opts.onGraph?.(`compiled the transformer's ${what}`);
     const prefix = await compile(buildPrefixGraph(config, store));
     done('context prefix');
-    const embed = await compile(buildEmbedGraph(config, store, Cvae));
+    // per-token projections: one thread (LoadOptions.threads)
+    const embed = await compile(buildEmbedGraph(config, store, Cvae), { threads: 1 });
     done('token embedding');
-    const diffCond = await compile(buildDiffusionConditionGraph(config, store, Cvae));
+    const diffCond = await compile(buildDiffusionConditionGraph(config, store, Cvae), { threads: 1 });
     done('diffusion condition');
     const stepModels: { segment: StepSegment; model: CompiledModel }[] = [];
     // The step runs with shapes that change every scale: without ONNX Runtime's memory pattern
