@@ -267,6 +267,9 @@ function derivedModelKey(key: string, load: LoadOptions): string {
   return key + (load.prepack === false ? '|no-prepack' : '');
 }
 
+/** LoadOptions of a graph whose every run is small, at any model size: one thread (LoadOptions.threads). */
+export const SMALL_GRAPH: LoadOptions = { threads: 1 };
+
 /** What graphKey cannot see in the emitted structure: the version of the emitter's weight folding. */
 const GRAPH_KEY_VERSION = 'fold-weights v2\n';
 
@@ -446,7 +449,7 @@ export class Runtime {
   }
 
   private loadKeyed(key: string, bytes: number, emit: (forCache: boolean) => OnnxModel, stub: () => OnnxModel, opts: LoadOptions): Promise<CompiledModel> {
-    const k = key + (opts.memPattern === false ? '|no-mem-pattern' : '') + (opts.prepack === false ? '|no-prepack' : '') + (opts.threads ? `|threads:${opts.threads}` : '');
+    const k = derivedModelKey(key, opts) + (opts.memPattern === false ? '|no-mem-pattern' : '') + (opts.threads ? `|threads:${opts.threads}` : '');
     let p = this.cache.get(k);
     if (!p) {
       // the session owns the weights now: keep no second copy of the bytes in the cache

@@ -6,7 +6,7 @@
 import { Graph, emitOnnx, type Tensor } from '../../graph/index.ts';
 import { Params, type WeightStore, conv2d } from '../../nn/index.ts';
 import { toFloat32 } from '../../io/dtypes.ts';
-import type { CompiledModel, LoadOptions, Runtime } from '../../runtime/runtime.ts';
+import { SMALL_GRAPH, type CompiledModel, type LoadOptions, type Runtime } from '../../runtime/runtime.ts';
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import { type HartTokenizerConfig, downsampleFactor, validateTokenizerConfig } from './config.ts';
 import { decoder, encoder } from './vqgan.ts';
@@ -30,9 +30,6 @@ export interface EncodeResult {
   /** The continuous latent f = quant_conv(encoder(img)): float32 [B, Cvae, h, w]. */
   f: HostTensor;
 }
-
-/** The next-scale input (a 3×3 convolution on the latent and two resamplings) is small at every size: one thread (LoadOptions.threads). */
-const SMALL_GRAPH: LoadOptions = { threads: 1 };
 
 export class HartTokenizer {
   /** Codebook quantize.embedding.weight as float32 [vocab_size × z_channels], row-major. */
@@ -148,7 +145,7 @@ export class HartTokenizer {
       const f_hat = g.input('f_hat_in', 'float32', ['B', this.Cvae, HW, HW]);
       const h = g.input('h', 'float32', ['B', this.Cvae, pn, pn]);
       return new Quantizer(p.scope('quantize'), this.config).nextAutoregressiveInput(si, pns, f_hat, h);
-    }, SMALL_GRAPH);
+    }, SMALL_GRAPH); // a 3×3 convolution on the latent and two resamplings
     const r = await m.run({ f_hat_in: f_hat_BChw, h: h_BChw });
     return { f_hat: r.f_hat, next: r.next };
   }

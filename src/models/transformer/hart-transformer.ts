@@ -14,7 +14,7 @@
 // caches on the device (IO binding) is the next step for GPUs.
 import type { WeightStore } from '../../nn/index.ts';
 import { emitOnnx } from '../../graph/index.ts';
-import type { CompiledModel, LoadOptions, Runtime } from '../../runtime/runtime.ts';
+import { SMALL_GRAPH, type CompiledModel, type LoadOptions, type Runtime } from '../../runtime/runtime.ts';
 import { gatherRows, type HostTensor } from '../../runtime/host-tensor.ts';
 import type { AttentionOptions } from './attention.ts';
 import { assertSupported, hartDims, type HARTForT2IConfig, type HartDims } from './config.ts';
@@ -246,10 +246,10 @@ export class HartTransformer {
     const done = (what: string) => opts.onGraph?.(`compiled the transformer's ${what}`);
     const prefix = await compile(buildPrefixGraph(config, store));
     done('context prefix');
-    // per-token projections: one thread (LoadOptions.threads)
-    const embed = await compile(buildEmbedGraph(config, store, Cvae), { threads: 1 });
+    // per-token projections: small graphs
+    const embed = await compile(buildEmbedGraph(config, store, Cvae), SMALL_GRAPH);
     done('token embedding');
-    const diffCond = await compile(buildDiffusionConditionGraph(config, store, Cvae), { threads: 1 });
+    const diffCond = await compile(buildDiffusionConditionGraph(config, store, Cvae), SMALL_GRAPH);
     done('diffusion condition');
     const stepModels: { segment: StepSegment; model: CompiledModel }[] = [];
     // The step runs with shapes that change every scale: without ONNX Runtime's memory pattern
@@ -392,10 +392,9 @@ export class HartTransformer {
     const distinct = [...new Set(src)];
     const slot = src.map((s) => distinct.indexOf(s));
     const U = distinct.length;
-    const pick = (data: Float32Array, width: number, rows: number[]) => gatherRows(data, width, rows);
-    const mask = gen.contextMask ? pick(gen.contextMask.data as Float32Array, T, distinct) : undefined;
+    const mask = gen.contextMask ? gatherRows(gen.contextMask.data as Float32Array, T, distinct) : undefined;
     const cond = await this.runPrefixRows(
-      pick(x_BTC.data as Float32Array, T * C, distinct), pick(gen.cond_BD.data as Float32Array, T * C, distinct),
+      gatherRows(x_BTC.data as Float32Array, T * C, distinct), gatherRows(gen.cond_BD.data as Float32Array, T * C, distinct),
       distinct.map((b) => gen.contextPositionIds[b]), mask, U);
     const u = (await this.uncondPrefix()).step0;
     // cache rows: token t, batch row r → cond row slot[r] (r < B) or the uncond row (r ≥ B)
