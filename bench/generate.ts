@@ -71,6 +71,8 @@ export interface BenchGenerateOptions {
   memPattern?: string;
   /** One generation, freeing the transformer and diffusion sessions before the decode (what `hart generate` does). */
   singleShot?: boolean;
+  /** After the timed generations, the first one's prompt once more: the prompt cache's hit (prompt_repeat). */
+  promptRepeat?: boolean;
   /** No human-readable lines (tests). */
   quiet?: boolean;
   /** Image size in px for --config full: 256, 512 or 1024 (default). */
@@ -337,11 +339,35 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
   const release = opts.singleShot
     ? async () => { await model.parts.transformer.release(rt); await model.parts.diffusion.release(rt); }
     : undefined;
+  // each timed generation another prompt (its features moved a little), so that none is the prompt
+  // cache's hit: the official code recomputes every prompt
+  const contextOf = (r: number): HostTensor => {
+    if (r === 0) return context;
+    const data = Float32Array.from(context.data as Float32Array);
+    data[0] += r * 1e-3;
+    return { ...context, data };
+  };
   for (let r = 0; r < repeat; r++) {
-    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, gen, say, probe, release);
+    const rec = await timeGeneration(model.parts, contextOf(r), B, validTokens, scalesToRun, gen, say, probe, release);
     rec.times.text_encoder = textTimes[r] ?? 0;
     rec.memory.text_encoder = textMem;
     runs.push(rec);
+  }
+  // the first prompt again: the transformer's prompt cache skips its context prefix and conditional
+  // step 0; a pipeline skips its text encoder as well (its encodings cache), so the new prompt is
+  // timed with the text encoder and the repeat without
+  let promptRepeat: Record<string, number> | undefined;
+  if (opts.promptRepeat) {
+    if (opts.singleShot) throw new Error('--prompt-repeat needs a second generation; not with --single-shot');
+    const rec = await timeGeneration(model.parts, context, B, validTokens, scalesToRun, gen, say, probe);
+    const first = runs[0];
+    const newS = first.times.text_encoder + totalOf(first), sameS = totalOf(rec);
+    promptRepeat = {
+      new_prompt_seconds: r3(newS), same_prompt_seconds: r3(sameS), ratio: r3(sameS / newS),
+      text_encoder_seconds: r3(first.times.text_encoder),
+      scale0_transformer_seconds_new: r3(first.times.scales_transformer[0]), scale0_transformer_seconds_same: r3(rec.times.scales_transformer[0]),
+    };
+    say(`the first prompt again: ${sameS.toFixed(2)} s against ${newS.toFixed(2)} s new (text encoder ${first.times.text_encoder.toFixed(2)} s skipped; scale 0 ${rec.times.scales_transformer[0].toFixed(2)} s against ${first.times.scales_transformer[0].toFixed(2)} s): ratio ${promptRepeat.ratio}`);
   }
   // ---- other precision modes: the same generation once each, against the first mode's image
   const precisionReport: Record<string, Record<string, number | null>> = {
@@ -371,6 +397,7 @@ async function measureWith(opts: BenchGenerateOptions, c: MeasureContext): Promi
   const result = report({ name, opts: { ...opts, json: false }, model, flops, runs, peakG, gemmG, peakStart, peakEnd, loadSeconds, B, threads, scalesToRun, kvBytes, kvHeld, L, sysTokens, say });
   result.size = model.parts.transformer.dims.patchNums.at(-1)! * 16;
   result.precision = precisionReport;
+  if (promptRepeat) result.prompt_repeat = promptRepeat;
   // each generation's seconds (scales + diffusion + decode; the first one also computes the unconditional prefix unless the disk cache held it)
   result.run_seconds = runs.map((r) => r3(totalOf(r)));
   result.load_events = { compiled: c.loads.filter((e) => e.source === 'compiled').length, from_disk_cache: c.loads.filter((e) => e.source === 'disk-cache').length };

@@ -24,6 +24,8 @@ export interface NodePipelineOptions {
   runtime?: Runtime;
   /** Matrix precision of the transformer blocks; default the model's (hart.json `precision`), else float32. */
   precision?: MatmulPrecision;
+  /** Memory for reusing the work of prompts generated again (PipelineOptions.promptCacheBytes; default 256 MiB, 0 none). */
+  promptCacheBytes?: number;
 }
 
 /**
@@ -38,5 +40,6 @@ export async function loadHartPipeline(dir?: string, o: NodePipelineOptions = {}
     textEncoder: () => model.textEncoder(runtime),
     keepTextEncoder: o.keepTextEncoder,
     precision: o.precision,
+    promptCacheBytes: o.promptCacheBytes,
   });
 }

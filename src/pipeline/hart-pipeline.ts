@@ -10,6 +10,8 @@ import { loadHart, type LoadedHart, type LoadProgress } from './load.ts';
 import { runGeneration, type EncodedContext, type LoopHooks } from './generate-loop.ts';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.ts';
 import { makePreviewer } from './preview.ts';
+import { joinEncoded, PromptEncodingCache, splitEncoded, type EncodedBatch } from './prompt-cache.ts';
+import { DEFAULT_PROMPT_PREFIX_CACHE_BYTES } from '../models/transformer/prompt-prefix-cache.ts';
 
 /** What the pipeline needs from a text encoder (src/models/text implements it). */
 export interface PromptEncoder {
@@ -36,6 +38,13 @@ export interface PipelineOptions {
   precision?: MatmulPrecision;
   /** Loading milestones (weights read, graphs compiled); the text encoder loads on the first prompt. */
   onLoadProgress?: (e: LoadProgress) => void;
+  /**
+   * Prompts generated again reuse their work (exact, bitwise the same images): the transformer's
+   * conditional step 0 is kept per prompt within this many bytes (default 256 MiB: two prompts at the
+   * released 0.7B size, hundreds at the default model's), the text encoder's output within a quarter
+   * of it; least recently used prompts go first. 0 keeps nothing.
+   */
+  promptCacheBytes?: number;
 }
 
 export interface GenerateResult {
@@ -52,10 +61,15 @@ export interface GenerateResult {
 export class HartPipeline {
   private encoder?: PromptEncoder;
   private consumed = false;
-  private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {}
+  private readonly encodings: PromptEncodingCache;
+  private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {
+    this.encodings = new PromptEncodingCache(Math.floor((opts.promptCacheBytes ?? DEFAULT_PROMPT_PREFIX_CACHE_BYTES) / 4));
+  }
 
   static async fromPretrained(files: FileAccess, opts: PipelineOptions): Promise<HartPipeline> {
-    return new HartPipeline(await loadHart(files, opts.runtime, { precision: opts.precision, onProgress: opts.onLoadProgress }), opts);
+    return new HartPipeline(await loadHart(files, opts.runtime, {
+      precision: opts.precision, onProgress: opts.onLoadProgress, promptCacheBytes: opts.promptCacheBytes,
+    }), opts);
   }
 
   /** Prompts (one image each) → images in [0,1], [3, H, W]. */
@@ -64,25 +78,31 @@ export class HartPipeline {
     if (list.length === 0) throw new Error('generate: no prompts');
     const { previews, hooks, ...rest } = options;
     const resolved = resolveOptions(list.length, rest, this.model.defaults);
-    if (!this.opts.textEncoder) throw new Error('this pipeline has no text encoder; pass one to fromPretrained or use generateFromContext');
-    this.encoder ??= await this.opts.textEncoder();
-    const enc = await this.encoder.encodePrompts(list, {
-      maxLength: this.model.transformerConfig.context_token,
-      useSystemPrompt: this.model.hartJson?.prompt?.system_prompt ?? true,
-    });
-    if (!(this.opts.keepTextEncoder ?? true)) {
-      await this.encoder.release?.();
-      this.encoder = undefined;
-    }
-    const T = enc.positionIds.shape[1];
-    const pos = Array.from(enc.positionIds.data as ArrayLike<number | bigint>, Number);
-    const ctx: EncodedContext = {
-      context: enc.context,
-      positionIds: list.map((_, b) => pos.slice(b * T, (b + 1) * T)),
-      mask: enc.mask,
-    };
+    const enc = await this.encode(list);
+    const ctx: EncodedContext = { context: enc.context, positionIds: enc.positionIds, mask: enc.mask };
     const images = await this.generateFromContext(ctx, { ...rest, previews, hooks }, resolved);
-    return { images, truncated: enc.truncated, missingWords: enc.missingWords ?? list.map(() => []), seeds: resolved.seeds, settings: resolved };
+    return { images, truncated: enc.truncated, missingWords: enc.missingWords, seeds: resolved.seeds, settings: resolved };
+  }
+
+  /** The prompts' encodings: from the cache, the others (once per distinct prompt) from the text encoder. */
+  private async encode(list: readonly string[]): Promise<EncodedBatch> {
+    if (!this.opts.textEncoder) throw new Error('this pipeline has no text encoder; pass one to fromPretrained or use generateFromContext');
+    const maxLength = this.model.transformerConfig.context_token;
+    const useSystemPrompt = this.model.hartJson?.prompt?.system_prompt ?? true;
+    const key = (p: string) => PromptEncodingCache.key(p, maxLength, useSystemPrompt);
+    const rows = list.map((p) => this.encodings.get(key(p)));
+    const missing = [...new Set(list.filter((_, b) => !rows[b]))];
+    if (missing.length) {
+      this.encoder ??= await this.opts.textEncoder();
+      const fresh = splitEncoded(await this.encoder.encodePrompts(missing, { maxLength, useSystemPrompt }));
+      if (!(this.opts.keepTextEncoder ?? true)) {
+        await this.encoder.release?.();
+        this.encoder = undefined;
+      }
+      missing.forEach((p, k) => this.encodings.set(key(p), fresh[k]));
+      list.forEach((p, b) => { rows[b] ??= fresh[missing.indexOf(p)]; });
+    }
+    return joinEncoded(rows as NonNullable<(typeof rows)[number]>[]);
   }
 
   /** The loop on already-encoded text (tests replay the official context; servers may cache encodings). */

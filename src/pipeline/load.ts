@@ -70,6 +70,8 @@ export interface LoadHartOptions {
   precision?: MatmulPrecision;
   /** Called after each step of loading (the two weight files, then each compiled graph). */
   onProgress?: (e: LoadProgress) => void;
+  /** The transformer's prompt prefix cache budget (HartTransformerOptions.promptCacheBytes). */
+  promptCacheBytes?: number;
 }
 
 export async function loadHart(files: FileAccess, runtime: Runtime, o: LoadHartOptions = {}): Promise<LoadedHart> {
@@ -94,7 +96,9 @@ export async function loadHart(files: FileAccess, runtime: Runtime, o: LoadHartO
   const kStore = await readStore(kdir);
   step(`read ${layout.tokenizerDir}/`);
   const [transformer, diffusion] = await Promise.all([
-    HartTransformer.fromWeights(transformerConfig, tStore, runtime, { precision: o.precision ?? hj?.precision ?? 'float32', onGraph: step }),
+    HartTransformer.fromWeights(transformerConfig, tStore, runtime, {
+      precision: o.precision ?? hj?.precision ?? 'float32', onGraph: step, promptCacheBytes: o.promptCacheBytes,
+    }),
     DiffusionSampler.create(runtime, tStore, diffLossConfig(transformerConfig, tokenizerConfig)).then((d) => { step('compiled the diffusion MLP'); return d; }),
   ]);
   const tokenizer = HartTokenizer.fromWeights(tokenizerConfig, kStore, runtime);

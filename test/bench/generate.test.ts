@@ -14,7 +14,7 @@ import { generationFlops } from '../../bench/generate-flops.ts';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 test('hart bench generate --config tiny --json: the last line is the JSON report', () => {
-  const r = spawnSync(process.execPath, ['bin/hart.mjs', 'bench', 'generate', '--config', 'tiny', '--json', '--threads', '1', '--repeat', '1', '--precision', 'float32,int8'],
+  const r = spawnSync(process.execPath, ['bin/hart.mjs', 'bench', 'generate', '--config', 'tiny', '--json', '--threads', '1', '--repeat', '1', '--precision', 'float32,int8', '--prompt-repeat'],
     { cwd: repo, encoding: 'utf8', timeout: 240_000 });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
@@ -41,6 +41,11 @@ test('hart bench generate --config tiny --json: the last line is the JSON report
   assert.ok(j.precision.int8.seconds > 0 && j.precision.int8.image_max_abs_diff >= 0 && j.precision.int8.image_max_abs_diff <= 1);
   assert.ok(j.precision.int8.psnr_db === null || j.precision.int8.psnr_db > 0);
   assert.equal(j.size, 128);
+  // the first prompt again (the prompt cache's hit): timed beside the new prompt, whose text encoder it skips
+  const pr = j.prompt_repeat;
+  assert.ok(pr.new_prompt_seconds > pr.text_encoder_seconds && pr.same_prompt_seconds > 0);
+  assert.ok(Math.abs(pr.ratio - pr.same_prompt_seconds / pr.new_prompt_seconds) < 0.01);
+  for (const k of ['scale0_transformer_seconds_new', 'scale0_transformer_seconds_same']) assert.ok(pr[k] >= 0, k);
 });
 
 test('--size: the official 256 / 512 px schedules of the 0.7B configuration', () => {

@@ -26,6 +26,7 @@ import {
 import { checkTransformerWeights, inferVocabAndCvae } from './weights.ts';
 import { decodeUncondPrefix, encodeUncondPrefix } from './prefix-blob.ts';
 import { DYNQ8_REDUCED_MAX_CODE } from './precision.ts';
+import { DEFAULT_PROMPT_PREFIX_CACHE_BYTES, PromptPrefixCache, type PromptPrefixKey } from './prompt-prefix-cache.ts';
 
 export interface HartTransformerOptions extends AttentionOptions {
   /**
@@ -48,6 +49,13 @@ export interface HartTransformerOptions extends AttentionOptions {
    * rows (every op of the step graph is row-independent; test/models/transformer/prefix-reuse.test.ts).
    */
   reusePrefix?: boolean;
+  /**
+   * With reusePrefix: bytes of conditional step-0 results kept across generations, per distinct
+   * prompt (context features, position ids and mask bit for bit; least recently used dropped first),
+   * so that a prompt generated again skips its context prefix and step 0 (prompt-prefix-cache.ts).
+   * Default DEFAULT_PROMPT_PREFIX_CACHE_BYTES (256 MiB: two prompts at the released 0.7B size); 0 keeps none.
+   */
+  promptCacheBytes?: number;
   /** Called after each graph compiles (graphCount(config) calls), naming it: load progress. */
   onGraph?: (what: string) => void;
 }
@@ -93,6 +101,10 @@ export interface HartGeneration {
    * ids and mask (step 0 runs once per distinct prompt; the unconditional rows come from the model).
    */
   prefixSource?: number[];
+  /** With prefix reuse: distinct rows whose step-0 results came from the prompt cache. */
+  prefixHits?: Map<number, UncondPrefix>;
+  /** With prefix reuse and a prompt cache: the other distinct rows' keys, stored with their results after step 0. */
+  prefixPending?: Map<number, PromptPrefixKey>;
 }
 
 export interface HartStepOutput {
@@ -189,6 +201,7 @@ export class HartTransformer {
     private readonly diffCond: CompiledModel,
     private readonly reusePrefix: boolean,
     private readonly runtime: Runtime,
+    private readonly promptCache: PromptPrefixCache,
   ) {}
 
   private released = false;
@@ -213,12 +226,18 @@ export class HartTransformer {
   async release(runtime: Runtime): Promise<void> {
     this.released = true;
     this.uncond = undefined;
+    this.promptCache.clear();
     await runtime.evict(this.prefix, this.embed, this.diffCond, ...this.stepModels.map((s) => s.model));
   }
 
   /** Graphs fromWeights compiles for `config` (with the default segmenting): prefix, embedding, diffusion condition, step segments. */
   static graphCount(config: HARTForT2IConfig, maxSegmentBytes = Infinity): number {
     return 3 + stepSegments(config, maxSegmentBytes).length;
+  }
+
+  /** What the prompt prefix cache holds (HartTransformerOptions.promptCacheBytes): prompts and bytes. */
+  get promptCacheUse(): { prompts: number; bytes: number; maxBytes: number } {
+    return { prompts: this.promptCache.count, bytes: this.promptCache.size, maxBytes: this.promptCache.maxBytes };
   }
 
   /** Number of graphs the blocks are split into. */
@@ -258,7 +277,8 @@ export class HartTransformer {
       stepModels.push({ segment, model: await runtime.loadGraph(buildStepGraph(config, store, V, attn, segment).outputs, { memPattern: false }) });
       done(`blocks ${segment.start}–${segment.end - 1}`);
     }
-    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond, opts.reusePrefix ?? true, runtime);
+    const promptCache = new PromptPrefixCache(opts.reusePrefix === false ? 0 : opts.promptCacheBytes ?? DEFAULT_PROMPT_PREFIX_CACHE_BYTES);
+    return new HartTransformer(config, { ...d, V, Cvae }, prefix, embed, stepModels, diffCond, opts.reusePrefix ?? true, runtime, promptCache);
   }
 
   /**
@@ -289,18 +309,45 @@ export class HartTransformer {
       mask = f32(m, [2 * B, T]);
     }
     let cond_BD: HostTensor, x_BlC: HostTensor, prefixSource: number[] | undefined;
+    let prefixHits: Map<number, UncondPrefix> | undefined, prefixPending: Map<number, PromptPrefixKey> | undefined;
     if (this.reusePrefix) {
-      // the conditional rows only; the unconditional ones are the model's constants
+      // the conditional rows only, once per distinct prompt, and none for a prompt the cache holds;
+      // the unconditional ones are the model's constants
       const u = await this.uncondPrefix();
-      const c = await this.prefix.run({ context });
-      const rows = B * T * d.C;
-      const condAll = new Float32Array(2 * rows), xAll = new Float32Array(2 * rows);
-      condAll.set(c.cond_BD.data as Float32Array);
-      xAll.set(c.x_BlC.data as Float32Array);
-      for (let b = B; b < 2 * B; b++) { condAll.set(u.cond_TC, b * T * d.C); xAll.set(u.x_TC, b * T * d.C); }
+      const ctx = context.data as Float32Array, W = T * D, rows = T * d.C;
+      prefixSource = sameRows(ctx, pos, mask?.data as Float32Array | undefined, B, W);
+      const key = (b: number): PromptPrefixKey => ({
+        context: ctx.subarray(b * W, (b + 1) * W), positionIds: pos[b],
+        mask: mask ? (mask.data as Float32Array).subarray(b * T, (b + 1) * T) : undefined,
+      });
+      prefixHits = new Map();
+      for (const b of new Set(prefixSource)) {
+        const hit = this.promptCache.get(key(b));
+        if (hit) prefixHits.set(b, hit);
+      }
+      const missing = [...new Set(prefixSource)].filter((b) => !prefixHits!.has(b));
+      const c = missing.length ? await this.prefix.run({ context: f32(gatherRows(ctx, W, missing), [missing.length, T, D]) }) : undefined;
+      if (this.promptCache.maxBytes > 0) {
+        // copies: the caller's context may change before step 0
+        prefixPending = new Map(missing.map((b) => {
+          const k = key(b);
+          return [b, { context: Float32Array.from(k.context), positionIds: [...k.positionIds], mask: k.mask && Float32Array.from(k.mask) }];
+        }));
+      }
+      const condAll = new Float32Array(2 * B * rows), xAll = new Float32Array(2 * B * rows);
+      for (let b = 0; b < 2 * B; b++) {
+        const hit = b < B ? prefixHits.get(prefixSource[b]) : u;
+        if (hit) {
+          condAll.set(hit.cond_TC, b * rows);
+          xAll.set(hit.x_TC, b * rows);
+        } else {
+          const m = missing.indexOf(prefixSource[b]);
+          condAll.set((c!.cond_BD.data as Float32Array).subarray(m * rows, (m + 1) * rows), b * rows);
+          xAll.set((c!.x_BlC.data as Float32Array).subarray(m * rows, (m + 1) * rows), b * rows);
+        }
+      }
       cond_BD = f32(condAll, [2 * B, T, d.C]);
       x_BlC = f32(xAll, [2 * B, T, d.C]);
-      prefixSource = sameRows(context.data as Float32Array, pos, mask?.data as Float32Array | undefined, B, T * D);
     } else {
       const ctx2 = new Float32Array(2 * B * T * D);
       ctx2.set(context.data as Float32Array);
@@ -314,7 +361,7 @@ export class HartTransformer {
         past[`past.${i}.${kv}`] = f32(new Float32Array(capacity * 2 * B * d.C), [capacity, 2 * B, d.heads, d.headDim]);
       }
     }
-    return { B, si: 0, cond_BD, contextPositionIds: pos, contextMask: mask, prefix_BTC: x_BlC, past, cached: 0, prefixSource };
+    return { B, si: 0, cond_BD, contextPositionIds: pos, contextMask: mask, prefix_BTC: x_BlC, past, cached: 0, prefixSource, prefixHits, prefixPending };
   }
 
   /**
@@ -382,40 +429,62 @@ export class HartTransformer {
   }
 
   /**
-   * Step 0 with prefix reuse: the distinct conditional rows run through the step graph, the
-   * unconditional rows come from the model's constants; both are copied into the generation's
-   * caches ([T, 2B, H, hd] rows) and assembled into the [2B, T, ·] outputs step() returns.
+   * Step 0 with prefix reuse: the distinct conditional rows the prompt cache lacks run through the
+   * step graph (and are stored there), the others come from the cache, the unconditional rows from
+   * the model's constants; all are copied into the generation's caches ([T, 2B, H, hd] rows) and
+   * assembled into the [2B, T, ·] outputs step() returns.
    */
   private async stepPrefixReused(gen: HartGeneration, x_BTC: HostTensor): Promise<HartStepOutput> {
     const d = this.dims, B = gen.B, T = d.T, C = d.C, V = d.V;
-    const src = gen.prefixSource!;
-    const distinct = [...new Set(src)];
-    const slot = src.map((s) => distinct.indexOf(s));
-    const U = distinct.length;
-    const mask = gen.contextMask ? gatherRows(gen.contextMask.data as Float32Array, T, distinct) : undefined;
-    const cond = await this.runPrefixRows(
-      gatherRows(x_BTC.data as Float32Array, T * C, distinct), gatherRows(gen.cond_BD.data as Float32Array, T * C, distinct),
-      distinct.map((b) => gen.contextPositionIds[b]), mask, U);
+    const src = gen.prefixSource!, hits = gen.prefixHits ?? new Map<number, UncondPrefix>();
+    const missing = [...new Set(src)].filter((b) => !hits.has(b));
+    let fresh: PrefixRows | undefined;
+    if (missing.length) {
+      const mask = gen.contextMask ? gatherRows(gen.contextMask.data as Float32Array, T, missing) : undefined;
+      const x = x_BTC.data as Float32Array, cond = gen.cond_BD.data as Float32Array;
+      fresh = await this.runPrefixRows(gatherRows(x, T * C, missing), gatherRows(cond, T * C, missing),
+        missing.map((b) => gen.contextPositionIds[b]), mask, missing.length);
+      const U = missing.length;
+      missing.forEach((b, m) => {
+        const key = gen.prefixPending?.get(b);
+        if (!key) return;
+        const rowsOf = (a: Float32Array) => {
+          const out = new Float32Array(T * C);
+          for (let t = 0; t < T; t++) out.set(a.subarray((t * U + m) * C, (t * U + m + 1) * C), t * C);
+          return out;
+        };
+        this.promptCache.set(key, {
+          cond_TC: cond.slice(b * T * C, (b + 1) * T * C), x_TC: x.slice(b * T * C, (b + 1) * T * C),
+          step0: {
+            U: 1, key: fresh!.key.map(rowsOf), value: fresh!.value.map(rowsOf),
+            logits: fresh!.logits.slice(m * T * V, (m + 1) * T * V), hidden: fresh!.hidden.slice(m * T * C, (m + 1) * T * C),
+          },
+        });
+      });
+    }
+    gen.prefixHits = gen.prefixPending = undefined;
     const u = (await this.uncondPrefix()).step0;
-    // cache rows: token t, batch row r → cond row slot[r] (r < B) or the uncond row (r ≥ B)
+    // batch row r's step-0 rows: slot s of p (token t at (t·p.U + s)·C)
+    const from = (r: number): { p: PrefixRows; s: number } => {
+      if (r >= B) return { p: u, s: 0 };
+      const hit = hits.get(src[r]);
+      return hit ? { p: hit.step0, s: 0 } : { p: fresh!, s: missing.indexOf(src[r]) };
+    };
+    const rowsFrom = Array.from({ length: 2 * B }, (_, r) => from(r));
     const rowFloats = 2 * B * C;
     for (let i = 0; i < d.depth; i++) {
       for (const kv of ['key', 'value'] as const) {
         const buf = gen.past[`past.${i}.${kv}`].data as Float32Array;
-        const c = cond[kv][i], un = u[kv][i];
         for (let t = 0; t < T; t++) {
-          for (let r = 0; r < 2 * B; r++) {
-            const from = r < B ? c.subarray((t * U + slot[r]) * C, (t * U + slot[r] + 1) * C) : un.subarray(t * C, (t + 1) * C);
-            buf.set(from, t * rowFloats + r * C);
-          }
+          rowsFrom.forEach(({ p, s }, r) => buf.set(p[kv][i].subarray((t * p.U + s) * C, (t * p.U + s + 1) * C), t * rowFloats + r * C));
         }
       }
     }
     const logits = new Float32Array(2 * B * T * V), hidden = new Float32Array(2 * B * T * C);
-    for (let r = 0; r < 2 * B; r++) {
-      logits.set(r < B ? cond.logits.subarray(slot[r] * T * V, (slot[r] + 1) * T * V) : u.logits, r * T * V);
-      hidden.set(r < B ? cond.hidden.subarray(slot[r] * T * C, (slot[r] + 1) * T * C) : u.hidden, r * T * C);
-    }
+    rowsFrom.forEach(({ p, s }, r) => {
+      logits.set(p.logits.subarray(s * T * V, (s + 1) * T * V), r * T * V);
+      hidden.set(p.hidden.subarray(s * T * C, (s + 1) * T * C), r * T * C);
+    });
     gen.si = 1;
     gen.cached = T;
     if (gen.si >= d.numScales) gen.past = {};
