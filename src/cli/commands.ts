@@ -69,6 +69,7 @@ export function registerCommands(program: Command): void {
     .option('--body-limit <bytes>', 'largest request body', '65536')
     .option('--cors <origins>', 'comma-separated origins allowed to call the API from a browser (default: none)')
     .option('--threads <n>', 'CPU threads for ONNX Runtime (default: the physical cores ÷ --concurrency, at least 1)')
+    .option('--prompt-cache-mb <n>', 'memory for reusing the work of prompts generated again (text encodings, first transformer step); 0 none', '256')
     .option('--web <dir>', 'the web app folder to serve (default: web/dist)')
     .option('--redis <url>', 'generate through the shared job queue on this Redis (with hart worker): redis://[:password@]host:port or rediss://; --concurrency 0 = front end only')
     .option('--redis-queue <name>', 'the queue name with --redis', 'hart')
@@ -99,6 +100,7 @@ export function registerCommands(program: Command): void {
     .option('--model <dir>', 'model folder (default: the embedded model)')
     .option('--text-encoder <dir>', 'Qwen2 text-encoder folder, if separate')
     .option('--threads <n>', 'CPU threads for ONNX Runtime (default: the physical cores ÷ --concurrency, at least 1)')
+    .option('--prompt-cache-mb <n>', 'memory for reusing the work of prompts generated again (text encodings, first transformer step); 0 none', '256')
     .option('--stall-timeout <s>', 'seconds after which a silent (killed) worker\'s job goes to another worker', '60')
     .option('-q, --quiet', 'no per-job log')
     .action(async (opts) => (await import('../queue/worker.node.ts')).workerCommand(opts, interrupt.signal));

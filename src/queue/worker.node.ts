@@ -180,7 +180,7 @@ export async function startImageWorker(o: ImageWorkerOptions): Promise<ImageWork
 
 export interface WorkerCliOptions {
   redis?: string; queue?: string; out?: string; concurrency?: string; model?: string; textEncoder?: string;
-  threads?: string; stallTimeout?: string; quiet?: boolean;
+  threads?: string; stallTimeout?: string; quiet?: boolean; promptCacheMb?: string;
 }
 
 function int(flag: string, v: string | undefined, lo: number, hi: number): number | undefined {
@@ -195,6 +195,7 @@ export async function workerCommand(o: WorkerCliOptions, signal: AbortSignal): P
   const queue = checkQueueName(o.queue);
   const concurrency = int('--concurrency', o.concurrency, 1, 64) ?? 1;
   const threads = int('--threads', o.threads, 1, 1024);
+  const promptCacheMb = int('--prompt-cache-mb', o.promptCacheMb, 0, 1 << 20);
   const stall = int('--stall-timeout', o.stallTimeout, 1, 86_400) ?? DEFAULT_STALL_TIMEOUT_MS / 1000;
   const out = o.out === undefined ? undefined : resolve(o.out);
   const log = (s: string) => { if (!o.quiet) process.stderr.write(`hart worker: ${s}\n`); };
@@ -204,7 +205,10 @@ export async function workerCommand(o: WorkerCliOptions, signal: AbortSignal): P
   try { await connected(probe, target); } finally { probe.disconnect(); }
 
   const runtime = nodeRuntime({ threads: threads ?? threadsPerJob(concurrency) });
-  const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log) })
+  const pipe = await HartPipeline.fromPretrained(model.files, {
+    runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log),
+    promptCacheBytes: promptCacheMb === undefined ? undefined : promptCacheMb * 2 ** 20,
+  })
     .catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
   if (signal.aborted) { await pipe.dispose(); await runtime.dispose(); return; }
   const w = await startImageWorker({ target, queue, render: pipelineRenderer(pipe, model.name), model: model.name, out, concurrency, stallTimeoutMs: stall * 1000, log });

@@ -17,7 +17,7 @@ import { staticFiles } from './static.node.ts';
 
 export interface ServeCliOptions {
   model?: string; textEncoder?: string; host: string; port: string; concurrency: string; queue: string;
-  maxN: string; bodyLimit: string; cors?: string; threads?: string; web?: string; quiet?: boolean;
+  maxN: string; bodyLimit: string; cors?: string; threads?: string; web?: string; quiet?: boolean; promptCacheMb?: string;
   /** --redis <url>: generations go through the shared BullMQ queue (src/queue/serve-backend.node.ts). */
   redis?: string; redisQueue?: string;
 }
@@ -36,6 +36,7 @@ export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Pr
   const maxN = int('--max-n', o.maxN, 1, 64)!;
   const bodyLimit = int('--body-limit', o.bodyLimit, 256, 64 << 20)!;
   const threads = int('--threads', o.threads, 1, 1024);
+  const promptCacheMb = int('--prompt-cache-mb', o.promptCacheMb, 0, 1 << 20);
   if (!o.host || /\s/.test(o.host)) throw new UserError(`--host must be an address, got ${JSON.stringify(o.host)}`);
   const corsOrigins = (o.cors ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (const origin of corsOrigins) {
@@ -50,7 +51,10 @@ export async function serveCommand(o: ServeCliOptions, signal?: AbortSignal): Pr
 
   log(`loading ${model.name}${model.demo ? ' (the random parity model: noise images, until the embedded model exists)' : ''}`);
   const runtime = nodeRuntime({ threads: threads ?? threadsPerJob(concurrency) });
-  const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log) })
+  const pipe = await HartPipeline.fromPretrained(model.files, {
+    runtime, textEncoder: () => model.textEncoder(runtime), keepTextEncoder: true, onLoadProgress: loadProgressLogger(log),
+    promptCacheBytes: promptCacheMb === undefined ? undefined : promptCacheMb * 2 ** 20,
+  })
     .catch((e: Error) => { throw new UserError(`cannot load the model ${model.dir}: ${e.message}`); });
   const res = pipe.model.tokenizer.downsample * pipe.model.transformer.dims.patchNums.at(-1)!;
   const generate: Generator = async (req, g) => {

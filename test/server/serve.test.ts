@@ -211,3 +211,12 @@ test('static files never leave their folder', async () => {
   const html = await fetch(`${base}/`);
   assert.equal(html.headers.get('cross-origin-opener-policy'), 'same-origin');
 });
+
+test('hart serve / hart worker: a bad --prompt-cache-mb is a one-line error before anything loads', async () => {
+  const { spawnSync } = await import('node:child_process');
+  for (const cmd of ['serve', 'worker']) {
+    const r = spawnSync(process.execPath, [BIN, cmd, '--model', fixtureDir(), '--prompt-cache-mb', '-5'], { encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(r.status, 0, cmd);
+    assert.match(r.stderr, /--prompt-cache-mb must be an integer in \[0, 1048576\], got "-5"/, `${cmd}: ${r.stderr}`);
+  }
+});
