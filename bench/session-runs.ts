@@ -5,15 +5,20 @@
 // embedding, diffusion condition, the tokenizer's next-scale input, the diffusion head, the
 // decoder). Bench-only instrumentation: CompiledModel.prototype.run is wrapped with a timer for the
 // process. To compare two versions of the code, run it in a checkout of each, alternating (this
-// virtual machine's speed moves within minutes; small graphs are steadier than the totals).
-//   npx tsx bench/session-runs.ts [models/default] [--runs 41] [--threads N] [--prompt "a red circle"]
+// virtual machine's speed moves within minutes; small graphs are steadier than the totals). With
+// the pipeline's prompt cache (the default) the one prompt's text encoding and conditional step 0
+// run only in the warm-up: `--prompt-cache-bytes 0` times them in every image.
+//   npx tsx bench/session-runs.ts [models/default] [--runs 41] [--threads N] [--prompt "a red circle"] [--prompt-cache-bytes N]
 import { parseArgs } from 'node:util';
 import { loadHartPipeline } from '../src/index.node.ts';
 import { CompiledModel } from '../src/runtime/runtime.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { threads: { type: 'string' }, runs: { type: 'string', default: '41' }, prompt: { type: 'string', default: 'a red circle' } },
+  options: {
+    threads: { type: 'string' }, runs: { type: 'string', default: '41' }, prompt: { type: 'string', default: 'a red circle' },
+    'prompt-cache-bytes': { type: 'string' },
+  },
 });
 const dir = positionals[0] ?? 'models/default';
 const runs = Number(values.runs);
@@ -36,7 +41,9 @@ CompiledModel.prototype.run = async function timed(this: CompiledModel, ...args:
   }
 };
 
-const pipe = await loadHartPipeline(dir, { threads });
+const cacheBytes = values['prompt-cache-bytes'] === undefined ? undefined : Number(values['prompt-cache-bytes']);
+if (cacheBytes !== undefined && !(Number.isInteger(cacheBytes) && cacheBytes >= 0)) throw new Error(`--prompt-cache-bytes must be an integer ≥ 0, got ${values['prompt-cache-bytes']}`);
+const pipe = await loadHartPipeline(dir, { threads, promptCacheBytes: cacheBytes });
 for (let i = 0; i < 2; i++) await pipe.generate([values.prompt!], { seed: 1 });
 perGraph.clear();
 const t0 = performance.now();
