@@ -192,7 +192,7 @@ export function registerCommands(program: Command): void {
     .option('--query-chunk <n>', 'attention query chunk with head groups (default: defaultAttentionLayout\'s; 2048 at 1024 px)')
     .option('--kernel <k>', 'attention lowering: graph or mha')
     .option('--single-shot', 'free the transformer and diffusion sessions before the decode, as hart generate does (one generation)')
-    .option('--prompt-repeat', 'after the timed generations (each another prompt), the first prompt again: what the prompt cache saves (prompt_repeat)')
+    .option('--prompt-repeat', 'after the timed generations (each another prompt), the last prompt again: what the prompt cache saves (prompt_repeat; with --repeat 2 or more, so that the new prompt is not the first generation)')
     .option('--more-smooth', 'the Gumbel-smooth token path (the official sample script\'s default); default hard tokens')
     .option('--mem-pattern <on|off>', "ONNX Runtime's memory pattern (default on)")
     .option('--size <px>', 'image size with --config full: 256, 512 or 1024 (the official schedules)', undefined)
