@@ -20,6 +20,7 @@ import { selectLanguageModelWeights } from './weights.ts';
 
 /** Magic of a persisted prefix (io/float-blob.ts: then per layer its keys and values). */
 const PREFIX_MAGIC = 'HARTQP1\n';
+const HIDDEN_MAGIC = 'HARTQH1\n';
 
 /** The most negative float32: HF's additive mask value (torch.finfo(float32).min). */
 export const MASK_MIN = -3.4028234663852886e38;
@@ -193,6 +194,40 @@ export class Qwen2Encoder {
    */
   async forward(inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, B: number, prefix?: Qwen2Prefix): Promise<HostTensor> {
     return (await this.run(inputIds, attentionMask, B, prefix, false)).hidden;
+  }
+
+  /**
+   * forward(), each row also kept in the runtime's disk cache (with one, for an encoder large enough
+   * to be worth it: the released 1.5B, not the default model's), keyed by the prefix's ids and the
+   * row's ids and mask: a later process encoding the same prompt reads its rows instead of running
+   * the layers (seconds per prompt at 1.5B). Rows are computed independently of each other, so a
+   * row read back is the row a batch would give.
+   */
+  async forwardPersisted(inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, B: number, prefix?: Qwen2Prefix): Promise<HostTensor> {
+    const L = inputIds.length / B, C = this.config.hidden_size;
+    if (!Number.isInteger(L) || L < 1) throw new Error(`${inputIds.length} token ids do not form ${B} rows`);
+    const rowName = (b: number) => `qwen2-hidden-v1:${prefix ? prefix.ids.join(',') : ''}|`
+      + `${Array.prototype.join.call(Array.prototype.slice.call(inputIds, b * L, (b + 1) * L), ',')}|`
+      + `${Array.prototype.join.call(Array.prototype.slice.call(attentionMask, b * L, (b + 1) * L), '')}`;
+    const header = { rows: L, width: C };
+    const out = new Float32Array(B * L * C);
+    const missing: number[] = [];
+    for (let b = 0; b < B; b++) {
+      const stored = await this.runtime.readDerived(rowName(b), this.segments);
+      const row = stored && decodeFloatBlob(stored, HIDDEN_MAGIC, header, [L * C]);
+      if (row) out.set(row[0], b * L * C);
+      else missing.push(b);
+    }
+    if (missing.length) {
+      const pick = (a: ArrayLike<number>) => missing.flatMap((b) => Array.prototype.slice.call(a, b * L, (b + 1) * L) as number[]);
+      const h = (await this.forward(pick(inputIds), pick(attentionMask), missing.length, prefix)).data as Float32Array;
+      for (const [k, b] of missing.entries()) {
+        const row = h.subarray(k * L * C, (k + 1) * L * C);
+        out.set(row, b * L * C);
+        await this.runtime.writeDerived(rowName(b), this.segments, encodeFloatBlob(HIDDEN_MAGIC, header, [row]));
+      }
+    }
+    return { dtype: 'float32', shape: [B, L, C], data: out };
   }
 
   /**

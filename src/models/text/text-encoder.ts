@@ -93,14 +93,15 @@ export class QwenTextEncoder {
 
     // The system prompt comes first and attention is causal, so its keys/values never depend on the
     // prompts: computed once (Qwen2Encoder.prefix) and attended to by each prompt's tokens. Repeated
-    // prompts (n images of one prompt) run once and their rows are copied.
+    // prompts (n images of one prompt) run once and their rows are copied; a prompt an earlier
+    // process encoded is read from the disk cache (Qwen2Encoder.forwardPersisted).
     const B = prompts.length, S = sys.length, C = this.config.hidden_size;
     const prefix = S > 0 ? await this.encoder.prefix(sys) : undefined;
     const distinct = [...new Set(prompts)];
     const dedup = distinct.length < B;
     const first = distinct.map((p) => prompts.indexOf(p));
     const rows = <T extends Int32Array | Uint8Array>(a: T): T => (dedup ? gatherRows(a, maxLength, first) : a);
-    const hidden = (await this.encoder.forward(rows(t.tokens), rows(t.mask), distinct.length, prefix)).data as Float32Array;
+    const hidden = (await this.encoder.forwardPersisted(rows(t.tokens), rows(t.mask), distinct.length, prefix)).data as Float32Array;
     const context = dedup ? gatherRows(hidden, maxLength * C, prompts.map((p) => distinct.indexOf(p))) : hidden;
 
     return {

@@ -191,6 +191,47 @@ test('the system prompt\'s keys/values are persisted in the disk cache and read 
   }
 });
 
+test('forwardPersisted: rows kept in the disk cache are read by a later load (bitwise the batch forward); new rows computed, a damaged one recomputed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hart-qwen2-rows-'));
+  try {
+    const weights = randomQwen2Weights(cfg, 8);
+    const sys = [5, 9, 2];
+    const rows = { a: { ids: [7, 3, 0, 0], mask: [1, 1, 0, 0] }, b: { ids: [11, 12, 13, 1], mask: [1, 1, 1, 1] }, c: { ids: [7, 3, 9, 0], mask: [1, 1, 1, 0] } };
+    const once = async (names: (keyof typeof rows)[], damage?: keyof typeof rows) => {
+      const rt = nodeRuntime({ threads: 1, modelCache: { dir, minBytes: 0 } });
+      const reads: boolean[] = [];
+      const read = rt.readDerived.bind(rt);
+      rt.readDerived = async (name, models) => {
+        const r = await read(name, models);
+        if (name.startsWith('qwen2-hidden')) reads.push(r !== undefined);
+        return r;
+      };
+      const { source } = await checkpointSource(cfg, weights, { prefix: 'model.' });
+      const enc = await Qwen2Encoder.load(cfg, source, rt, { maxSegmentBytes: 1 });
+      const p = await enc.prefix(sys);
+      const ids = names.flatMap((n) => rows[n].ids), mask = names.flatMap((n) => rows[n].mask);
+      if (damage) {
+        const r = rows[damage];
+        await rt.writeDerived(`qwen2-hidden-v1:${sys.join(',')}|${r.ids.join(',')}|${r.mask.join('')}`, (enc as unknown as { segments: never[] }).segments, new Uint8Array([1, 2, 3]));
+      }
+      const got = Buffer.from(((await enc.forwardPersisted(ids, mask, names.length, p)).data as Float32Array).slice().buffer);
+      const want = Buffer.from(((await enc.forward(ids, mask, names.length, p)).data as Float32Array).slice().buffer);
+      await enc.release();
+      await rt.dispose();
+      return { reads, same: got.equals(want) };
+    };
+    const first = await once(['a', 'b']);
+    assert.deepEqual(first, { reads: [false, false], same: true });
+    const second = await once(['b', 'c', 'a']); // another batch: b and a from the disk cache, c computed
+    assert.deepEqual(second, { reads: [true, false, true], same: true });
+    const damaged = await once(['c'], 'c');
+    assert.deepEqual(damaged, { reads: [true], same: true }, 'a damaged row is recomputed');
+    assert.deepEqual((await once(['c'])).reads, [true]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('weight names: prefixes, skipped prefixes, missing and unexpected weights', () => {
   const canon = [...qwen2ParamShapes(cfg).keys()];
   const bare = selectLanguageModelWeights(canon, cfg);
