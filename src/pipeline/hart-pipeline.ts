@@ -41,8 +41,8 @@ export interface PipelineOptions {
   /**
    * Prompts generated again reuse their work (exact, bitwise the same images): the transformer's
    * conditional step 0 is kept per prompt within this many bytes (default 256 MiB: two prompts at the
-   * released 0.7B size, hundreds at the default model's), the text encoder's output within a quarter
-   * of it; least recently used prompts go first. 0 keeps nothing.
+   * released 0.7B size) and at most 32 prompts, the text encoder's output within a quarter of it;
+   * least recently used prompts go first. 0 keeps nothing.
    */
   promptCacheBytes?: number;
 }

@@ -5,6 +5,7 @@
 // seconds per prompt). Least recently used prompts are dropped to stay within a byte budget.
 import type { DType, TypedArray } from '../graph/dtype.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
+import { PROMPT_CACHE_MAX_PROMPTS } from '../models/transformer/prompt-prefix-cache.ts';
 
 /** One prompt's encoding: its rows of the encoder's outputs. */
 export interface EncodedPrompt {
@@ -36,8 +37,9 @@ export class PromptEncodingCache {
   private readonly entries = new Map<string, { value: EncodedPrompt; bytes: number }>();
   private bytes = 0;
 
-  constructor(readonly maxBytes: number) {
+  constructor(readonly maxBytes: number, readonly maxPrompts = PROMPT_CACHE_MAX_PROMPTS) {
     if (!(maxBytes >= 0)) throw new Error(`prompt encoding cache: the byte budget must be ≥ 0, got ${maxBytes}`);
+    if (!(Number.isInteger(maxPrompts) && maxPrompts >= 1)) throw new Error(`prompt encoding cache: the prompt count must be an integer ≥ 1, got ${maxPrompts}`);
   }
 
   static key(prompt: string, maxLength: number, useSystemPrompt: boolean): string {
@@ -64,7 +66,7 @@ export class PromptEncodingCache {
     this.entries.set(key, { value, bytes });
     this.bytes += bytes;
     for (const [k, e] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.bytes <= this.maxBytes && this.entries.size <= this.maxPrompts) break;
       this.entries.delete(k); // never the new entry: it alone fits
       this.bytes -= e.bytes;
     }

@@ -99,4 +99,8 @@ test('PromptEncodingCache: rows split and joined back, least recently used dropp
   none.set(key('a'), rows[0]);
   assert.equal(none.count, 0);
   assert.throws(() => new PromptEncodingCache(Number.NaN), /≥ 0/);
+  const few = new PromptEncodingCache(2 ** 30, 1); // a count cap below the byte budget
+  few.set(key('a'), rows[0]);
+  few.set(key('b'), rows[1]);
+  assert.deepEqual([few.count, few.get(key('a')), few.get(key('b'))], [1, undefined, rows[1]]);
 });

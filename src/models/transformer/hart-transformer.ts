@@ -53,7 +53,8 @@ export interface HartTransformerOptions extends AttentionOptions {
    * With reusePrefix: bytes of conditional step-0 results kept across generations, per distinct
    * prompt (context features, position ids and mask bit for bit; least recently used dropped first),
    * so that a prompt generated again skips its context prefix and step 0 (prompt-prefix-cache.ts).
-   * Default DEFAULT_PROMPT_PREFIX_CACHE_BYTES (256 MiB: two prompts at the released 0.7B size); 0 keeps none.
+   * Default DEFAULT_PROMPT_PREFIX_CACHE_BYTES (256 MiB: two prompts at the released 0.7B size), and at
+   * most PROMPT_CACHE_MAX_PROMPTS (32) prompts whatever the budget; 0 keeps none.
    */
   promptCacheBytes?: number;
   /** Called after each graph compiles (graphCount(config) calls), naming it: load progress. */

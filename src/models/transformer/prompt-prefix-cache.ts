@@ -26,6 +26,8 @@ interface Entry {
 
 /** Default budget of HartTransformerOptions.promptCacheBytes: two prompts at the released 0.7B size. */
 export const DEFAULT_PROMPT_PREFIX_CACHE_BYTES = 256 * 2 ** 20;
+/** At most this many prompts whatever their size (a small model's entries would otherwise fill the budget by the hundred). */
+export const PROMPT_CACHE_MAX_PROMPTS = 32;
 
 const bitsOf = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
@@ -59,8 +61,9 @@ export class PromptPrefixCache {
   private readonly recency = new Set<Entry>();
   private bytes = 0;
 
-  constructor(readonly maxBytes: number) {
+  constructor(readonly maxBytes: number, readonly maxPrompts = PROMPT_CACHE_MAX_PROMPTS) {
     if (!(maxBytes >= 0)) throw new Error(`prompt prefix cache: the byte budget must be ≥ 0, got ${maxBytes}`);
+    if (!(Number.isInteger(maxPrompts) && maxPrompts >= 1)) throw new Error(`prompt prefix cache: the prompt count must be an integer ≥ 1, got ${maxPrompts}`);
   }
 
   /** Bytes held (the stored copies of keys and values). */
@@ -100,7 +103,7 @@ export class PromptPrefixCache {
     this.recency.add(entry);
     this.bytes += entry.bytes;
     for (const old of this.recency) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.bytes <= this.maxBytes && this.recency.size <= this.maxPrompts) break;
       this.remove(old); // never the new entry: it alone fits
     }
   }

@@ -163,5 +163,11 @@ test('PromptPrefixCache: exact-bit keys (context, position ids, mask), least rec
   cache.set(key(Float32Array.from({ length: 2048 }, () => 3)), value(4096)); // larger than the whole budget: not stored
   assert.equal(cache.count, 2);
   assert.throws(() => new PromptPrefixCache(-1), /≥ 0/);
+  assert.throws(() => new PromptPrefixCache(1, 0), /prompt count/);
+  const few = new PromptPrefixCache(2 ** 30, 2); // a count cap below the byte budget
+  const vs = [0, 1, 2].map((k) => { const v = value(16); few.set(key(ctx.map((x) => x + k)), v); return v; });
+  assert.equal(few.count, 2);
+  assert.equal(few.get(key(ctx)), undefined, 'the oldest went');
+  assert.equal(few.get(key(ctx.map((x) => x + 2))), vs[2]);
   assert.equal(new PromptPrefixCache(0).get(key(ctx)), undefined);
 });
