@@ -4,8 +4,8 @@
 // K/V rows every later scale attends to, hidden states, logits) are the same as before. Entries are
 // matched on the exact bits of those inputs (a fingerprint picks the candidates, then every value is
 // compared), so a hit gives bitwise the results of running step 0 again. Least recently used
-// entries are dropped to stay within a byte budget (at the released 0.7B size one entry holds
-// ~100 MB: 24 blocks × 300 tokens of keys and values; at the default 64 px model ~0.6 MB).
+// entries are dropped to stay within a byte budget and a prompt count (at the released 0.7B size one
+// entry holds ~100 MB: 24 blocks × 300 tokens of keys and values; at the default 64 px model ~0.66 MB).
 import type { UncondPrefix } from './hart-transformer.ts';
 
 /** One prompt's step-0 inputs: context [T·D], position ids [T], mask [T] (AdaLN pooling only). */
