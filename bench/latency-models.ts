@@ -32,7 +32,8 @@ const label = (v: { dir: string; threads?: number }) => (v.threads === undefined
 
 const pipes = [];
 const runtimes = variants.map((v) => nodeRuntime({ threads: v.threads, forceSpinningStop: !values['keep-spinning'] }));
-for (const [i, v] of variants.entries()) pipes.push(await loadHartPipeline(v.dir, { runtime: runtimes[i] }));
+// no prompt cache: each image's prompt is encoded and its first step run, as for a new prompt
+for (const [i, v] of variants.entries()) pipes.push(await loadHartPipeline(v.dir, { runtime: runtimes[i], promptCacheBytes: 0 }));
 for (const p of pipes) await p.generate(values.prompt!, { seed: 1 });
 const seconds: number[][] = pipes.map(() => []);
 for (let r = 0; r < runs; r++) {

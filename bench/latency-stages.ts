@@ -22,7 +22,8 @@ if (cfg !== undefined && !Number.isFinite(cfg)) throw new Error(`--cfg must be a
 
 const threads = values.threads === undefined ? undefined : Number(values.threads);
 if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got ${values.threads}`);
-const pipe = await loadHartPipeline(dir, { threads });
+// no prompt cache: each image's prompt is encoded and its first step run, as for a new prompt
+const pipe = await loadHartPipeline(dir, { threads, promptCacheBytes: 0 });
 async function one(): Promise<{ total: number; stages: Record<string, number> }> {
   const clock = stageClock();
   const t0 = performance.now();

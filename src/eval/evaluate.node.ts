@@ -345,9 +345,10 @@ export async function evaluate(o: EvalOptions = {}): Promise<Record<string, unkn
 
   await pipe.dispose();
 
-  // 6. latency, with the thread setting hart generate uses by default (its own pipeline)
+  // 6. latency, with the thread setting hart generate uses by default (its own pipeline), and no
+  // prompt cache: every image encodes its prompt and runs its first step, as a new prompt does
   const latRuntime = nodeRuntime(o.latencyThreads ? { threads: o.latencyThreads } : {});
-  const latPipe = await loadHartPipeline(dir, { runtime: latRuntime });
+  const latPipe = await loadHartPipeline(dir, { runtime: latRuntime, promptCacheBytes: 0 });
   const lat = await latency(latPipe, o.latencyRuns ?? 11, seed);
   await latPipe.dispose();
   await latRuntime.dispose();
