@@ -71,7 +71,7 @@ export interface BenchGenerateOptions {
   memPattern?: string;
   /** One generation, freeing the transformer and diffusion sessions before the decode (what `hart generate` does). */
   singleShot?: boolean;
-  /** After the timed generations, the first one's prompt once more: the prompt cache's hit (prompt_repeat). */
+  /** After the timed generations, the last one's prompt once more: the prompt cache's hit (prompt_repeat). */
   promptRepeat?: boolean;
   /** No human-readable lines (tests). */
   quiet?: boolean;

@@ -20,6 +20,7 @@ import { selectLanguageModelWeights } from './weights.ts';
 
 /** Magic of a persisted prefix (io/float-blob.ts: then per layer its keys and values). */
 const PREFIX_MAGIC = 'HARTQP1\n';
+/** Magic of a persisted row of hidden states (forwardPersisted: one [L, C] array). */
 const HIDDEN_MAGIC = 'HARTQH1\n';
 
 /** The most negative float32: HF's additive mask value (torch.finfo(float32).min). */
@@ -206,9 +207,8 @@ export class Qwen2Encoder {
   async forwardPersisted(inputIds: ArrayLike<number>, attentionMask: ArrayLike<number>, B: number, prefix?: Qwen2Prefix): Promise<HostTensor> {
     const L = inputIds.length / B, C = this.config.hidden_size;
     if (!Number.isInteger(L) || L < 1) throw new Error(`${inputIds.length} token ids do not form ${B} rows`);
-    const rowName = (b: number) => `qwen2-hidden-v1:${prefix ? prefix.ids.join(',') : ''}|`
-      + `${Array.prototype.join.call(Array.prototype.slice.call(inputIds, b * L, (b + 1) * L), ',')}|`
-      + `${Array.prototype.join.call(Array.prototype.slice.call(attentionMask, b * L, (b + 1) * L), '')}`;
+    const rowOf = (a: ArrayLike<number>, b: number) => Array.from({ length: L }, (_, i) => a[b * L + i]);
+    const rowName = (b: number) => `qwen2-hidden-v1:${prefix ? prefix.ids.join(',') : ''}|${rowOf(inputIds, b).join(',')}|${rowOf(attentionMask, b).join('')}`;
     const header = { rows: L, width: C };
     const out = new Float32Array(B * L * C);
     const missing: number[] = [];
@@ -219,7 +219,7 @@ export class Qwen2Encoder {
       else missing.push(b);
     }
     if (missing.length) {
-      const pick = (a: ArrayLike<number>) => missing.flatMap((b) => Array.prototype.slice.call(a, b * L, (b + 1) * L) as number[]);
+      const pick = (a: ArrayLike<number>) => missing.flatMap((b) => rowOf(a, b));
       const h = (await this.forward(pick(inputIds), pick(attentionMask), missing.length, prefix)).data as Float32Array;
       for (const [k, b] of missing.entries()) {
         const row = h.subarray(k * L * C, (k + 1) * L * C);
