@@ -42,7 +42,7 @@ export interface PipelineOptions {
    * Prompts generated again reuse their work (exact, bitwise the same images): the transformer's
    * conditional step 0 is kept per prompt within this many bytes (default 256 MiB: two prompts at the
    * released 0.7B size) and at most 32 prompts, the text encoder's output within a quarter of it;
-   * least recently used prompts go first. 0 keeps nothing.
+   * least recently used prompts go first. 0 keeps nothing; a single-shot pipeline keeps nothing.
    */
   promptCacheBytes?: number;
 }
@@ -58,17 +58,22 @@ export interface GenerateResult {
   settings: ResolvedOptions;
 }
 
+/** The prompt caches' budget: none for a single-shot pipeline (it never generates again). */
+function promptCacheBytes(opts: PipelineOptions): number {
+  return opts.singleShot ? 0 : opts.promptCacheBytes ?? DEFAULT_PROMPT_PREFIX_CACHE_BYTES;
+}
+
 export class HartPipeline {
   private encoder?: PromptEncoder;
   private consumed = false;
   private readonly encodings: PromptEncodingCache;
   private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {
-    this.encodings = new PromptEncodingCache(Math.floor((opts.promptCacheBytes ?? DEFAULT_PROMPT_PREFIX_CACHE_BYTES) / 4));
+    this.encodings = new PromptEncodingCache(Math.floor(promptCacheBytes(opts) / 4));
   }
 
   static async fromPretrained(files: FileAccess, opts: PipelineOptions): Promise<HartPipeline> {
     return new HartPipeline(await loadHart(files, opts.runtime, {
-      precision: opts.precision, onProgress: opts.onLoadProgress, promptCacheBytes: opts.promptCacheBytes,
+      precision: opts.precision, onProgress: opts.onLoadProgress, promptCacheBytes: promptCacheBytes(opts),
     }), opts);
   }
 

@@ -85,5 +85,6 @@ test('single-shot frees the transformer before decoding, gives the same image, a
   const b = await (await pipeline()).generateFromContext(context(), { seed: 11, moreSmooth: false });
   assert.deepEqual(a[0].data, b[0].data);
   await assert.rejects(once.generateFromContext(context(), { seed: 11 }), /single-shot pipeline has already generated/);
+  assert.equal(once.model.transformer.promptCacheUse.maxBytes, 0, 'a single-shot pipeline keeps no prompt');
   await rt.dispose();
 });
