@@ -5,7 +5,7 @@
 // seconds per prompt). Least recently used prompts are dropped to stay within a byte budget.
 import type { DType, TypedArray } from '../graph/dtype.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
-import { PROMPT_CACHE_MAX_PROMPTS } from '../models/transformer/prompt-prefix-cache.ts';
+import { PROMPT_CACHE_MAX_PROMPTS, PromptLru } from '../runtime/prompt-lru.ts';
 
 /** One prompt's encoding: its rows of the encoder's outputs. */
 export interface EncodedPrompt {
@@ -33,48 +33,26 @@ const bytesOf = (e: EncodedPrompt, key: string) => e.context.byteLength + e.mask
   + 2 * key.length + e.missingWords.reduce((n, w) => n + 2 * w.length, 0);
 
 export class PromptEncodingCache {
-  /** Least recently used first (Map insertion order). */
-  private readonly entries = new Map<string, { value: EncodedPrompt; bytes: number }>();
-  private bytes = 0;
+  private readonly lru: PromptLru<string, EncodedPrompt>;
 
-  constructor(readonly maxBytes: number, readonly maxPrompts = PROMPT_CACHE_MAX_PROMPTS) {
-    if (!(maxBytes >= 0)) throw new Error(`prompt encoding cache: the byte budget must be ≥ 0, got ${maxBytes}`);
-    if (!(Number.isInteger(maxPrompts) && maxPrompts >= 1)) throw new Error(`prompt encoding cache: the prompt count must be an integer ≥ 1, got ${maxPrompts}`);
+  constructor(readonly maxBytes: number, maxPrompts = PROMPT_CACHE_MAX_PROMPTS) {
+    this.lru = new PromptLru(maxBytes, maxPrompts, 'prompt encoding cache');
   }
 
   static key(prompt: string, maxLength: number, useSystemPrompt: boolean): string {
     return `${maxLength}|${useSystemPrompt ? 1 : 0}|${prompt}`;
   }
 
-  get count(): number { return this.entries.size; }
-  get size(): number { return this.bytes; }
+  get count(): number { return this.lru.count; }
+  get size(): number { return this.lru.bytes; }
 
   get(key: string): EncodedPrompt | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    return e.value;
+    return this.lru.get(key);
   }
 
   /** Keeps `value` itself (its arrays then belong to the cache). */
   set(key: string, value: EncodedPrompt): void {
-    const bytes = bytesOf(value, key);
-    if (bytes > this.maxBytes) return;
-    const old = this.entries.get(key);
-    if (old) { this.entries.delete(key); this.bytes -= old.bytes; }
-    this.entries.set(key, { value, bytes });
-    this.bytes += bytes;
-    for (const [k, e] of this.entries) {
-      if (this.bytes <= this.maxBytes && this.entries.size <= this.maxPrompts) break;
-      this.entries.delete(k); // never the new entry: it alone fits
-      this.bytes -= e.bytes;
-    }
-  }
-
-  clear(): void {
-    this.entries.clear();
-    this.bytes = 0;
+    this.lru.set(key, value, bytesOf(value, key));
   }
 }
 

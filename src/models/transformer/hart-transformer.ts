@@ -322,11 +322,12 @@ export class HartTransformer {
         mask: mask ? (mask.data as Float32Array).subarray(b * T, (b + 1) * T) : undefined,
       });
       prefixHits = new Map();
+      const missing: number[] = [];
       for (const b of new Set(prefixSource)) {
         const hit = this.promptCache.get(key(b));
         if (hit) prefixHits.set(b, hit);
+        else missing.push(b);
       }
-      const missing = [...new Set(prefixSource)].filter((b) => !prefixHits!.has(b));
       const c = missing.length ? await this.prefix.run({ context: f32(gatherRows(ctx, W, missing), [missing.length, T, D]) }) : undefined;
       if (this.promptCache.maxBytes > 0) {
         // copies: the caller's context may change before step 0

@@ -7,6 +7,7 @@
 // entries are dropped to stay within a byte budget and a prompt count (at the released 0.7B size one
 // entry holds ~100 MB: 24 blocks × 300 tokens of keys and values; at the default 64 px model ~0.66 MB).
 import type { UncondPrefix } from './hart-transformer.ts';
+import { PROMPT_CACHE_MAX_PROMPTS, PromptLru } from '../../runtime/prompt-lru.ts';
 
 /** One prompt's step-0 inputs: context [T·D], position ids [T], mask [T] (AdaLN pooling only). */
 export interface PromptPrefixKey {
@@ -15,19 +16,16 @@ export interface PromptPrefixKey {
   mask?: Float32Array;
 }
 
+/** A stored key (its bits) and the fingerprint it is filed under; the value lives in the LRU. */
 interface Entry {
   fp: string;
   context: Uint32Array;
   positionIds: Float64Array;
   mask?: Uint32Array;
-  value: UncondPrefix;
-  bytes: number;
 }
 
 /** Default budget of HartTransformerOptions.promptCacheBytes: two prompts at the released 0.7B size. */
 export const DEFAULT_PROMPT_PREFIX_CACHE_BYTES = 256 * 2 ** 20;
-/** At most this many prompts whatever their size (a small model's entries would otherwise fill the budget by the hundred). */
-export const PROMPT_CACHE_MAX_PROMPTS = 32;
 
 const bitsOf = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
@@ -57,29 +55,23 @@ function prefixBytes(v: UncondPrefix): number {
 export class PromptPrefixCache {
   /** Entries by fingerprint, for lookup. */
   private readonly buckets = new Map<string, Entry[]>();
-  /** Every entry, least recently used first (a Set keeps insertion order). */
-  private readonly recency = new Set<Entry>();
-  private bytes = 0;
+  /** The values, by entry, least recently used first. */
+  private readonly lru: PromptLru<Entry, UncondPrefix>;
 
-  constructor(readonly maxBytes: number, readonly maxPrompts = PROMPT_CACHE_MAX_PROMPTS) {
-    if (!(maxBytes >= 0)) throw new Error(`prompt prefix cache: the byte budget must be ≥ 0, got ${maxBytes}`);
-    if (!(Number.isInteger(maxPrompts) && maxPrompts >= 1)) throw new Error(`prompt prefix cache: the prompt count must be an integer ≥ 1, got ${maxPrompts}`);
+  constructor(readonly maxBytes: number, maxPrompts = PROMPT_CACHE_MAX_PROMPTS) {
+    this.lru = new PromptLru(maxBytes, maxPrompts, 'prompt prefix cache', (e) => this.unfile(e));
   }
 
   /** Bytes held (the stored copies of keys and values). */
-  get size(): number { return this.bytes; }
+  get size(): number { return this.lru.bytes; }
 
   /** Number of prompts held. */
-  get count(): number { return this.recency.size; }
+  get count(): number { return this.lru.count; }
 
   get(key: PromptPrefixKey): UncondPrefix | undefined {
-    if (this.maxBytes === 0) return undefined;
     const ctx = bitsOf(key.context);
     const e = this.buckets.get(fingerprint(ctx, key.positionIds))?.find((c) => matches(c, ctx, key));
-    if (!e) return undefined;
-    this.recency.delete(e); // now the most recent
-    this.recency.add(e);
-    return e.value;
+    return e && this.lru.get(e);
   }
 
   /**
@@ -87,39 +79,29 @@ export class PromptPrefixCache {
    * hands them out to be read, never written).
    */
   set(key: PromptPrefixKey, value: UncondPrefix): void {
+    const context = bitsOf(Float32Array.from(key.context));
+    const bytes = prefixBytes(value) + key.context.byteLength + 8 * key.positionIds.length + (key.mask?.byteLength ?? 0);
+    if (bytes > this.maxBytes) return;
     const entry: Entry = {
-      fp: '',
-      context: bitsOf(Float32Array.from(key.context)),
-      positionIds: Float64Array.from(key.positionIds),
+      fp: fingerprint(context, key.positionIds), context, positionIds: Float64Array.from(key.positionIds),
       mask: key.mask ? bitsOf(Float32Array.from(key.mask)) : undefined,
-      value,
-      bytes: prefixBytes(value) + key.context.byteLength + 8 * key.positionIds.length + (key.mask?.byteLength ?? 0),
     };
-    if (entry.bytes > this.maxBytes) return;
-    entry.fp = fingerprint(entry.context, key.positionIds);
-    const same = this.buckets.get(entry.fp)?.find((c) => matches(c, entry.context, key));
-    if (same) this.remove(same);
+    const same = this.buckets.get(entry.fp)?.find((c) => matches(c, context, key));
+    if (same) this.lru.delete(same);
     this.buckets.set(entry.fp, [...(this.buckets.get(entry.fp) ?? []), entry]);
-    this.recency.add(entry);
-    this.bytes += entry.bytes;
-    for (const old of this.recency) {
-      if (this.bytes <= this.maxBytes && this.recency.size <= this.maxPrompts) break;
-      this.remove(old); // never the new entry: it alone fits
-    }
+    this.lru.set(entry, value, bytes);
   }
 
   clear(): void {
     this.buckets.clear();
-    this.recency.clear();
-    this.bytes = 0;
+    this.lru.clear();
   }
 
-  private remove(e: Entry): void {
+  /** Takes a dropped entry out of its bucket. */
+  private unfile(e: Entry): void {
     const rest = (this.buckets.get(e.fp) ?? []).filter((c) => c !== e);
     if (rest.length) this.buckets.set(e.fp, rest);
     else this.buckets.delete(e.fp);
-    this.recency.delete(e);
-    this.bytes -= e.bytes;
   }
 }
 
