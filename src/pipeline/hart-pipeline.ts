@@ -64,7 +64,10 @@ function promptCacheBytes(opts: PipelineOptions): number {
 }
 
 export class HartPipeline {
-  private encoder?: PromptEncoder;
+  /** The text encoder's load, shared by concurrent calls (one load, however many arrive first). */
+  private encoder?: Promise<PromptEncoder>;
+  /** Calls encoding right now: a pipeline that releases its encoder does so when the last one ends. */
+  private encoderUsers = 0;
   private consumed = false;
   private readonly encodings: PromptEncodingCache;
   private constructor(readonly model: LoadedHart, private opts: PipelineOptions) {
@@ -98,16 +101,33 @@ export class HartPipeline {
     const rows = list.map((p) => this.encodings.get(key(p)));
     const missing = [...new Set(list.filter((_, b) => !rows[b]))];
     if (missing.length) {
-      this.encoder ??= await this.opts.textEncoder();
-      const fresh = splitEncoded(await this.encoder.encodePrompts(missing, { maxLength, useSystemPrompt }));
-      if (!(this.opts.keepTextEncoder ?? true)) {
-        await this.encoder.release?.();
-        this.encoder = undefined;
-      }
+      const fresh = splitEncoded(await this.withEncoder((e) => e.encodePrompts(missing, { maxLength, useSystemPrompt })));
       missing.forEach((p, k) => this.encodings.set(key(p), fresh[k]));
       list.forEach((p, b) => { rows[b] ??= fresh[missing.indexOf(p)]; });
     }
     return joinEncoded(rows as NonNullable<(typeof rows)[number]>[]);
+  }
+
+  /**
+   * Runs `f` on the text encoder, loading it once for every call that arrives while it loads (a
+   * failed load is retried by the next call); a pipeline with keepTextEncoder false releases it
+   * when the last call using it ends, never under another.
+   */
+  private async withEncoder<T>(f: (e: PromptEncoder) => Promise<T>): Promise<T> {
+    const load = this.encoder ??= this.opts.textEncoder!();
+    this.encoderUsers++;
+    try {
+      return await f(await load);
+    } catch (e) {
+      if (this.encoder === load) await load.then(() => undefined, () => { this.encoder = undefined; });
+      throw e;
+    } finally {
+      this.encoderUsers--;
+      if (!(this.opts.keepTextEncoder ?? true) && this.encoderUsers === 0 && this.encoder === load) {
+        this.encoder = undefined;
+        await (await load.catch(() => undefined))?.release?.();
+      }
+    }
   }
 
   /** The loop on already-encoded text (tests replay the official context; servers may cache encodings). */
@@ -134,7 +154,8 @@ export class HartPipeline {
   }
 
   async dispose(): Promise<void> {
-    await this.encoder?.release?.();
+    const load = this.encoder;
     this.encoder = undefined;
+    await (await load?.catch(() => undefined))?.release?.();
   }
 }

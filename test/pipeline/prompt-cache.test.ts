@@ -64,6 +64,40 @@ test('prompt cache: a pipeline that releases its text encoder does not load it f
   await runtime.dispose();
 });
 
+test('text encoder: concurrent first calls share one load; a releasing pipeline releases it once, after the last; a failed load is retried', async () => {
+  const runtime = nodeRuntime({ threads: 2 });
+  const model = await resolveModel();
+  for (const keepTextEncoder of [true, false]) {
+    const log = { loads: 0, releases: 0, active: 0, releasedWhileActive: false, fail: 1 };
+    const textEncoder = async (): Promise<PromptEncoder> => {
+      log.loads++;
+      await new Promise((r) => setTimeout(r, 20)); // both calls arrive while it loads
+      if (log.fail-- > 0) throw new Error('disk on fire');
+      const enc = await model.textEncoder(runtime);
+      return {
+        encodePrompts: async (p, o) => {
+          log.active++;
+          try { await new Promise((r) => setTimeout(r, 10)); return await enc.encodePrompts(p, o); } finally { log.active--; }
+        },
+        release: async () => { log.releases++; if (log.active > 0) log.releasedWhileActive = true; await enc.release?.(); },
+      };
+    };
+    const pipe = await HartPipeline.fromPretrained(model.files, { runtime, textEncoder, keepTextEncoder, promptCacheBytes: 0 });
+    const failed = await Promise.allSettled([pipe.generate('a red circle', { seed: 1 }), pipe.generate('a blue star', { seed: 2 })]);
+    assert.deepEqual(failed.map((r) => r.status), ['rejected', 'rejected']);
+    assert.match(String((failed[0] as PromiseRejectedResult).reason), /disk on fire/);
+    assert.equal(log.loads, 1, 'one load for both calls');
+    const [a, b] = await Promise.all([pipe.generate('a red circle', { seed: 1 }), pipe.generate('a blue star', { seed: 2 })]);
+    assert.equal(a.images.length + b.images.length, 2);
+    assert.equal(log.loads, 2, 'the failed load is retried once, for both calls');
+    assert.equal(log.releasedWhileActive, false);
+    assert.equal(log.releases, keepTextEncoder ? 0 : 1);
+    await pipe.dispose();
+    assert.equal(log.releases, 1);
+  }
+  await runtime.dispose();
+});
+
 test('PromptEncodingCache: rows split and joined back, least recently used dropped within the budget', () => {
   const T = 3, D = 2;
   const enc = {
