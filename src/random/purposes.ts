@@ -21,4 +21,6 @@ export const PURPOSE = {
   dataRecolour: 20,
   /** Whether (and how) a training scene's caption is shortened to a partial one (index = scene index). */
   dataPartialCaption: 21,
+  /** Whether (and in which form) a training emoji's caption is its plain label (index = step; words 2b, 2b+1 for slot b). */
+  dataPlainCaption: 22,
 } as const;

@@ -47,6 +47,12 @@ export interface TransformerStage extends StageSchedule {
   diff_index: DiffIndex;
   /** Probability that a training scene's caption names only its shapes or only its colours (scene-vocab.ts partialCaption; 0 = never). */
   partial_captions: number;
+  /**
+   * Probability that a training emoji's caption is its plain label ("red apple", "a red apple")
+   * instead of "twemoji: red apple" (emoji-join.ts plainEmojiCaption; 0 = never), so that prompts
+   * written as people write them reach the emoji too.
+   */
+  plain_emoji_captions: number;
 }
 
 export type DiffIndex = 'ground-truth' | 'sampled';
@@ -170,7 +176,7 @@ function wrap<T>(where: string, f: () => T): T {
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
   const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutDefault(r.tokenizer, 'recolour', 0) };
   if (stage === 'tokenizer') return base;
-  const transformer = withoutDefault(withoutDefault(r.transformer, 'partial_captions', 0), 'diff_index', 'ground-truth');
+  const transformer = withoutDefault(withoutDefault(withoutDefault(r.transformer, 'partial_captions', 0), 'diff_index', 'ground-truth'), 'plain_emoji_captions', 0);
   const tr = { ...base, text_encoder: withoutDefault(r.text_encoder, 'init', 'all'), transformer };
   return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutDefault(r.decoder, 'recolour', 0) };
 }
@@ -237,7 +243,7 @@ function parse(json: unknown): Recipe {
   const textConfig = wrap('text_encoder.config', () => parseQwen2Config({ model_type: 'qwen2', ...(te.config as object), vocab_size: 1 }));
   const { vocab_size: _v, ...textRest } = textConfig;
 
-  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'diff_index', 'partial_captions']);
+  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'diff_index', 'partial_captions', 'plain_emoji_captions']);
   const trConfig = wrap('transformer.config', () => parseHartConfig({ ...(tr.config as object), patch_nums, context_dim: textConfig.hidden_size }));
   const last = patch_nums[patch_nums.length - 1] ** 2;
   const transformer: TransformerStage = {
@@ -249,6 +255,7 @@ function parse(json: unknown): Recipe {
     diff_weight: num(tr, 'diff_weight', 'transformer', 0, 100, false, 1),
     diff_index: diffIndex(tr.diff_index),
     partial_captions: num(tr, 'partial_captions', 'transformer', 0, 1, false, 0),
+    plain_emoji_captions: num(tr, 'plain_emoji_captions', 'transformer', 0, 1, false, 0),
   };
 
   let decoder: DecoderStage | null = null;

@@ -263,6 +263,7 @@ function batchProvider(
   const source = new BatchSource({
     seed, batchSize, weights: { emoji: emoji ? recipe.data.emoji : 0, scenes: recipe.data.scenes }, emoji: emoji ?? undefined, recolour,
     partialCaptions: stage === 'transformer' ? recipe.transformer.partial_captions : 0,
+    plainEmojiCaptions: stage === 'transformer' ? recipe.transformer.plain_emoji_captions : 0,
   });
   return new Prefetcher(source, start);
 }

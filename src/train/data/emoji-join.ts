@@ -141,6 +141,21 @@ export function joinEmoji(set: EmojiSet, datasource: readonly DatasourceEntry[],
   return records;
 }
 
+/** The scenes' shape words (reference/scenes.md), singular and plural. */
+const SCENE_SHAPE_WORD = /\b(circle|square|triangle|star)s?\b/i;
+
+/**
+ * An emoji's caption as people write prompts: its CLDR label alone ("red apple") when `form` < 0.5,
+ * else with an article ("a red apple", "an apple"); null for a label that names one of the scenes'
+ * shapes ("blue circle", "star", "black large square"), whose plain form would be a scenes caption
+ * and could name a held-out colour–shape pair (scene-vocab.ts): those keep only their styled caption.
+ */
+export function plainEmojiCaption(label: string, form: number): string | null {
+  if (SCENE_SHAPE_WORD.test(label)) return null;
+  if (form < 0.5) return label;
+  return `${/^[aeiou]/i.test(label) ? 'an' : 'a'} ${label}`;
+}
+
 /**
  * Sampling weights over records: 'uniform' = 1 per image; 'balanced' = 1 per (set, base emoji),
  * shared evenly by the base image and its skin-tone variants (so the 1,875 skin-tone variants

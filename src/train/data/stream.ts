@@ -6,14 +6,16 @@
 //     the sampling weights of the training records: i.i.d. with replacement);
 //   - a scene slot draws scene t·B + b of the scenes split, so no scene repeats within a run;
 //     with `recolour` > 0 its objects may be drawn in random colours (recolour.ts, its own stream),
-//     with `partialCaptions` > 0 its caption may name only its shapes or colours (its own stream).
+//     with `partialCaptions` > 0 its caption may name only its shapes or colours (its own stream);
+//   - with `plainEmojiCaptions` > 0 an emoji slot's caption may be its plain label (emoji-join.ts
+//     plainEmojiCaption), by words 2b, 2b+1 of the stream (seed, PURPOSE.dataPlainCaption, t).
 // Pixels stay uint8 until a batch is built (emoji: [N, 64, 64, 3], scenes: rendered on demand);
 // a batch is [B, 3, 64, 64] float32 in [-1, 1] as the official pipeline normalises,
 // (fround(v/255) − 0.5) / 0.5. The Prefetcher builds batch t+1 in small event-loop chunks while
 // the caller awaits step t (e.g. an ONNX Runtime run, which leaves the JS thread idle).
 import { Philox, stream } from '../../random/philox.ts';
 import { PURPOSE } from '../../random/purposes.ts';
-import { EMOJI_SIZE, emojiWeights, type EmojiDataset } from './emoji-join.ts';
+import { EMOJI_SIZE, emojiWeights, plainEmojiCaption, type EmojiDataset } from './emoji-join.ts';
 import { SCENE_SIZE, renderScene, sceneSpec, type Scene, type SceneSplit } from './scenes.ts';
 import { partialCaption } from './scene-vocab.ts';
 import { renderRecoloured } from './recolour.ts';
@@ -38,6 +40,11 @@ export interface BatchSourceOptions {
    * (scene-vocab.ts partialCaption; default 0). The pixels do not change.
    */
   partialCaptions?: number;
+  /**
+   * Probability that an emoji's caption is its plain label, with or without an article ("red apple",
+   * "a red apple"), instead of "twemoji: red apple" (emoji-join.ts plainEmojiCaption; default 0).
+   */
+  plainEmojiCaptions?: number;
 }
 
 export type BatchItemSource = 'emoji' | 'scene';
@@ -90,6 +97,7 @@ export class BatchSource {
   readonly sceneSplit: SceneSplit;
   readonly recolour: number;
   readonly partialCaptions: number;
+  readonly plainEmojiCaptions: number;
   private readonly rng: Philox;
   private readonly pEmoji: number;
   private readonly emoji?: EmojiDataset;
@@ -108,6 +116,8 @@ export class BatchSource {
     if (!(this.recolour >= 0 && this.recolour <= 1)) throw new Error(`batch source: recolour must be a probability in [0, 1] (got ${options.recolour})`);
     this.partialCaptions = options.partialCaptions ?? 0;
     if (!(this.partialCaptions >= 0 && this.partialCaptions <= 1)) throw new Error(`batch source: partialCaptions must be a probability in [0, 1] (got ${options.partialCaptions})`);
+    this.plainEmojiCaptions = options.plainEmojiCaptions ?? 0;
+    if (!(this.plainEmojiCaptions >= 0 && this.plainEmojiCaptions <= 1)) throw new Error(`batch source: plainEmojiCaptions must be a probability in [0, 1] (got ${options.plainEmojiCaptions})`);
     this.rng = new Philox(options.seed);
     this.pEmoji = we / (we + ws);
     this.emojiIndex = new Int32Array(0);
@@ -147,13 +157,14 @@ export class BatchSource {
     return { sources, items };
   }
 
-  private fillSlot(batch: Batch, b: number, scratch: Uint8Array): void {
+  private fillSlot(batch: Batch, b: number, scratch: Uint8Array, plain: Float32Array | null): void {
     const hw = IMAGE_SIZE * IMAGE_SIZE;
     const item = batch.items[b];
     if (batch.sources[b] === 'emoji') {
       const S = EMOJI_SIZE;
       hwcToChwUnit(this.emoji!.pixels.subarray(item * S * S * 3, (item + 1) * S * S * 3), batch.images, b * 3 * hw);
-      batch.captions[b] = this.emoji!.records[item].caption;
+      const r = this.emoji!.records[item];
+      batch.captions[b] = (plain && plain[2 * b] < this.plainEmojiCaptions && plainEmojiCaption(r.label, plain[2 * b + 1])) || r.caption;
     } else {
       const scene = sceneSpec(this.rng, this.sceneSplit, item);
       if (this.recolour > 0) renderRecoloured(this.rng, scene, this.recolour, scratch);
@@ -171,6 +182,11 @@ export class BatchSource {
     return partialCaption(scene, u[1] < 0.5 ? 'colour' : 'shape') ?? partialCaption(scene, u[1] < 0.5 ? 'shape' : 'colour') ?? scene.caption;
   }
 
+  /** The plain-caption draws of a step (2 per slot), or null when emoji keep their styled captions. */
+  private plainDraws(step: number): Float32Array | null {
+    return this.plainEmojiCaptions > 0 ? this.rng.uniform(stream(PURPOSE.dataPlainCaption, step), 0, 2 * this.batchSize) : null;
+  }
+
   private empty(step: number): Batch {
     const { sources, items } = this.plan(step);
     return { step, images: new Float32Array(this.batchSize * 3 * IMAGE_SIZE * IMAGE_SIZE), captions: new Array(this.batchSize).fill(''), sources, items };
@@ -180,7 +196,8 @@ export class BatchSource {
   batch(step: number): Batch {
     const batch = this.empty(step);
     const scratch = new Uint8Array(SCENE_SIZE * SCENE_SIZE * 3);
-    for (let b = 0; b < this.batchSize; b++) this.fillSlot(batch, b, scratch);
+    const plain = this.plainDraws(step);
+    for (let b = 0; b < this.batchSize; b++) this.fillSlot(batch, b, scratch, plain);
     return batch;
   }
 
@@ -188,9 +205,10 @@ export class BatchSource {
   async batchAsync(step: number, slotsPerChunk = 4): Promise<Batch> {
     const batch = this.empty(step);
     const scratch = new Uint8Array(SCENE_SIZE * SCENE_SIZE * 3);
+    const plain = this.plainDraws(step);
     for (let b = 0; b < this.batchSize; b++) {
       if (b > 0 && b % slotsPerChunk === 0) await yieldToEventLoop();
-      this.fillSlot(batch, b, scratch);
+      this.fillSlot(batch, b, scratch, plain);
     }
     return batch;
   }
