@@ -60,6 +60,8 @@ test('hart eval --json: one JSON object last, with every figure, the ablation, l
     assert.deepEqual(Object.keys(m.scenes_accuracy_per_category), ['single', 'counting', 'two_objects', 'position']);
     for (const k of ['emoji_retrieval_top1', 'emoji_retrieval_top5', 'emoji_retrieval_lab_top1', 'emoji_retrieval_lab_top5', 'emoji_retrieval_net_top1', 'emoji_retrieval_net_top5']) assert.ok(unit(m[k]), k);
     assert.ok(m.emoji_retrieval_top5 >= m.emoji_retrieval_top1);
+    assert.ok(unit(m.emoji_retrieval_plain_top1) && unit(m.emoji_retrieval_plain_top5) && m.emoji_retrieval_plain_top5 >= m.emoji_retrieval_plain_top1);
+    assert.ok(m.emoji_retrieval_plain_n > 0 && m.emoji_retrieval_plain_n <= j.n, `plain n ${m.emoji_retrieval_plain_n}`);
     // binomial standard errors beside the proportions (at most 0.5/√n; a retrieval's is 0 only at 0 or 1)
     for (const k of ['scenes_accuracy', 'emoji_retrieval_top1', 'emoji_retrieval_top5']) assert.ok(m[`${k}_se`] >= 0 && m[`${k}_se`] <= 0.5, `${k}_se = ${m[`${k}_se`]}`);
     for (const k of ['emoji_retrieval_top1', 'emoji_retrieval_top5']) assert.equal(m[`${k}_se`] === 0, m[k] === 0 || m[k] === 1, `${k}_se = ${m[`${k}_se`]} for ${m[k]}`);
