@@ -16,4 +16,6 @@ export const TRAIN_PURPOSE = {
   deadCodes: 0x105,
   /** Residual diffusion with diff_index "sampled": the Gumbel draws of the target's index (one per kept token and code). */
   diffusionIndex: 0x106,
+  /** Transformer stage with self_correction: which codes of the scales before the last are swapped, and for which neighbour (two uniforms per token). */
+  selfCorrection: 0x107,
 } as const;

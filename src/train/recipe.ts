@@ -53,6 +53,12 @@ export interface TransformerStage extends StageSchedule {
    * written as people write them reach the emoji too.
    */
   plain_emoji_captions: number;
+  /**
+   * Probability that a teacher-forced token of a scale before the last is one of its code's nearest
+   * other codes instead (transformer-batch.ts buildEncodeGraph): later scales then learn to correct
+   * a wrong coarser token, as they must when generating (0 = never, the official training).
+   */
+  self_correction: number;
 }
 
 export type DiffIndex = 'ground-truth' | 'sampled';
@@ -176,7 +182,7 @@ function wrap<T>(where: string, f: () => T): T {
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
   const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutDefault(r.tokenizer, 'recolour', 0) };
   if (stage === 'tokenizer') return base;
-  const transformer = withoutDefault(withoutDefault(withoutDefault(r.transformer, 'partial_captions', 0), 'diff_index', 'ground-truth'), 'plain_emoji_captions', 0);
+  const transformer = withoutDefaults(r.transformer, { partial_captions: 0, diff_index: 'ground-truth', plain_emoji_captions: 0, self_correction: 0 });
   const tr = { ...base, text_encoder: withoutDefault(r.text_encoder, 'init', 'all'), transformer };
   return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutDefault(r.decoder, 'recolour', 0) };
 }
@@ -186,6 +192,13 @@ function withoutDefault<T extends object, K extends keyof T>(s: T, key: K, fallb
   if (s[key] !== fallback) return s;
   const { [key]: _, ...rest } = s;
   return rest;
+}
+
+/** withoutDefault for several fields at once. */
+function withoutDefaults<T extends object>(s: T, defaults: Partial<T>): Partial<T> {
+  const out: Partial<T> = { ...s };
+  for (const k of Object.keys(defaults) as (keyof T)[]) if (out[k] === defaults[k]) delete out[k];
+  return out;
 }
 
 /** Parses and checks a recipe object (from recipes/*.json); `what` names the file in errors. */
@@ -243,7 +256,7 @@ function parse(json: unknown): Recipe {
   const textConfig = wrap('text_encoder.config', () => parseQwen2Config({ model_type: 'qwen2', ...(te.config as object), vocab_size: 1 }));
   const { vocab_size: _v, ...textRest } = textConfig;
 
-  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'diff_index', 'partial_captions', 'plain_emoji_captions']);
+  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'diff_index', 'partial_captions', 'plain_emoji_captions', 'self_correction']);
   const trConfig = wrap('transformer.config', () => parseHartConfig({ ...(tr.config as object), patch_nums, context_dim: textConfig.hidden_size }));
   const last = patch_nums[patch_nums.length - 1] ** 2;
   const transformer: TransformerStage = {
@@ -256,6 +269,7 @@ function parse(json: unknown): Recipe {
     diff_index: diffIndex(tr.diff_index),
     partial_captions: num(tr, 'partial_captions', 'transformer', 0, 1, false, 0),
     plain_emoji_captions: num(tr, 'plain_emoji_captions', 'transformer', 0, 1, false, 0),
+    self_correction: num(tr, 'self_correction', 'transformer', 0, 1, false, 0),
   };
 
   let decoder: DecoderStage | null = null;

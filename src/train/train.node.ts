@@ -13,7 +13,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { parseRecipe, stageFingerprint, type Recipe } from './recipe.ts';
 import { readCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint.node.ts';
 import { TokenizerStage, TransformerStage, type StepReport, type TrainBatch } from './stages.ts';
-import { loadEncoder } from './transformer-batch.ts';
+import { codeNeighbours, loadEncoder, SELF_CORRECTION_NEIGHBOURS } from './transformer-batch.ts';
 import { writeModelFolder } from './model-folder.node.ts';
 import { modelCard } from './model-card.ts';
 import { parseQwen2Config, type Qwen2Config } from '../models/text/config.ts';
@@ -175,10 +175,14 @@ export async function runTraining(recipeJson: unknown, recipeText: string, o: Tr
     trWeights = await readTensorFile(trFile);
   } else {
     const tokStore = new MapWeightStore(new Map([...tokWeights].map(([k, v]) => [k, v as unknown as StoredTensor])));
-    const encodeSession = await loadEncoder(runtime, recipe.tokenizer.config, tokStore, recipe.resolution, recipe.patch_nums);
+    const codebook = tokWeights.get('quantize.embedding.weight')!.data as Float32Array;
+    const selfCorrection = t.self_correction > 0
+      ? { neighbours: codeNeighbours(codebook, recipe.tokenizer.config.vocab_size, SELF_CORRECTION_NEIGHBOURS), K: SELF_CORRECTION_NEIGHBOURS }
+      : undefined;
+    const encodeSession = await loadEncoder(runtime, recipe.tokenizer.config, tokStore, recipe.resolution, recipe.patch_nums, selfCorrection);
     const stage = new TransformerStage(recipe, textConfig, {
       cfg: t.config, textCfg: textConfig, tokCfg: recipe.tokenizer.config,
-      codebook: tokWeights.get('quantize.embedding.weight')!.data as Float32Array,
+      codebook, selfCorrection: t.self_correction,
       promptTokenizer: new PromptTokenizer({ tokenizerJson: cap.tokenizerJson, tokenizerConfig: cap.tokenizerConfig }),
       encodeSession, seed: recipe.seed, condDrop: t.cond_drop, keptLast: t.kept_last, diffusionBatchMul: t.config.diffusion_batch_mul,
       diffIndex: t.diff_index,

@@ -22,16 +22,57 @@ import type { DiffIndex } from './recipe.ts';
 import type { CompiledModel, Runtime } from '../runtime/runtime.ts';
 import { hostTensor, type HostTensor } from '../runtime/host-tensor.ts';
 
-/** img [B, 3, R, R] → idx.s{si} [B, pn²] (int64), x_BLCv [B, L − 1, Cvae], f_rest [B, hw², Cvae]. */
-export function buildEncodeGraph(cfg: HartTokenizerConfig, store: WeightStore, resolution: number, patchNums: number[]) {
+/** How many nearest codes a self-correction swap chooses among. */
+export const SELF_CORRECTION_NEIGHBOURS = 8;
+
+/**
+ * The K nearest other codes of every code (squared L2 in the codebook [V, C], nearest first, ties
+ * by index): [V, K] int64, row-major.
+ */
+export function codeNeighbours(codebook: Float32Array, V: number, K: number): BigInt64Array {
+  const C = codebook.length / V;
+  if (!Number.isInteger(C) || K >= V) throw new Error(`codeNeighbours: a codebook of ${codebook.length} values has no ${K} neighbours per code among ${V}`);
+  const out = new BigInt64Array(V * K);
+  const d = new Float64Array(V);
+  const order = new Int32Array(V);
+  for (let a = 0; a < V; a++) {
+    for (let b = 0; b < V; b++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) { const t = codebook[a * C + c] - codebook[b * C + c]; s += t * t; }
+      d[b] = b === a ? Infinity : s;
+      order[b] = b;
+    }
+    order.sort((x, y) => d[x] - d[y] || x - y);
+    for (let k = 0; k < K; k++) out[a * K + k] = BigInt(order[k]);
+  }
+  return out;
+}
+
+/**
+ * img [B, 3, R, R] → idx.s{si} [B, pn²] (int64), x_BLCv [B, L − 1, Cvae], f_rest [B, hw², Cvae].
+ * With `selfCorrection` (the codebook's neighbour table, codeNeighbours), each scale before the
+ * last also takes `swap.s{si}` [B, pn²] int64: −1 keeps a token's nearest code, k ∈ [0, K) uses its
+ * k-th nearest other code instead, in the teacher-forcing input and in what later scales quantize
+ * (so their targets correct the wrong code; Infinity's bitwise self-correction, for VQ codes). The
+ * targets idx.s{si} stay each scale's own nearest codes.
+ */
+export function buildEncodeGraph(cfg: HartTokenizerConfig, store: WeightStore, resolution: number, patchNums: number[], selfCorrection?: { neighbours: BigInt64Array; K: number }) {
   const g = new Graph();
   const p = new Params(g, store);
   const img = g.input('img', 'float32', ['B', 3, resolution, resolution]);
   const ks = cfg.quant_conv_ks;
   const f = conv2d(p.scope('quant_conv'), encoder(p.scope('encoder'), img, cfg), cfg.z_channels, ks, { padding: ks >> 1 });
   const q = new Quantizer(p.scope('quantize'), cfg);
-  const { idx_Bl, f_rest_wo_last_discrete } = q.fToIdxBlAndFrest(f, patchNums);
-  const outputs: Record<string, Tensor> = { x_BLCv: q.idxBlToVarInput(idx_Bl, patchNums), f_rest: f_rest_wo_last_discrete };
+  const sc = selfCorrection;
+  const table = sc && g.constant(sc.neighbours, [cfg.vocab_size, sc.K], 'int64');
+  const swap = sc && table ? (si: number, idx: Tensor) => {
+    const k = g.input(`swap.s${si}`, 'int64', ['B', patchNums[si] ** 2]);
+    const pick = k.maximum(0).oneHot(sc.K, 'float32'); // [B, l, K]
+    const other = table.gather(idx, 0).cast('float32').mul(pick).sum([-1]).cast('int64'); // codes < 2^24: exact
+    return k.ge(0).where(other, idx);
+  } : undefined;
+  const { idx_Bl, idx_used, f_rest_wo_last_discrete } = q.fToIdxBlAndFrest(f, patchNums, swap);
+  const outputs: Record<string, Tensor> = { x_BLCv: q.idxBlToVarInput(idx_used, patchNums), f_rest: f_rest_wo_last_discrete };
   idx_Bl.forEach((t, si) => (outputs[`idx.s${si}`] = t));
   return emitOnnx({ outputs });
 }
@@ -50,11 +91,31 @@ export interface TransformerBatchContext {
   diffusionBatchMul: number;
   /** 'sampled': also feed the Gumbel draws of the diffusion target's index and the codebook (transformer-train.ts). */
   diffIndex?: DiffIndex;
+  /** Probability that a token of a scale before the last is swapped for a neighbouring code (the encode graph must take swaps: loadEncoder's selfCorrection). */
+  selfCorrection?: number;
 }
 
-/** Compiles the encode graph for a trained tokenizer. */
-export async function loadEncoder(runtime: Runtime, cfg: HartTokenizerConfig, store: WeightStore, resolution: number, patchNums: number[]): Promise<CompiledModel> {
-  return runtime.load(buildEncodeGraph(cfg, store, resolution, patchNums));
+/** Compiles the encode graph for a trained tokenizer (with `selfCorrection`, the one that takes swap.s{si}). */
+export async function loadEncoder(
+  runtime: Runtime, cfg: HartTokenizerConfig, store: WeightStore, resolution: number, patchNums: number[],
+  selfCorrection?: { neighbours: BigInt64Array; K: number },
+): Promise<CompiledModel> {
+  return runtime.load(buildEncodeGraph(cfg, store, resolution, patchNums, selfCorrection));
+}
+
+/** swap.s{si} feeds: per token of each scale before the last, −1 (kept) or the neighbour index k (probability p). */
+export function selfCorrectionSwaps(rng: Philox, step: number, B: number, patchNums: number[], p: number): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  let offset = 0;
+  for (let si = 0; si < patchNums.length - 1; si++) {
+    const n = B * patchNums[si] ** 2;
+    const u = rng.uniform(stream(TRAIN_PURPOSE.selfCorrection, step), offset, 2 * n);
+    offset += 2 * n;
+    const swap = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) swap[i] = u[2 * i] < p ? BigInt(Math.min(SELF_CORRECTION_NEIGHBOURS - 1, Math.floor(u[2 * i + 1] * SELF_CORRECTION_NEIGHBOURS))) : -1n;
+    out[`swap.s${si}`] = hostTensor(swap, [B, patchNums[si] ** 2], 'int64');
+  }
+  return out;
 }
 
 /** Feeds of one transformer training step. */
@@ -64,8 +125,9 @@ export async function transformerFeeds(
   const d = hartDims(c.cfg);
   const B = captions.length, T = d.T, Cv = c.tokCfg.z_channels;
   const R = Math.round(Math.sqrt(images.length / (3 * B)));
-  const enc = await c.encodeSession.run({ img: hostTensor(images, [B, 3, R, R]) });
   const rng = new Philox(c.seed);
+  const swaps = c.selfCorrection ? selfCorrectionSwaps(rng, step, B, d.patchNums, c.selfCorrection) : {};
+  const enc = await c.encodeSession.run({ img: hostTensor(images, [B, 3, R, R]), ...swaps });
 
   // captions: tokens, mask, positions (dropped rows see the unconditional input: zero context, positions 0)
   const tok = c.promptTokenizer.tokenizePrompts(captions, T);

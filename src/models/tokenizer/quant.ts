@@ -147,19 +147,24 @@ export class Quantizer {
    * Hybrid f_to_idxBl_and_frest: the same loop with L2 lookup, φ skipped at the last scale; returns
    * the indices of every scale and f_rest_wo_last_discrete [B, H·W, Cvae], the residual before the
    * last scale's code is subtracted (what the discrete tokens leave for the diffusion head).
+   * `swap` (training only, a HART.js addition): the code each scale before the last actually
+   * subtracts, given its nearest one, so that later scales quantize what a wrong code left
+   * (self-correction); `idx_used` lists those codes (= idx_Bl without it).
    */
-  fToIdxBlAndFrest(f_BChw: Tensor, patchNums: number[]): { idx_Bl: Tensor[]; f_rest_wo_last_discrete: Tensor } {
+  fToIdxBlAndFrest(f_BChw: Tensor, patchNums: number[], swap?: (si: number, idx: Tensor) => Tensor): { idx_Bl: Tensor[]; idx_used: Tensor[]; f_rest_wo_last_discrete: Tensor } {
     const { H, W, SN } = this.checkLatent(f_BChw, patchNums);
     let f_rest = f_BChw;
-    const idx_Bl: Tensor[] = [];
+    const idx_Bl: Tensor[] = [], idx_used: Tensor[] = [];
     for (let si = 0; si < SN - 1; si++) {
       const pn = patchNums[si];
       const idx = this.lookup(areaResize(f_rest, pn, pn), false);
-      f_rest = f_rest.sub(this.phi(si, SN, bicubicResize(this.embed(idx, pn), H, W)));
+      const used = swap ? swap(si, idx) : idx;
+      f_rest = f_rest.sub(this.phi(si, SN, bicubicResize(this.embed(used, pn), H, W)));
       idx_Bl.push(idx);
+      idx_used.push(used);
     }
     idx_Bl.push(this.lookup(f_rest, false));
-    return { idx_Bl, f_rest_wo_last_discrete: toTokens(f_rest) };
+    return { idx_Bl, idx_used, f_rest_wo_last_discrete: toTokens(f_rest) };
   }
 
   /**
