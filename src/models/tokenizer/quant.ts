@@ -149,7 +149,7 @@ export class Quantizer {
    * last scale's code is subtracted (what the discrete tokens leave for the diffusion head).
    * `swap` (training only, a HART.js addition): the code each scale before the last actually
    * subtracts, given its nearest one, so that later scales quantize what a wrong code left
-   * (self-correction); `idx_used` lists those codes (= idx_Bl without it).
+   * (self-correction); `idx_used` lists those codes (without `swap`: idx_Bl less its last entry).
    */
   fToIdxBlAndFrest(f_BChw: Tensor, patchNums: number[], swap?: (si: number, idx: Tensor) => Tensor): { idx_Bl: Tensor[]; idx_used: Tensor[]; f_rest_wo_last_discrete: Tensor } {
     const { H, W, SN } = this.checkLatent(f_BChw, patchNums);
