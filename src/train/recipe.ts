@@ -180,21 +180,14 @@ function wrap<T>(where: string, f: () => T): T {
  * that differs only in those, or that adds a later stage.
  */
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
-  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutDefault(r.tokenizer, 'recolour', 0) };
+  const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutDefaults(r.tokenizer, { recolour: 0 }) };
   if (stage === 'tokenizer') return base;
   const transformer = withoutDefaults(r.transformer, { partial_captions: 0, diff_index: 'ground-truth', plain_emoji_captions: 0, self_correction: 0 });
-  const tr = { ...base, text_encoder: withoutDefault(r.text_encoder, 'init', 'all'), transformer };
-  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutDefault(r.decoder, 'recolour', 0) };
+  const tr = { ...base, text_encoder: withoutDefaults(r.text_encoder, { init: 'all' }), transformer };
+  return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutDefaults(r.decoder, { recolour: 0 }) };
 }
 
-/** A stage without a field added later when it has its default, so runs checkpointed before the field existed still resume. */
-function withoutDefault<T extends object, K extends keyof T>(s: T, key: K, fallback: T[K]): T | Omit<T, K> {
-  if (s[key] !== fallback) return s;
-  const { [key]: _, ...rest } = s;
-  return rest;
-}
-
-/** withoutDefault for several fields at once. */
+/** A stage without the fields added later that have their defaults, so runs checkpointed before those fields existed still resume. */
 function withoutDefaults<T extends object>(s: T, defaults: Partial<T>): Partial<T> {
   const out: Partial<T> = { ...s };
   for (const k of Object.keys(defaults) as (keyof T)[]) if (out[k] === defaults[k]) delete out[k];
