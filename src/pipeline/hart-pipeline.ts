@@ -114,18 +114,21 @@ export class HartPipeline {
    * when the last call using it ends, never under another.
    */
   private async withEncoder<T>(f: (e: PromptEncoder) => Promise<T>): Promise<T> {
-    const load = this.encoder ??= this.opts.textEncoder!();
+    let load = this.encoder;
+    if (!load) {
+      const started = this.opts.textEncoder!();
+      started.catch(() => { if (this.encoder === started) this.encoder = undefined; }); // the next call loads again
+      this.encoder = load = started;
+    }
     this.encoderUsers++;
     try {
       return await f(await load);
-    } catch (e) {
-      if (this.encoder === load) await load.then(() => undefined, () => { this.encoder = undefined; });
-      throw e;
     } finally {
       this.encoderUsers--;
+      // still this pipeline's encoder, so the load succeeded
       if (!(this.opts.keepTextEncoder ?? true) && this.encoderUsers === 0 && this.encoder === load) {
         this.encoder = undefined;
-        await (await load.catch(() => undefined))?.release?.();
+        await (await load).release?.();
       }
     }
   }
