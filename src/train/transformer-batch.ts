@@ -63,14 +63,17 @@ export function buildEncodeGraph(cfg: HartTokenizerConfig, store: WeightStore, r
   const ks = cfg.quant_conv_ks;
   const f = conv2d(p.scope('quant_conv'), encoder(p.scope('encoder'), img, cfg), cfg.z_channels, ks, { padding: ks >> 1 });
   const q = new Quantizer(p.scope('quantize'), cfg);
-  const sc = selfCorrection;
-  const table = sc && g.constant(sc.neighbours, [cfg.vocab_size, sc.K], 'int64');
-  const swap = sc && table ? (si: number, idx: Tensor) => {
-    const k = g.input(`swap.s${si}`, 'int64', ['B', patchNums[si] ** 2]);
-    const pick = k.maximum(0).oneHot(sc.K, 'float32'); // [B, l, K]
-    const other = table.gather(idx, 0).cast('float32').mul(pick).sum([-1]).cast('int64'); // codes < 2^24: exact
-    return k.ge(0).where(other, idx);
-  } : undefined;
+  let swap: ((si: number, idx: Tensor) => Tensor) | undefined;
+  if (selfCorrection) {
+    const { neighbours, K } = selfCorrection;
+    const table = g.constant(neighbours, [cfg.vocab_size, K], 'int64');
+    swap = (si, idx) => {
+      const k = g.input(`swap.s${si}`, 'int64', ['B', patchNums[si] ** 2]);
+      const pick = k.maximum(0).oneHot(K, 'float32'); // [B, l, K]
+      const other = table.gather(idx, 0).cast('float32').mul(pick).sum([-1]).cast('int64'); // codes < 2^24: exact
+      return k.ge(0).where(other, idx);
+    };
+  }
   const { idx_Bl, idx_used, f_rest_wo_last_discrete } = q.fToIdxBlAndFrest(f, patchNums, swap);
   const outputs: Record<string, Tensor> = { x_BLCv: q.idxBlToVarInput(idx_used, patchNums), f_rest: f_rest_wo_last_discrete };
   idx_Bl.forEach((t, si) => (outputs[`idx.s${si}`] = t));
