@@ -15,9 +15,8 @@ import { buildEncodeGraph, codeNeighbours, selfCorrectionSwaps, SELF_CORRECTION_
 import { InitWeightStore } from '../../src/train/init.ts';
 import { Philox } from '../../src/random/philox.ts';
 import { hostTensor, type HostTensor } from '../../src/runtime/host-tensor.ts';
-import { parseRecipe, stageFingerprint } from '../../src/train/recipe.ts';
+import { checkOptionalTransformerField } from './recipe-field.ts';
 import { runTraining } from '../../src/train/train.node.ts';
-import { readFileSync } from 'node:fs';
 import { runtime } from '../graph/harness.ts';
 
 test('codeNeighbours: the K nearest other codes, nearest first, ties by index', () => {
@@ -87,14 +86,7 @@ test('selfCorrectionSwaps: a pure function of the step, about p of the tokens, n
 });
 
 test('recipe: transformer.self_correction parses, is bounded, a 0 leaves the fingerprint as before, and a tiny recipe trains with it', async () => {
-  const base = JSON.parse(readFileSync('recipes/default-20.json', 'utf8'));
-  const r0 = parseRecipe(base);
-  assert.equal(r0.transformer.self_correction, 0);
-  assert.equal(JSON.stringify(stageFingerprint(r0, 'transformer')).includes('self_correction'), false);
-  const r1 = parseRecipe({ ...base, transformer: { ...base.transformer, self_correction: 0.1 } });
-  assert.notDeepEqual(stageFingerprint(r1, 'transformer'), stageFingerprint(r0, 'transformer'));
-  assert.throws(() => parseRecipe({ ...base, transformer: { ...base.transformer, self_correction: -1 } }), /transformer\.self_correction/);
-
+  checkOptionalTransformerField('self_correction', 0.1, -1);
   const tiny = {
     name: 'tiny-sc', seed: 3, resolution: 64, patch_nums: [1, 2, 4, 8], data: { emoji: 0, scenes: 1 },
     tokenizer: { config: { quantizer_type: 'var_hybrid', vocab_size: 64, z_channels: 4, ch: 32, ch_mult: [1, 1, 2, 2] }, steps: 1, batch: 2, lr: 1e-3, warmup: 1 },

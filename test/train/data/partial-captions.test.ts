@@ -8,7 +8,7 @@ import { Philox } from '../../../src/random/philox.ts';
 import { parseCaption, partialCaption, type SceneCaption } from '../../../src/train/data/scene-vocab.ts';
 import { sceneSpec } from '../../../src/train/data/scenes.ts';
 import { BatchSource } from '../../../src/train/data/stream.ts';
-import { parseRecipe, stageFingerprint } from '../../../src/train/recipe.ts';
+import { checkOptionalTransformerField } from '../recipe-field.ts';
 
 const cap = (text: string): SceneCaption => parseCaption(text)!;
 
@@ -60,13 +60,5 @@ test('BatchSource partialCaptions: same pixels, shortened captions, a pure funct
 });
 
 test('recipe: transformer.partial_captions parses, is bounded, and a 0 leaves the fingerprint as before', () => {
-  const base = JSON.parse(readFileSync('recipes/default-18.json', 'utf8'));
-  const r0 = parseRecipe(base);
-  assert.equal(r0.transformer.partial_captions, 0);
-  assert.equal(JSON.stringify(stageFingerprint(r0, 'transformer')).includes('partial_captions'), false);
-  const r1 = parseRecipe({ ...base, transformer: { ...base.transformer, partial_captions: 0.25 } });
-  assert.equal(r1.transformer.partial_captions, 0.25);
-  assert.notDeepEqual(stageFingerprint(r1, 'transformer'), stageFingerprint(r0, 'transformer'));
-  assert.deepEqual(stageFingerprint(r1, 'tokenizer'), stageFingerprint(r0, 'tokenizer'));
-  assert.throws(() => parseRecipe({ ...base, transformer: { ...base.transformer, partial_captions: 3 } }), /transformer\.partial_captions/);
+  checkOptionalTransformerField('partial_captions', 0.25, 3, 'recipes/default-18.json');
 });

@@ -8,7 +8,7 @@ import { EMOJI_CAPTION_SOURCE, emojiRecords, type EmojiDataset } from '../../../
 import { plainEmojiCaption } from '../../../src/train/data/emoji-join.ts';
 import { parseCaption } from '../../../src/train/data/scene-vocab.ts';
 import { BatchSource } from '../../../src/train/data/stream.ts';
-import { parseRecipe, stageFingerprint } from '../../../src/train/recipe.ts';
+import { checkOptionalTransformerField } from '../recipe-field.ts';
 import { captionWords } from '../../../src/train/data/caption-tokenizer.ts';
 
 test('the forms: the label alone or with its article; never a scenes shape', () => {
@@ -64,13 +64,5 @@ test('BatchSource plainEmojiCaptions: same pixels and scenes, plain emoji captio
 });
 
 test('recipe: transformer.plain_emoji_captions parses, is bounded, and a 0 leaves the fingerprint as before', () => {
-  const base = JSON.parse(readFileSync('recipes/default-20.json', 'utf8'));
-  const r0 = parseRecipe(base);
-  assert.equal(r0.transformer.plain_emoji_captions, 0);
-  assert.equal(JSON.stringify(stageFingerprint(r0, 'transformer')).includes('plain_emoji_captions'), false);
-  const r1 = parseRecipe({ ...base, transformer: { ...base.transformer, plain_emoji_captions: 0.3 } });
-  assert.equal(r1.transformer.plain_emoji_captions, 0.3);
-  assert.notDeepEqual(stageFingerprint(r1, 'transformer'), stageFingerprint(r0, 'transformer'));
-  assert.deepEqual(stageFingerprint(r1, 'tokenizer'), stageFingerprint(r0, 'tokenizer'));
-  assert.throws(() => parseRecipe({ ...base, transformer: { ...base.transformer, plain_emoji_captions: 2 } }), /transformer\.plain_emoji_captions/);
+  checkOptionalTransformerField('plain_emoji_captions', 0.3, 2);
 });
