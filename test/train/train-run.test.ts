@@ -1,6 +1,7 @@
 // `hart train` end to end on a tiny recipe (scenes only): both stages run, a model folder comes
 // out that the pipeline loads and generates from, and a run stopped part-way (in the transformer
-// stage) and resumed ends bitwise equal to the uninterrupted run; recipe errors name the field.
+// stage) and resumed ends bitwise equal to the uninterrupted run (with self-correction's swaps, so
+// their draws resume too); recipe errors name the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -26,7 +27,7 @@ const recipe = {
       context_token: 10, depth: 1, embed_dim: 32, num_heads: 2, attn_type: 'llama', mlp_type: 'llama', disable_aln: true,
       use_timestep_embed: true, use_context_norm: true, diff_width: 32, diff_depth: 1, num_sampling_steps: '2',
     },
-    steps: 3, batch: 2, lr: 1e-3, warmup: 1, kept_last: 40, ema: 0.5,
+    steps: 3, batch: 2, lr: 1e-3, warmup: 1, kept_last: 40, ema: 0.5, self_correction: 0.5,
   },
   decoder: { steps: 2, batch: 2, lr: 1e-3 },
   checkpoint_every: 100,
