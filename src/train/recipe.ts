@@ -59,8 +59,15 @@ export interface TransformerStage extends StageSchedule {
    * a wrong coarser token, as they must when generating (0 = never, the official training).
    */
   self_correction: number;
+  /**
+   * Which weights learn: "all" (text encoder, transformer and residual diffusion) or "text_encoder"
+   * (the transformer and its diffusion head frozen as `init` gives them: new captions reach what
+   * the model already draws without changing how it draws; needs init).
+   */
+  trained: TrainedWeights;
 }
 
+export type TrainedWeights = 'all' | 'text_encoder';
 export type DiffIndex = 'ground-truth' | 'sampled';
 export const DIFF_INDEX_MODES: readonly DiffIndex[] = ['ground-truth', 'sampled'];
 
@@ -141,6 +148,13 @@ function diffIndex(v: unknown): DiffIndex {
   return v as DiffIndex;
 }
 
+function trainedWeights(v: unknown, hasInit: boolean): TrainedWeights {
+  if (v === undefined || v === 'all') return 'all';
+  if (v !== 'text_encoder') throw new RecipeError(`transformer.trained must be "all" or "text_encoder", got ${JSON.stringify(v)}`);
+  if (!hasInit) throw new RecipeError('transformer.trained "text_encoder" needs init (the model folder whose transformer stays as it is)');
+  return v;
+}
+
 function num(o: Json, k: string, where: string, min: number, max: number, int = false, fallback?: number): number {
   const v = Object.hasOwn(o, k) ? o[k] : fallback;
   if (v === undefined) throw new RecipeError(`${where}.${k} is missing`);
@@ -182,7 +196,7 @@ function wrap<T>(where: string, f: () => T): T {
 export function stageFingerprint(r: Recipe, stage: 'tokenizer' | 'transformer' | 'decoder'): unknown {
   const base = { ...(r.init !== null ? { init: r.init } : {}), ...(r.init_grow !== null ? { init_grow: r.init_grow } : {}), seed: r.seed, resolution: r.resolution, patch_nums: r.patch_nums, data: r.data, tokenizer: withoutDefaults(r.tokenizer, { recolour: 0 }) };
   if (stage === 'tokenizer') return base;
-  const transformer = withoutDefaults(r.transformer, { partial_captions: 0, diff_index: 'ground-truth', plain_emoji_captions: 0, self_correction: 0 });
+  const transformer = withoutDefaults(r.transformer, { partial_captions: 0, diff_index: 'ground-truth', plain_emoji_captions: 0, self_correction: 0, trained: 'all' });
   const tr = { ...base, text_encoder: withoutDefaults(r.text_encoder, { init: 'all' }), transformer };
   return stage === 'transformer' ? tr : { ...tr, decoder: r.decoder && withoutDefaults(r.decoder, { recolour: 0 }) };
 }
@@ -249,7 +263,7 @@ function parse(json: unknown): Recipe {
   const textConfig = wrap('text_encoder.config', () => parseQwen2Config({ model_type: 'qwen2', ...(te.config as object), vocab_size: 1 }));
   const { vocab_size: _v, ...textRest } = textConfig;
 
-  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'diff_index', 'partial_captions', 'plain_emoji_captions', 'self_correction']);
+  const tr = obj(o.transformer, 'transformer', ['config', ...SCHEDULE_KEYS, 'cond_drop', 'kept_last', 'ema', 'diff_weight', 'diff_index', 'partial_captions', 'plain_emoji_captions', 'self_correction', 'trained']);
   const trConfig = wrap('transformer.config', () => parseHartConfig({ ...(tr.config as object), patch_nums, context_dim: textConfig.hidden_size }));
   const last = patch_nums[patch_nums.length - 1] ** 2;
   const transformer: TransformerStage = {
@@ -263,6 +277,7 @@ function parse(json: unknown): Recipe {
     partial_captions: num(tr, 'partial_captions', 'transformer', 0, 1, false, 0),
     plain_emoji_captions: num(tr, 'plain_emoji_captions', 'transformer', 0, 1, false, 0),
     self_correction: num(tr, 'self_correction', 'transformer', 0, 1, false, 0),
+    trained: trainedWeights(tr.trained, o.init !== undefined),
   };
 
   let decoder: DecoderStage | null = null;

@@ -12,7 +12,7 @@ import { Philox, stream } from '../random/philox.ts';
 import { GraphTrainer } from './adamw-graph.ts';
 import { decayMatricesOnly, EMA, warmupCosine, type FloatArray } from './optim.ts';
 import { buildTokenizerTrainGraph } from './tokenizer-train.ts';
-import { buildTransformerTrainGraph } from './transformer-train.ts';
+import { buildTransformerTrainGraph, TEXT_SCOPE } from './transformer-train.ts';
 import { graphFlops } from './flops.ts';
 import { InitWeightStore } from './init.ts';
 import { TRAIN_PURPOSE } from './purposes.ts';
@@ -168,6 +168,8 @@ export class TransformerStage {
   readonly ema: EMA;
   readonly flopsPerSample: number;
   readonly lr: (s: number) => number;
+  /** The weights that do not learn (transformer.trained "text_encoder": all but the text encoder's), as init gave them. */
+  private readonly frozen: Map<string, IoTensor>;
 
   /** `init`: starting weights (the training names: text encoder under text_encoder.) instead of the random initialisation. */
   constructor(readonly recipe: Recipe, readonly textConfig: Qwen2Config, readonly batchContext: TransformerBatchContext, init?: Map<string, IoTensor>) {
@@ -176,9 +178,11 @@ export class TransformerStage {
     const tg = buildTransformerTrainGraph(t.config, textConfig, store, {
       Cvae: recipe.tokenizer.config.z_channels, vocabSize: recipe.tokenizer.config.vocab_size, keptLast: t.kept_last, diffWeight: t.diff_weight, diffIndex: t.diff_index,
     });
-    this.trainer = new GraphTrainer(tg.loss, tg.params, {
+    const learns = (name: string) => t.trained === 'all' || name.startsWith(`${TEXT_SCOPE}.`);
+    this.trainer = new GraphTrainer(tg.loss, tg.params.filter((p) => learns(p.name!)), {
       lr: t.lr, weightDecay: t.weight_decay, maxGradNorm: t.grad_clip > 0 ? t.grad_clip : undefined, decay: decayMatricesOnly,
     }, tg.extras);
+    this.frozen = new Map(tg.params.filter((p) => !learns(p.name!)).map((p) => [p.name!, { dtype: 'float32' as const, shape: [...p.shape as number[]], data: p.value as Float32Array }]));
     this.flopsPerSample = graphFlops(tg.graph).flops; // forward + backward
     this.ema = new EMA(this.trainer.paramNames.map((n) => this.trainer.get(n)), t.ema);
     this.lr = scheduleOf(t);
@@ -223,9 +227,9 @@ export class TransformerStage {
     this.trainer.restore(rest, step);
   }
 
-  /** Weights by name (EMA or raw): transformer names at the root, the text encoder under text_encoder. */
+  /** Weights by name (EMA or raw; frozen ones as they are): transformer names at the root, the text encoder under text_encoder. */
   weights(useEma = true): Map<string, IoTensor> {
-    const m = new Map<string, IoTensor>();
+    const m = new Map<string, IoTensor>(this.frozen);
     const st = this.trainer.stateTensors();
     this.trainer.paramNames.forEach((n, i) => {
       const data = useEma ? this.ema.shadow[i] : this.trainer.get(n);

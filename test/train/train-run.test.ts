@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTraining } from '../../src/train/train.node.ts';
-import { parseRecipe } from '../../src/train/recipe.ts';
+import { parseRecipe, stageFingerprint } from '../../src/train/recipe.ts';
 import { loadHartPipeline } from '../../src/index.node.ts';
 
 const recipe = {
@@ -110,7 +110,7 @@ test('a non-finite loss stops the run with a clear message and keeps the last go
   }
 });
 
-test('a recipe with init starts from a model folder: its tokenizer kept (0 steps), its transformer and text encoder as the starting weights', async () => {
+test('a recipe with init starts from a model folder: its tokenizer kept (0 steps), its transformer and text encoder as the starting weights; transformer.trained "text_encoder" keeps the transformer frozen', async () => {
   const root = await mkdtemp(join(tmpdir(), 'hart-init-'));
   try {
     const quiet = { quiet: true, emoji: null, threads: 2 } as const;
@@ -136,6 +136,21 @@ test('a recipe with init starts from a model folder: its tokenizer kept (0 steps
         assert.deepEqual(Array.from(to.get(k)!.data as Float32Array), Array.from(float16ToFloat32Array(t.data as Uint16Array)), `${part} ${k}`);
       }
     }
+    // transformer.trained "text_encoder": the transformer and its diffusion head stay as init gave them, the text encoder learns
+    const textOnly = { ...cont, name: 'tiny-text-only', transformer: { ...cont.transformer, steps: 2, lr: 1e-2, warmup: 0, ema: 0, trained: 'text_encoder' } };
+    const c = await runTraining(textOnly, JSON.stringify(textOnly), { ...quiet, run: join(root, 'text-only') });
+    assert.equal(c.stopped, 'finished');
+    const trFrom = await readTensorFile(join(a.modelDir!, 'transformer', 'model.safetensors'));
+    const trTo = await readTensorFile(join(c.modelDir!, 'transformer', 'model.safetensors'));
+    assert.deepEqual([...trTo.keys()].sort(), [...trFrom.keys()].sort());
+    for (const [k, t] of trFrom) assert.deepEqual(Array.from(trTo.get(k)!.data as Float32Array), Array.from(float16ToFloat32Array(t.data as Uint16Array)), `transformer ${k} frozen`);
+    const teFrom = await readTensorFile(join(a.modelDir!, 'text_encoder', 'model.safetensors'));
+    const teTo = await readTensorFile(join(c.modelDir!, 'text_encoder', 'model.safetensors'));
+    const moved = [...teFrom].filter(([k, t]) => (teTo.get(k)!.data as Float32Array).some((v, i) => v !== float16ToFloat32Array(t.data as Uint16Array)[i]));
+    assert.ok(moved.length > 0, 'the text encoder learnt');
+    assert.throws(() => parseRecipe({ ...recipe, transformer: { ...recipe.transformer, trained: 'text_encoder' } }), /transformer\.trained "text_encoder" needs init/);
+    assert.throws(() => parseRecipe({ ...textOnly, transformer: { ...textOnly.transformer, trained: 'head' } }), /transformer\.trained must be "all" or "text_encoder"/);
+    assert.deepEqual(stageFingerprint(parseRecipe({ ...cont, transformer: { ...cont.transformer, trained: 'all' } }), 'transformer'), stageFingerprint(parseRecipe(cont), 'transformer'));
     const sources = JSON.parse(await readFile(join(b.modelDir!, 'hart.json'), 'utf8')).sources;
     assert.deepEqual(sources.init, { from: a.modelDir, lineage: [{ recipe: 'tiny-test', steps: { tokenizer: 2, transformer: 2 } }] });
     // a folder of other sizes is refused before any training, naming the field
