@@ -4,7 +4,7 @@
 // their draws resume too); recipe errors name the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTraining } from '../../src/train/train.node.ts';
@@ -137,9 +137,29 @@ test('a recipe with init starts from a model folder: its tokenizer kept (0 steps
       }
     }
     // transformer.trained "text_encoder": the transformer and its diffusion head stay as init gave them, the text encoder learns
-    const textOnly = { ...cont, name: 'tiny-text-only', transformer: { ...cont.transformer, steps: 2, lr: 1e-2, warmup: 0, ema: 0, trained: 'text_encoder' } };
+    const initCopy = join(root, 'init-copy');
+    await cp(a.modelDir!, initCopy, { recursive: true });
+    const textOnly = { ...cont, name: 'tiny-text-only', init: initCopy, transformer: { ...cont.transformer, steps: 2, lr: 1e-2, warmup: 0, ema: 0, trained: 'text_encoder' } };
     const c = await runTraining(textOnly, JSON.stringify(textOnly), { ...quiet, run: join(root, 'text-only') });
     assert.equal(c.stopped, 'finished');
+    // stopped and resumed: the same text encoder; resumed after the init folder's transformer changed: refused
+    const cut = async (run: string) => {
+      const r = await runTraining(textOnly, JSON.stringify(textOnly), { ...quiet, run: join(root, run), maxSteps: 1 });
+      assert.deepEqual([r.stopped, r.stage, r.step], ['max-steps', 'transformer', 1]);
+    };
+    await cut('text-only-resumed');
+    const c2 = await runTraining(textOnly, JSON.stringify(textOnly), { ...quiet, run: join(root, 'text-only-resumed'), resume: true });
+    const te = async (dir: string) => readFile(join(dir, 'text_encoder', 'model.safetensors'));
+    assert.ok((await te(c.modelDir!)).equals(await te(c2.modelDir!)), 'the resumed text-only run differs from the uninterrupted one');
+    await cut('text-only-changed');
+    const trPath = join(initCopy, 'transformer', 'model.safetensors');
+    const changed = await readTensorFile(trPath);
+    const w = changed.get('blocks.0.attn.proj.weight')!;
+    (w.data as Uint16Array)[0] ^= 1;
+    const { writeSafetensorsFile } = await import('../../src/io/files.node.ts');
+    await writeSafetensorsFile(trPath, changed);
+    // (the run's fingerprint covers the init folder's weights: the frozen ones are re-read from it)
+    await assert.rejects(runTraining(textOnly, JSON.stringify(textOnly), { ...quiet, run: join(root, 'text-only-changed'), resume: true }), /was started with a different recipe/);
     const trFrom = await readTensorFile(join(a.modelDir!, 'transformer', 'model.safetensors'));
     const trTo = await readTensorFile(join(c.modelDir!, 'transformer', 'model.safetensors'));
     assert.deepEqual([...trTo.keys()].sort(), [...trFrom.keys()].sort());
