@@ -166,7 +166,10 @@ test('a recipe with init starts from a model folder: its tokenizer kept (0 steps
     for (const [k, t] of trFrom) assert.deepEqual(Array.from(trTo.get(k)!.data as Float32Array), Array.from(float16ToFloat32Array(t.data as Uint16Array)), `transformer ${k} frozen`);
     const teFrom = await readTensorFile(join(a.modelDir!, 'text_encoder', 'model.safetensors'));
     const teTo = await readTensorFile(join(c.modelDir!, 'text_encoder', 'model.safetensors'));
-    const moved = [...teFrom].filter(([k, t]) => (teTo.get(k)!.data as Float32Array).some((v, i) => v !== float16ToFloat32Array(t.data as Uint16Array)[i]));
+    const moved = [...teFrom].filter(([k, t]) => {
+      const from = float16ToFloat32Array(t.data as Uint16Array);
+      return (teTo.get(k)!.data as Float32Array).some((v, i) => v !== from[i]);
+    });
     assert.ok(moved.length > 0, 'the text encoder learnt');
     assert.throws(() => parseRecipe({ ...recipe, transformer: { ...recipe.transformer, trained: 'text_encoder' } }), /transformer\.trained "text_encoder" needs init/);
     assert.throws(() => parseRecipe({ ...textOnly, transformer: { ...textOnly.transformer, trained: 'head' } }), /transformer\.trained must be "all" or "text_encoder"/);
